@@ -1,0 +1,83 @@
+"""Minimal Kinesis JSON 1.1 client over one keep-alive HTTP connection.
+
+Standard library only, so the benchmark needs nothing beyond python3. No
+request signing: the servers under test do not check signatures.
+"""
+
+import http.client
+import json
+import time
+
+TARGET_PREFIX = "Kinesis_20131202."
+CONTENT_TYPE = "application/x-amz-json-1.1"
+
+
+def auth_headers():
+    """A well-formed but unsigned SigV4 header, as every SDK sends one.
+
+    kinesalite refuses requests that lack it; no server under test checks the
+    signature itself.
+    """
+    date = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime())
+    return {
+        "X-Amz-Date": date,
+        "Authorization": f"AWS4-HMAC-SHA256 Credential=AKIDBENCHMARK/{date[:8]}/us-east-1/kinesis/"
+                         "aws4_request, SignedHeaders=content-type;host;x-amz-date;x-amz-target, "
+                         "Signature=" + "0" * 64,
+    }
+
+
+class KinesisError(Exception):
+    def __init__(self, status, error_type, message):
+        super().__init__(f"HTTP {status} {error_type}: {message}")
+        self.status = status
+        self.error_type = error_type
+        self.message = message
+
+
+class KinesisClient:
+    def __init__(self, host, port, timeout=60.0):
+        self.host = host
+        self.port = port
+        self.timeout = timeout
+        self.conn = None
+
+    def _connect(self):
+        self.conn = http.client.HTTPConnection(self.host, self.port, timeout=self.timeout)
+
+    def close(self):
+        if self.conn is not None:
+            self.conn.close()
+            self.conn = None
+
+    def call_raw(self, action, body):
+        """Sends one request; returns (status, raw response bytes)."""
+        payload = json.dumps(body, separators=(",", ":")).encode()
+        headers = {"Content-Type": CONTENT_TYPE, "X-Amz-Target": TARGET_PREFIX + action}
+        headers.update(auth_headers())
+        for attempt in (1, 2):
+            if self.conn is None:
+                self._connect()
+            try:
+                self.conn.request("POST", "/", payload, headers)
+                resp = self.conn.getresponse()
+                data = resp.read()
+                if resp.will_close:
+                    self.close()
+                return resp.status, data
+            except (http.client.RemoteDisconnected, ConnectionResetError, BrokenPipeError):
+                # A server may close an idle keep-alive connection; one retry on a
+                # fresh connection covers that without hiding a dead server.
+                self.close()
+                if attempt == 2:
+                    raise
+        raise AssertionError("unreachable")
+
+    def call(self, action, body):
+        status, data = self.call_raw(action, body)
+        parsed = json.loads(data) if data else {}
+        if status != 200:
+            error_type = str(parsed.get("__type", "")).rsplit("#", 1)[-1] or "?"
+            message = parsed.get("message") or parsed.get("Message") or data[:200].decode(errors="replace")
+            raise KinesisError(status, error_type, message)
+        return parsed

@@ -1,0 +1,592 @@
+#!/usr/bin/env bash
+# Throughput benchmark: kinesd against kinesalite and kinesis-local (kinesis-mock),
+# with RocksDB's db_bench as the ceiling for durable batched writes.
+#
+# Each server runs on its own loopback port with a fresh data directory. For
+# each one: create a stream, PutRecords with 4 connections, PutRecord with 1
+# and 16 connections, then read everything back with GetRecords. All traffic
+# goes to 127.0.0.1 and every phase is bounded in time. See bench/README.md.
+set -uo pipefail
+
+BENCH_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+ROOT_DIR="$(cd "$BENCH_DIR/.." && pwd)"
+
+KINESALITE_VERSION=3.3.3
+KINESIS_LOCAL_VERSION=0.6.2
+
+DURATION=10
+SIZES=100
+SHARD_COUNTS=4
+SERVERS=kinesd,kinesalite,kinesis-local
+RECORDS_PER_REQUEST=""
+BUILD=1
+KINESD_BIN=""
+KINESD_ARGS=""
+DB_BENCH=1
+PEERS_ON_DISK=1
+RESULTS_DIR=""
+DRAIN_TIMEOUT=300
+STREAM=bench
+
+usage() {
+  cat <<EOF
+usage: bench/run.sh [options]
+
+  -d, --duration SECS        seconds per load phase (default $DURATION)
+  -s, --size LIST            record sizes, comma-separated: 100, 1k, 64k or bytes (default $SIZES)
+  -n, --shards LIST          shard counts, comma-separated, e.g. 1,4,64 (default $SHARD_COUNTS)
+      --servers LIST         any of kinesd,kinesalite,kinesis-local (default all)
+      --records-per-request N
+                             records per PutRecords call (default 500, lowered so one
+                             call carries at most 4 MiB of data: 64 for 64 KiB records)
+      --skip-build           do not build kinesd; use the existing binary
+      --kinesd PATH          kinesd binary to run (default build-release/kinesd; implies --skip-build)
+      --kinesd-args "ARGS"   extra kinesd options, e.g. "--durability flush"
+      --no-db-bench          skip the RocksDB db_bench ceiling
+      --in-memory-peers      run kinesalite and kinesis-local without their on-disk stores
+      --drain-timeout SECS   give up draining after this long (default $DRAIN_TIMEOUT)
+      --results DIR          where logs and the table go (default bench/results/<timestamp>)
+  -h, --help                 this text
+EOF
+}
+
+die() { echo "run.sh: $*" >&2; exit 2; }
+
+parse_size() {
+  local s="${1,,}"
+  case "$s" in
+    *kib|*k) s="${s%kib}"; s="${s%k}"; [[ "$s" =~ ^[0-9]+$ ]] && echo $((s * 1024)) ;;
+    *mib|*m) s="${s%mib}"; s="${s%m}"; [[ "$s" =~ ^[0-9]+$ ]] && echo $((s * 1048576)) ;;
+    *) [[ "$s" =~ ^[0-9]+$ ]] && echo "$s" ;;
+  esac
+}
+
+size_label() {
+  local b=$1
+  if (( b >= 1048576 && b % 1048576 == 0 )); then echo "$((b / 1048576)) MiB"
+  elif (( b >= 1024 && b % 1024 == 0 )); then echo "$((b / 1024)) KiB"
+  else echo "$b B"; fi
+}
+
+parse_args() {
+  while [[ $# -gt 0 ]]; do
+    case "$1" in
+      -d|--duration) DURATION="$2"; shift 2 ;;
+      -s|--size|--sizes) SIZES="$2"; shift 2 ;;
+      -n|--shards) SHARD_COUNTS="$2"; shift 2 ;;
+      --servers) SERVERS="$2"; shift 2 ;;
+      --records-per-request) RECORDS_PER_REQUEST="$2"; shift 2 ;;
+      --skip-build) BUILD=0; shift ;;
+      --kinesd) KINESD_BIN="$2"; BUILD=0; shift 2 ;;
+      --kinesd-args) KINESD_ARGS="$2"; shift 2 ;;
+      --no-db-bench) DB_BENCH=0; shift ;;
+      --in-memory-peers) PEERS_ON_DISK=0; shift ;;
+      --drain-timeout) DRAIN_TIMEOUT="$2"; shift 2 ;;
+      --results) RESULTS_DIR="$2"; shift 2 ;;
+      -h|--help) usage; exit 0 ;;
+      *) usage >&2; die "unknown option: $1" ;;
+    esac
+  done
+
+  [[ "$DURATION" =~ ^[0-9]+$ && "$DURATION" -ge 1 ]] || die "--duration must be a whole number of seconds"
+  [[ "$DURATION" -le 600 ]] || die "--duration is capped at 600 s per phase"
+  [[ -z "$RECORDS_PER_REQUEST" || "$RECORDS_PER_REQUEST" =~ ^[0-9]+$ ]] || die "bad --records-per-request"
+
+  IFS=',' read -ra SIZE_LIST <<< "$SIZES"
+  IFS=',' read -ra SHARD_LIST <<< "$SHARD_COUNTS"
+  IFS=',' read -ra SERVER_LIST <<< "$SERVERS"
+  local i b n s
+  for i in "${!SIZE_LIST[@]}"; do
+    b=$(parse_size "${SIZE_LIST[$i]}")
+    [[ -n "$b" && "$b" -ge 1 && "$b" -le 1048576 ]] || die "bad record size: ${SIZE_LIST[$i]}"
+    SIZE_LIST[$i]=$b
+  done
+  for n in "${SHARD_LIST[@]}"; do
+    [[ "$n" =~ ^[0-9]+$ && "$n" -ge 1 ]] || die "bad shard count: $n"
+  done
+  for s in "${SERVER_LIST[@]}"; do
+    case "$s" in kinesd|kinesalite|kinesis-local) ;; *) die "unknown server: $s" ;; esac
+  done
+}
+
+export PYTHONDONTWRITEBYTECODE=1
+PY=python3
+ADMIN=("$PY" "$BENCH_DIR/admin.py")
+
+# ---------------------------------------------------------------------------
+# Cleanup: every server we started is stopped and every temp dir removed,
+# however the script ends.
+
+declare -a RUNNING_PIDS=()
+WORK_TMP=""
+
+stop_pid() {
+  local pid=$1
+  kill -0 "$pid" 2>/dev/null || { wait "$pid" 2>/dev/null; return 0; }
+  kill -TERM "$pid" 2>/dev/null
+  for _ in $(seq 1 100); do
+    kill -0 "$pid" 2>/dev/null || break
+    sleep 0.1
+  done
+  if kill -0 "$pid" 2>/dev/null; then
+    echo "  pid $pid ignored SIGTERM for 10 s; sending SIGKILL" >&2
+    kill -KILL "$pid" 2>/dev/null
+  fi
+  wait "$pid" 2>/dev/null
+  return 0
+}
+
+cleanup() {
+  local pid
+  for pid in "${RUNNING_PIDS[@]}"; do
+    [[ -n "$pid" ]] && stop_pid "$pid"
+  done
+  RUNNING_PIDS=()
+  [[ -n "$WORK_TMP" ]] && rm -rf "$WORK_TMP"
+  return 0
+}
+
+forget_pid() {
+  local keep=() p
+  for p in "${RUNNING_PIDS[@]}"; do [[ "$p" != "$1" ]] && keep+=("$p"); done
+  RUNNING_PIDS=("${keep[@]}")
+}
+
+log() { echo "[$(date +%H:%M:%S)] $*"; }
+
+# ---------------------------------------------------------------------------
+# Tools
+
+ensure_apt_package() {  # ensure_apt_package COMMAND PACKAGE
+  command -v "$1" >/dev/null 2>&1 && return 0
+  if [[ $(id -u) -eq 0 ]] && command -v apt-get >/dev/null 2>&1; then
+    log "installing $2 (for $1)"
+    { apt-get install -y --no-install-recommends "$2" ||
+      { apt-get update && apt-get install -y --no-install-recommends "$2"; }; } \
+      > "$RESULTS_DIR/apt-$2.log" 2>&1
+  fi
+  command -v "$1" >/dev/null 2>&1
+}
+
+declare -A UNAVAILABLE=()
+DB_BENCH_BIN=""
+wants() { [[ ",$SERVERS," == *",$1,"* ]]; }
+
+find_tools() {
+  ensure_apt_package wrk wrk || die "wrk is missing and could not be installed (apt-get install wrk)"
+  command -v "$PY" >/dev/null 2>&1 || die "python3 is required"
+
+  local c
+  DB_BENCH_BIN=""
+  if [[ $DB_BENCH -eq 1 ]]; then
+    for c in db_bench rocksdb_db_bench; do
+      if command -v "$c" >/dev/null 2>&1; then DB_BENCH_BIN=$(command -v "$c"); break; fi
+    done
+    if [[ -z "$DB_BENCH_BIN" ]] && ensure_apt_package db_bench rocksdb-tools; then
+      DB_BENCH_BIN=$(command -v db_bench)
+    fi
+    if [[ -z "$DB_BENCH_BIN" ]] && command -v dpkg >/dev/null 2>&1; then
+      DB_BENCH_BIN=$(dpkg -L rocksdb-tools 2>/dev/null | grep -E '/(rocksdb_)?db_bench$' | head -n1)
+    fi
+    [[ -n "$DB_BENCH_BIN" ]] || log "db_bench not found (Debian package rocksdb-tools): skipping the RocksDB ceiling"
+  fi
+}
+
+prepare_servers() {
+  if wants kinesd; then
+    [[ -n "$KINESD_BIN" ]] || KINESD_BIN="$ROOT_DIR/build-release/kinesd"
+    if [[ $BUILD -eq 1 ]]; then
+      log "building kinesd (Release) in build-release/"
+      if cmake -S "$ROOT_DIR" -B "$ROOT_DIR/build-release" -G Ninja -DCMAKE_BUILD_TYPE=Release \
+            -DKINESD_BUILD_TESTS=OFF > "$RESULTS_DIR/build.log" 2>&1 &&
+         cmake --build "$ROOT_DIR/build-release" --target kinesd -j "${BUILD_JOBS:-2}" \
+            >> "$RESULTS_DIR/build.log" 2>&1; then
+        log "build ok"
+      else
+        UNAVAILABLE[kinesd]="build failed (see $RESULTS_DIR/build.log)"
+        tail -n 15 "$RESULTS_DIR/build.log" | sed 's/^/  build: /' >&2
+      fi
+    fi
+    if [[ -z "${UNAVAILABLE[kinesd]:-}" && ! -x "$KINESD_BIN" ]]; then
+      UNAVAILABLE[kinesd]="no executable at $KINESD_BIN"
+    fi
+  fi
+
+  if wants kinesalite || wants kinesis-local; then
+    if [[ ! -f "$BENCH_DIR/node_modules/kinesalite/package.json" ||
+          ! -f "$BENCH_DIR/node_modules/kinesis-local/main.js" ]]; then
+      if command -v npm >/dev/null 2>&1; then
+        log "installing kinesalite@$KINESALITE_VERSION and kinesis-local@$KINESIS_LOCAL_VERSION into bench/node_modules"
+        (cd "$BENCH_DIR" && npm install --prefix "$BENCH_DIR" --no-save --no-audit --no-fund \
+            "kinesalite@$KINESALITE_VERSION" "kinesis-local@$KINESIS_LOCAL_VERSION") \
+          > "$RESULTS_DIR/npm.log" 2>&1 || log "npm install failed (see $RESULTS_DIR/npm.log)"
+      fi
+    fi
+    if ! command -v node >/dev/null 2>&1; then
+      UNAVAILABLE[kinesalite]="node is not installed"
+      UNAVAILABLE[kinesis-local]="node is not installed"
+    fi
+    [[ -f "$BENCH_DIR/node_modules/kinesalite/package.json" ]] ||
+      UNAVAILABLE[kinesalite]="${UNAVAILABLE[kinesalite]:-npm package kinesalite is not installed}"
+    [[ -f "$BENCH_DIR/node_modules/kinesis-local/main.js" ]] ||
+      UNAVAILABLE[kinesis-local]="${UNAVAILABLE[kinesis-local]:-npm package kinesis-local is not installed}"
+  fi
+}
+
+# ---------------------------------------------------------------------------
+# Servers. start_<name> PORT DATA_DIR LOG starts one in the background and sets
+# SERVER_PID to the server process itself (so /proc/PID/status is its memory).
+
+SERVER_PID=""
+SERVER_NAME=""
+
+start_kinesd() {
+  local extra=()
+  [[ -n "$KINESD_ARGS" ]] && read -ra extra <<< "$KINESD_ARGS"
+  "$KINESD_BIN" --host 127.0.0.1 --port "$1" --data-dir "$2" --log-level warn "${extra[@]}" > "$3" 2>&1 &
+  SERVER_PID=$!
+}
+
+start_kinesalite() {
+  local dir=()
+  [[ $PEERS_ON_DISK -eq 1 ]] && dir=("$2")
+  node "$BENCH_DIR/kinesalite_server.js" "$1" "${dir[@]}" > "$3" 2>&1 &
+  SERVER_PID=$!
+}
+
+start_kinesis_local() {
+  # kinesis-mock always opens a TLS port as well; give it a free one too. Its
+  # store is in memory, optionally snapshotted to a JSON file every 5 s.
+  local tls_port
+  tls_port=$("${ADMIN[@]}" free-port) || return 1
+  local persist=false
+  [[ $PEERS_ON_DISK -eq 1 ]] && persist=true
+  (cd "$2" && exec env \
+      KINESIS_MOCK_PLAIN_PORT="$1" KINESIS_MOCK_TLS_PORT="$tls_port" \
+      KINESIS_MOCK_CERT_PATH="$BENCH_DIR/node_modules/kinesis-local/server.json" \
+      SHARD_LIMIT=100000 LOG_LEVEL=WARN \
+      SHOULD_PERSIST_DATA="$persist" PERSIST_PATH="$2/data" \
+      node "$BENCH_DIR/node_modules/kinesis-local/main.js") > "$3" 2>&1 &
+  SERVER_PID=$!
+}
+
+# ---------------------------------------------------------------------------
+# Results: R[<server>.<metric>] holds numbers parsed from RESULT lines.
+
+declare -A R=()
+
+result_field() {  # result_field FILE KEY
+  grep -m1 '^RESULT ' "$1" 2>/dev/null | tr ' ' '\n' | sed -n "s/^$2=//p"
+}
+
+cpu_ticks() {  # user+system clock ticks used so far by PID
+  [[ -r /proc/$1/stat ]] || return 1
+  sed 's/^.*) //' "/proc/$1/stat" | awk '{ print $12 + $13 }'
+}
+
+# A server may still be working through requests that wrk sent just before it
+# stopped; let it finish so that backlog does not land in the next phase.
+wait_idle() {  # wait_idle PID
+  local pid=$1 hz prev cur i
+  hz=$(getconf CLK_TCK)
+  prev=$(cpu_ticks "$pid") || return 0
+  for i in $(seq 1 120); do
+    sleep 0.5
+    cur=$(cpu_ticks "$pid") || return 0
+    # Below 5% of one core over the last half second counts as idle.
+    if (( (cur - prev) * 40 < hz )); then
+      (( i > 2 )) && log "    (waited $(awk -v n="$i" 'BEGIN { printf "%.1f", n / 2 }') s for $SERVER_NAME to go idle)"
+      return 0
+    fi
+    prev=$cur
+  done
+  log "    ($SERVER_NAME still busy after 60 s; going on)"
+}
+
+loadavg() { cut -d' ' -f1 /proc/loadavg; }
+
+# run_wrk NAME SERVER PORT CONNECTIONS THREADS SCRIPT ARGS...
+run_wrk() {
+  local name=$1 server=$2 port=$3 conns=$4 threads=$5 script=$6
+  shift 6
+  local out="$RESULTS_DIR/$CONFIG_TAG.$server.$name.txt"
+  wait_idle "$SERVER_PID"
+  log "  $name: $conns connection(s), ${DURATION}s (load average $(loadavg))"
+  timeout --signal=INT --kill-after=10 $((DURATION + 120)) \
+    wrk -t"$threads" -c"$conns" -d"${DURATION}s" --timeout 60s --latency \
+      -s "$BENCH_DIR/$script" "http://127.0.0.1:$port/" -- "$@" > "$out" 2>&1
+  local rc=$?
+  if ! grep -q '^RESULT ' "$out"; then
+    log "  $name failed (wrk exit $rc):"
+    tail -n 5 "$out" | sed 's/^/    /'
+    return 1
+  fi
+  local k
+  for k in records_per_s mb_per_s p50_ms p90_ms p99_ms records non200 failed_records unparsed socket_errors; do
+    R[$server.$name.$k]=$(result_field "$out" "$k")
+  done
+  R[$server.$name.errors]=$(( ${R[$server.$name.non200]:-0} + ${R[$server.$name.failed_records]:-0} +
+                              ${R[$server.$name.unparsed]:-0} + ${R[$server.$name.socket_errors]:-0} ))
+  log "    $(printf '%.0f' "${R[$server.$name.records_per_s]}") records/s, p50 ${R[$server.$name.p50_ms]} ms, p99 ${R[$server.$name.p99_ms]} ms, errors ${R[$server.$name.errors]}"
+  return 0
+}
+
+bench_server() {  # bench_server NAME SIZE SHARDS
+  local server=$1 size=$2 shards=$3
+  log "== $server: $(size_label "$size") records, $shards shard(s)"
+  if [[ -n "${UNAVAILABLE[$server]:-}" ]]; then
+    R[$server.status]="not run: ${UNAVAILABLE[$server]}"
+    log "  skipped: ${UNAVAILABLE[$server]}"
+    return
+  fi
+  local port data logf
+  port=$("${ADMIN[@]}" free-port) || { R[$server.status]="no free port"; return; }
+  data="$WORK_TMP/$server-data"
+  rm -rf "$data" && mkdir -p "$data"
+  logf="$RESULTS_DIR/$CONFIG_TAG.$server.server.log"
+
+  SERVER_PID=""
+  SERVER_NAME=$server
+  case "$server" in
+    kinesd) start_kinesd "$port" "$data" "$logf" ;;
+    kinesalite) start_kinesalite "$port" "$data" "$logf" ;;
+    kinesis-local) start_kinesis_local "$port" "$data" "$logf" ;;
+  esac
+  if [[ -z "$SERVER_PID" ]]; then
+    R[$server.status]="could not start"
+    log "  could not start $server"
+    return
+  fi
+  local pid=$SERVER_PID
+  RUNNING_PIDS+=("$pid")
+
+  if ! "${ADMIN[@]}" wait-port --port "$port" --pid "$pid" --timeout 60; then
+    R[$server.status]="did not start listening (see $logf)"
+    log "  $server did not come up; last lines of its log:"
+    tail -n 10 "$logf" | sed 's/^/    /'
+    stop_pid "$pid"; forget_pid "$pid"; rm -rf "$data"
+    return
+  fi
+  if ! "${ADMIN[@]}" create-stream --port "$port" --stream "$STREAM" --shards "$shards" --timeout 60 \
+       2> "$RESULTS_DIR/$CONFIG_TAG.$server.create.err"; then
+    R[$server.status]="CreateStream failed: $(tr '\n' ' ' < "$RESULTS_DIR/$CONFIG_TAG.$server.create.err")"
+    log "  ${R[$server.status]}"
+    stop_pid "$pid"; forget_pid "$pid"; rm -rf "$data"
+    return
+  fi
+
+  local per_request=$RECORDS_PER_REQUEST
+  if [[ -z "$per_request" ]]; then
+    per_request=$(( 4194304 / size ))
+    (( per_request > 500 )) && per_request=500
+    (( per_request < 1 )) && per_request=1
+  fi
+  R[$server.per_request]=$per_request
+
+  run_wrk put_records "$server" "$port" 4 2 put_records.lua "$STREAM" "$per_request" "$size"
+  run_wrk put_record_c1 "$server" "$port" 1 1 put_record.lua "$STREAM" "$size"
+  run_wrk put_record_c16 "$server" "$port" 16 2 put_record.lua "$STREAM" "$size"
+
+  local put_total=0 k
+  for k in put_records put_record_c1 put_record_c16; do
+    put_total=$(( put_total + ${R[$server.$k.records]:-0} ))
+  done
+  R[$server.put_total]=$put_total
+
+  # GetRecords answers are capped at 10 MiB, so ask for no more than that.
+  local limit=$(( 10485760 / size ))
+  (( limit > 10000 )) && limit=10000
+  (( limit < 1 )) && limit=1
+  local dout="$RESULTS_DIR/$CONFIG_TAG.$server.drain.txt"
+  wait_idle "$pid"
+  log "  drain: GetRecords Limit $limit over $shards shard(s)"
+  timeout --kill-after=10 $((DRAIN_TIMEOUT + 60)) \
+    "$PY" "$BENCH_DIR/drain.py" --port "$port" --stream "$STREAM" --limit "$limit" \
+      --timeout "$DRAIN_TIMEOUT" > "$dout" 2>&1
+  if grep -q '^RESULT ' "$dout"; then
+    for k in records_per_s records mb_per_s timed_out client_cpu_s duration_s; do
+      R[$server.drain.$k]=$(result_field "$dout" "$k")
+    done
+    log "    $(grep -v '^RESULT' "$dout" | tail -n 1)"
+  else
+    log "  drain failed:"; tail -n 5 "$dout" | sed 's/^/    /'
+  fi
+
+  local hwm
+  hwm=$(awk '/^VmHWM:/ {print $2}' "/proc/$pid/status" 2>/dev/null)
+  [[ -n "$hwm" ]] && R[$server.rss_mib]=$(awk -v k="$hwm" 'BEGIN { printf "%.1f", k / 1024 }')
+  if kill -0 "$pid" 2>/dev/null; then
+    R[$server.status]=ok
+  else
+    R[$server.status]="exited during the run (see $logf)"
+  fi
+  stop_pid "$pid"; forget_pid "$pid"
+  rm -rf "$data"
+}
+
+# RocksDB's own sequential batched writes with fsync per batch: what the
+# storage engine can do on this disk with no HTTP, JSON or base64 in the way.
+run_db_bench() {  # run_db_bench SIZE BATCH
+  local size=$1 batch=$2 dir="$WORK_TMP/db_bench" out="$RESULTS_DIR/$CONFIG_TAG.db_bench.txt"
+  local common=(--benchmarks=fillseq --value_size="$size" --batch_size="$batch" --sync=1
+                --compression_ratio=1 --threads=1)
+  # db_bench's --duration does not apply to fillseq: calibrate on ~32 MiB,
+  # then size the real run to last about DURATION seconds.
+  local calib_num=$(( 33554432 / size ))
+  (( calib_num < batch * 10 )) && calib_num=$(( batch * 10 ))
+  log "== db_bench fillseq ($(size_label "$size") values, batch $batch, sync=1)"
+  rm -rf "$dir"
+  timeout --kill-after=10 120 "$DB_BENCH_BIN" "${common[@]}" --db="$dir" --num="$calib_num" \
+    > "$out.calibrate" 2>&1
+  local rate
+  rate=$(awk '/^fillseq/ { for (i = 1; i < NF; i++) if ($(i+1) == "ops/sec") print $i }' "$out.calibrate")
+  rm -rf "$dir"
+  if [[ -z "$rate" ]]; then
+    log "  db_bench calibration failed:"; tail -n 5 "$out.calibrate" | sed 's/^/    /'
+    return
+  fi
+  local num
+  num=$(awk -v r="$rate" -v d="$DURATION" -v b="$batch" 'BEGIN { n = int(r * d); if (n < b) n = b; print n }')
+  timeout --kill-after=10 $((DURATION * 4 + 120)) "$DB_BENCH_BIN" "${common[@]}" --db="$dir" --num="$num" \
+    > "$out" 2>&1
+  rate=$(awk '/^fillseq/ { for (i = 1; i < NF; i++) if ($(i+1) == "ops/sec") print $i }' "$out")
+  rm -rf "$dir"
+  if [[ -z "$rate" ]]; then
+    log "  db_bench failed:"; tail -n 5 "$out" | sed 's/^/    /'
+    return
+  fi
+  R[db_bench.rate]=$rate
+  R[db_bench.mbps]=$(awk -v r="$rate" -v s="$size" 'BEGIN { printf "%.3f", r * s / 1e6 }')
+  log "  $(printf '%.0f' "$rate") records/s, ${R[db_bench.mbps]} MB/s of values"
+}
+
+# ---------------------------------------------------------------------------
+# Table
+
+fmt_int() { [[ -n "${1:-}" ]] && printf "%.0f" "$1" || printf "—"; }
+fmt_1() { [[ -n "${1:-}" ]] && printf "%.1f" "$1" || printf "—"; }
+fmt_2() { [[ -n "${1:-}" ]] && printf "%.2f" "$1" || printf "—"; }
+ratio() {  # ratio A B -> A/B with two decimals
+  if [[ -n "${1:-}" && -n "${2:-}" ]]; then
+    awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.2f", a / b; else printf "—" }'
+  else
+    printf "—"
+  fi
+}
+
+print_table() {  # print_table SIZE SHARDS
+  local size=$1 shards=$2 s
+  echo
+  echo "### $(size_label "$size") records, $shards shard(s), ${DURATION} s per phase"
+  echo
+  echo "| server | PutRecords rec/s | PutRecords MB/s | PutRecords p50 ms | PutRecords p99 ms | PutRecord c=1 rec/s | PutRecord c=1 p50 ms | PutRecord c=16 rec/s | drain rec/s | peak RSS MiB | errors |"
+  echo "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
+  for s in "${SERVER_LIST[@]}"; do
+    if [[ "${R[$s.status]:-}" != ok && "${R[$s.status]:-}" != exited* ]]; then
+      echo "| $s | ${R[$s.status]:-not run} | | | | | | | | | |"
+      continue
+    fi
+    local errors=$(( ${R[$s.put_records.errors]:-0} + ${R[$s.put_record_c1.errors]:-0} +
+                     ${R[$s.put_record_c16.errors]:-0} ))
+    echo "| $s | $(fmt_int "${R[$s.put_records.records_per_s]:-}") | $(fmt_1 "${R[$s.put_records.mb_per_s]:-}") | $(fmt_2 "${R[$s.put_records.p50_ms]:-}") | $(fmt_2 "${R[$s.put_records.p99_ms]:-}") | $(fmt_int "${R[$s.put_record_c1.records_per_s]:-}") | $(fmt_2 "${R[$s.put_record_c1.p50_ms]:-}") | $(fmt_int "${R[$s.put_record_c16.records_per_s]:-}") | $(fmt_int "${R[$s.drain.records_per_s]:-}") | $(fmt_1 "${R[$s.rss_mib]:-}") | $errors |"
+  done
+  if [[ -n "${R[db_bench.rate]:-}" ]]; then
+    echo "| RocksDB db_bench fillseq (ceiling) | $(fmt_int "${R[db_bench.rate]}") | $(fmt_1 "${R[db_bench.mbps]}") | | | | | | | | |"
+  fi
+
+  if wants kinesd && [[ "${R[kinesd.status]:-}" == ok ]]; then
+    local others=0
+    for s in "${SERVER_LIST[@]}"; do [[ $s != kinesd && "${R[$s.status]:-}" == ok ]] && others=1; done
+    if [[ $others -eq 1 ]]; then
+      echo
+      echo "kinesd ÷ other server (rates: higher is better for kinesd; latency and RSS: lower is better):"
+      echo
+      echo "| kinesd ÷ | PutRecords rec/s | PutRecords p50 | PutRecords p99 | PutRecord c=1 rec/s | PutRecord c=1 p50 | PutRecord c=16 rec/s | drain rec/s | peak RSS |"
+      echo "|---|---:|---:|---:|---:|---:|---:|---:|---:|"
+      for s in "${SERVER_LIST[@]}"; do
+        [[ $s == kinesd || "${R[$s.status]:-}" != ok ]] && continue
+        echo "| $s | $(ratio "${R[kinesd.put_records.records_per_s]:-}" "${R[$s.put_records.records_per_s]:-}") | $(ratio "${R[kinesd.put_records.p50_ms]:-}" "${R[$s.put_records.p50_ms]:-}") | $(ratio "${R[kinesd.put_records.p99_ms]:-}" "${R[$s.put_records.p99_ms]:-}") | $(ratio "${R[kinesd.put_record_c1.records_per_s]:-}" "${R[$s.put_record_c1.records_per_s]:-}") | $(ratio "${R[kinesd.put_record_c1.p50_ms]:-}" "${R[$s.put_record_c1.p50_ms]:-}") | $(ratio "${R[kinesd.put_record_c16.records_per_s]:-}" "${R[$s.put_record_c16.records_per_s]:-}") | $(ratio "${R[kinesd.drain.records_per_s]:-}" "${R[$s.drain.records_per_s]:-}") | $(ratio "${R[kinesd.rss_mib]:-}" "${R[$s.rss_mib]:-}") |"
+      done
+      if [[ -n "${R[db_bench.rate]:-}" ]]; then
+        echo
+        echo "kinesd PutRecords reaches $(ratio "${R[kinesd.put_records.records_per_s]:-}" "${R[db_bench.rate]}")× of the db_bench ceiling."
+      fi
+    fi
+  fi
+
+  # Everything accepted must come back: wrk may stop with a few calls in flight
+  # that the server still stored, so the drain may see slightly more, never less.
+  local notes=()
+  for s in "${SERVER_LIST[@]}"; do
+    [[ "${R[$s.status]:-}" == ok || "${R[$s.status]:-}" == exited* ]] || continue
+    [[ "${R[$s.status]}" == exited* ]] && notes+=("$s ${R[$s.status]}")
+    local put=${R[$s.put_total]:-0} got=${R[$s.drain.records]:-}
+    if [[ -z "$got" ]]; then
+      notes+=("$s: drain did not finish")
+    elif (( got < put )); then
+      notes+=("$s: drained $got records but $put were acknowledged: $((put - got)) missing")
+    fi
+    [[ "${R[$s.drain.timed_out]:-0}" == 1 ]] && notes+=("$s: drain stopped at --drain-timeout; its rate covers a partial read")
+    (( ${R[$s.put_records.unparsed]:-0} > 0 )) && notes+=("$s: ${R[$s.put_records.unparsed]} PutRecords answers had no FailedRecordCount")
+  done
+  if [[ ${#notes[@]} -gt 0 ]]; then
+    echo
+    for n in "${notes[@]}"; do echo "- $n"; done
+  fi
+  return 0
+}
+
+# ---------------------------------------------------------------------------
+# Main. Everything runs from this one function, called on the script's last
+# line, so bash has parsed the whole file before any benchmark starts.
+
+main() {
+  parse_args "$@"
+  if [[ -z "$RESULTS_DIR" ]]; then
+    RESULTS_DIR="$BENCH_DIR/results/$(date +%Y%m%d-%H%M%S)"
+  fi
+  mkdir -p "$RESULTS_DIR" || die "cannot create $RESULTS_DIR"
+  RESULTS_DIR="$(cd "$RESULTS_DIR" && pwd)"
+  WORK_TMP="$(mktemp -d "${TMPDIR:-/tmp}/kinesd-bench.XXXXXX")" || die "mktemp failed"
+  trap cleanup EXIT
+  trap 'echo "interrupted" >&2; exit 130' INT TERM
+  find_tools
+  prepare_servers
+
+  {
+    echo "# kinesd benchmark $(date -u +%Y-%m-%dT%H:%M:%SZ)"
+    echo
+    echo "- host: $(nproc) CPU(s), $(awk '/MemTotal/ {printf "%.0f GiB", $2 / 1048576}' /proc/meminfo), $(uname -sr)"
+    echo "- CPU: $(awk -F': ' '/model name/ {print $2; exit}' /proc/cpuinfo)"
+    wants kinesd && echo "- kinesd: $KINESD_BIN ${KINESD_ARGS:-(default options)}"
+    echo "- wrk $(wrk -v 2>&1 | awk 'NR == 1 {print $2}'), node $(node --version 2>/dev/null || echo missing), kinesalite $KINESALITE_VERSION ($([[ $PEERS_ON_DISK -eq 1 ]] && echo LevelDB on disk || echo in memory)), kinesis-local $KINESIS_LOCAL_VERSION ($([[ $PEERS_ON_DISK -eq 1 ]] && echo JSON snapshots every 5 s || echo in memory))"
+  } > "$RESULTS_DIR/results.md"
+
+  log "results and logs: $RESULTS_DIR"
+  if awk -v l="$(loadavg)" -v n="$(nproc)" 'BEGIN { exit !(l > n / 4) }'; then
+    log "warning: load average is $(loadavg) on $(nproc) CPU(s): other work will skew the numbers"
+    echo "- load average at start: $(loadavg) (busy machine: numbers are noisy)" >> "$RESULTS_DIR/results.md"
+  fi
+  local size shards server batch
+  for size in "${SIZE_LIST[@]}"; do
+    for shards in "${SHARD_LIST[@]}"; do
+      CONFIG_TAG="size$size-shards$shards"
+      R=()
+      for server in "${SERVER_LIST[@]}"; do
+        bench_server "$server" "$size" "$shards"
+      done
+      if [[ -n "$DB_BENCH_BIN" ]]; then
+        batch=$RECORDS_PER_REQUEST
+        if [[ -z "$batch" ]]; then
+          batch=$(( 4194304 / size )); (( batch > 500 )) && batch=500; (( batch < 1 )) && batch=1
+        fi
+        run_db_bench "$size" "$batch"
+      fi
+      print_table "$size" "$shards" | tee -a "$RESULTS_DIR/results.md"
+    done
+  done
+  echo
+  log "table saved to $RESULTS_DIR/results.md"
+}
+
+main "$@"; exit $?

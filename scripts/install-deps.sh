@@ -1,0 +1,38 @@
+#!/usr/bin/env bash
+# Installs what kinesd needs on Debian 12, from Debian's packages (and npm for
+# the JavaScript SDK tests). Run as root. With --test it also installs what
+# the test suite uses: boto3, the AWS CLI, the JS SDK v3 and an S3-compatible
+# server for the delivery tests.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+with_tests=0
+[ "${1:-}" = "--test" ] && with_tests=1
+
+sudo_cmd=""
+[ "$(id -u)" -ne 0 ] && sudo_cmd="sudo"
+
+build_packages=(g++ cmake ninja-build pkg-config libboost-dev nlohmann-json3-dev librocksdb-dev libspdlog-dev
+                libssl-dev zlib1g-dev libsnappy-dev libnghttp2-dev)
+test_packages=(libgtest-dev libgmock-dev python3 python3-boto3 awscli nodejs npm curl)
+
+missing=()
+want=("${build_packages[@]}")
+[ $with_tests -eq 1 ] && want+=("${test_packages[@]}")
+for p in "${want[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+# Node and npm may come from elsewhere than Debian; what matters is that they run.
+if [ $with_tests -eq 1 ] && command -v node >/dev/null && command -v npm >/dev/null; then
+  filtered=()
+  for p in "${missing[@]}"; do [ "$p" = nodejs ] || [ "$p" = npm ] || filtered+=("$p"); done
+  missing=("${filtered[@]}")
+fi
+if [ ${#missing[@]} -gt 0 ]; then
+  $sudo_cmd apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $sudo_cmd apt-get install -y -qq --no-install-recommends "${missing[@]}"
+fi
+
+if [ $with_tests -eq 1 ]; then
+  (cd tests/integration/js && npm ci --no-audit --no-fund --loglevel=error)
+fi

@@ -1,0 +1,75 @@
+#pragma once
+// The one shape every action handler has, and the responder it answers with.
+//
+// A handler runs on a worker thread. It either answers before returning
+// (reply->ok(...) or by throwing api_error), or keeps the shared responder and
+// answers later from another thread (PutRecord answers from the storage
+// writer once the records are durable). A responder dropped without an answer
+// answers InternalFailure, so a request is never left hanging.
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include <nlohmann/json.hpp>
+
+#include "actions/service.h"
+#include "actions/shape.h"
+#include "codec/codec.h"
+#include "kinesd/api_error.h"
+
+namespace kinesd::actions {
+
+class responder {
+public:
+    // Receives either a body (nullopt = empty 200 body) or an error.
+    using sink = std::function<void(std::optional<nlohmann::json> body, const api_error* error)>;
+
+    explicit responder(sink s) : sink_(std::move(s)) {}
+    ~responder() {
+        if (!done_) {
+            auto e = api_error::internal();
+            sink_(std::nullopt, &e);
+        }
+    }
+    responder(const responder&) = delete;
+    responder& operator=(const responder&) = delete;
+
+    void ok(nlohmann::json body) { finish(std::move(body), nullptr); }
+    void ok_empty() { finish(std::nullopt, nullptr); }
+    void fail(const api_error& e) { finish(std::nullopt, &e); }
+    bool done() const { return done_; }
+
+private:
+    void finish(std::optional<nlohmann::json> body, const api_error* e) {
+        if (done_) return;
+        done_ = true;
+        sink_(std::move(body), e);
+    }
+    sink sink_;
+    bool done_ = false;
+};
+
+struct action_context {
+    service& svc;
+    codec::wire_format format;
+    nlohmann::json input;  // validated and normalised (see shape.h)
+    std::shared_ptr<responder> reply;
+    std::int64_t now_ms = 0;
+};
+
+using action_fn = void (*)(action_context&);
+
+struct action_entry {
+    std::string_view target;  // "Kinesis_20131202.PutRecord"
+    const shape* request_shape;
+    action_fn handle;
+};
+
+// The registry: the single list of actions (action_table.cc).
+const action_entry* find_action(std::string_view target);
+// True when the prefix before '.' names a service kinesd speaks.
+bool known_service(std::string_view target);
+
+}  // namespace kinesd::actions

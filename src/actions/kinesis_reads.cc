@@ -1,0 +1,181 @@
+// Reads: GetShardIterator and GetRecords. Both run on worker threads: a read
+// may touch disk, and I/O threads must not wait on it.
+#include <ctime>
+
+#include "actions/handlers.h"
+#include "actions/kinesis_common.h"
+#include "streams/encoding.h"
+
+namespace kinesd::actions {
+
+namespace {
+
+using nlohmann::json;
+using namespace kinesis;
+
+// GetRecords returns at most 10 MiB per call.
+constexpr std::size_t get_records_max_bytes = 10u << 20;
+
+const shape get_shard_iterator_shape = {
+    members::stream_name(),
+    {.name = "ShardId", .required = true, .min_length = 1, .max_length = 128, .regex = &patterns::stream_name},
+    {.name = "ShardIteratorType", .required = true,
+     .enum_values = {"AFTER_SEQUENCE_NUMBER", "LATEST", "AT_TIMESTAMP", "AT_SEQUENCE_NUMBER", "TRIM_HORIZON"}},
+    {.name = "StartingSequenceNumber", .regex = &patterns::sequence_number},
+    {.name = "Timestamp", .type = field_type::timestamp},
+    members::stream_arn(),
+};
+
+std::string account(const action_context& ctx) { return ctx.svc.settings().account_id; }
+
+void get_shard_iterator(action_context& ctx) {
+    auto name = stream_name_of(ctx);
+    auto s = require_stream(ctx, name);
+    const auto& shard_text = ctx.input["ShardId"].get_ref<const std::string&>();
+    auto index = encoding::parse_shard_id(shard_text);
+    if (!index)
+        throw api_error::resource_not_found("Could not find shard " + shard_text + " in stream " + name +
+                                            " under account " + account(ctx) + ".");
+    const auto* shard = s->find_shard(*index);
+    if (!shard)
+        throw api_error::resource_not_found("Shard " + encoding::shard_id(*index) + " in stream " + name +
+                                            " under account " + account(ctx) + " does not exist");
+    const auto& type = ctx.input["ShardIteratorType"].get_ref<const std::string&>();
+    bool by_sequence = type == "AT_SEQUENCE_NUMBER" || type == "AFTER_SEQUENCE_NUMBER";
+    bool has_sequence = ctx.input.contains("StartingSequenceNumber");
+    if (by_sequence != has_sequence && type != "AT_TIMESTAMP")
+        throw api_error::invalid_argument(
+            "Must either specify (1) AT_SEQUENCE_NUMBER or AFTER_SEQUENCE_NUMBER and StartingSequenceNumber or (2) "
+            "TRIM_HORIZON or LATEST and no StartingSequenceNumber. Request specified " + type +
+            (has_sequence ? " and also a StartingSequenceNumber." : " and no StartingSequenceNumber."));
+
+    const auto& log = *shard->log;
+    std::uint64_t position = 0;
+    if (type == "TRIM_HORIZON") {
+        position = 0;
+    } else if (type == "LATEST") {
+        position = log.committed.load() + 1;
+    } else if (by_sequence) {
+        const auto& text = ctx.input["StartingSequenceNumber"].get_ref<const std::string&>();
+        auto seq = encoding::parse_sequence_number(text);
+        if (!seq)
+            throw api_error::invalid_argument("StartingSequenceNumber " + text + " used in GetShardIterator on shard " +
+                                              encoding::shard_id(*index) + " in stream " + name + " under account " +
+                                              account(ctx) + " is invalid.");
+        if (seq->shard_index != *index)
+            throw api_error::invalid_argument("Invalid StartingSequenceNumber. It encodes " +
+                                              encoding::shard_id(seq->shard_index) +
+                                              ", while it was used in a call to a shard with " +
+                                              encoding::shard_id(*index));
+        if (seq->shard_created_s != shard->created_s)
+            throw api_error::invalid_argument("StartingSequenceNumber " + text + " used in GetShardIterator on shard " +
+                                              encoding::shard_id(*index) + " in stream " + name + " under account " +
+                                              account(ctx) + " is invalid because it did not come from this stream.");
+        position = type == "AT_SEQUENCE_NUMBER" ? seq->counter : seq->counter + 1;
+    } else {  // AT_TIMESTAMP
+        if (!ctx.input.contains("Timestamp"))
+            throw api_error::invalid_argument(
+                "Must specify timestampInMillis parameter for iterator of type AT_TIMESTAMP. Current request has no "
+                "timestamp parameter.");
+        auto t = std::int64_t(ctx.input["Timestamp"].get<double>());
+        if (t > ctx.now_ms)
+            throw api_error::invalid_argument(
+                "The timestampInMillis parameter cannot be greater than the currentTimestampInMillis. "
+                "timestampInMillis: " + std::to_string(t) + ", currentTimestampInMillis: " + std::to_string(ctx.now_ms));
+        position = ctx.svc.store().counter_at_time(log, t);
+    }
+    encoding::iterator_fields it{ctx.now_ms, s->uid, *index, position, name};
+    ctx.reply->ok({{"ShardIterator", encoding::shard_iterator(it, ctx.svc.secret())}});
+}
+
+const shape get_records_shape = {
+    {.name = "ShardIterator", .required = true, .min_length = 1, .max_length = 512},
+    {.name = "Limit", .type = field_type::integer, .min_value = 1, .max_value = 10000},
+    members::stream_arn(),
+};
+
+// Java's Date.toString() in UTC, which is how AWS prints iterator times.
+std::string java_date(std::int64_t ms) {
+    std::time_t t = ms / 1000;
+    std::tm tm{};
+    gmtime_r(&t, &tm);
+    char buf[64];
+    std::strftime(buf, sizeof buf, "%a %b %d %H:%M:%S UTC %Y", &tm);
+    return buf;
+}
+
+json child_shards_of(const streams::stream_state& s, const streams::shard_state& parent) {
+    json out = json::array();
+    for (auto& child : s.shards) {
+        if (child.parent != parent.index && child.adjacent_parent != parent.index) continue;
+        json parents = json::array();
+        if (child.parent) parents.push_back(encoding::shard_id(*child.parent));
+        if (child.adjacent_parent) parents.push_back(encoding::shard_id(*child.adjacent_parent));
+        out.push_back({{"ShardId", encoding::shard_id(child.index)},
+                       {"ParentShards", std::move(parents)},
+                       {"HashKeyRange",
+                        {{"StartingHashKey", to_decimal(child.starting_hash)},
+                         {"EndingHashKey", to_decimal(child.ending_hash)}}}});
+    }
+    return out;
+}
+
+void get_records(action_context& ctx) {
+    const auto& text = ctx.input["ShardIterator"].get_ref<const std::string&>();
+    auto it = encoding::parse_shard_iterator(text, ctx.svc.secret());
+    if (!it) throw api_error::invalid_argument("Invalid ShardIterator.");
+    if (ctx.now_ms - it->issued_ms > ctx.svc.settings().iterator_ttl_ms)
+        throw api_error::expired_iterator("Iterator expired. The iterator was created at time " +
+                                          java_date(it->issued_ms) + " while right now it is " +
+                                          java_date(ctx.now_ms) +
+                                          " which is further in the future than the tolerated delay of " +
+                                          std::to_string(ctx.svc.settings().iterator_ttl_ms) + " milliseconds.");
+    auto s = ctx.svc.streams().find(it->stream_name);
+    const streams::shard_state* shard = s && s->uid == it->stream_uid ? s->find_shard(it->shard_index) : nullptr;
+    if (!shard)
+        throw api_error::resource_not_found("Shard " + encoding::shard_id(it->shard_index) + " in stream " +
+                                            it->stream_name + " under account " + account(ctx) + " does not exist");
+
+    std::size_t limit = ctx.input.value("Limit", 10000);
+    const auto& log = *shard->log;
+    // Records older than the retention period are never returned, even before
+    // the expiry worker has removed them.
+    std::int64_t horizon = ctx.now_ms - s->retention_ms();
+    std::uint64_t next = it->next_counter;
+    std::int64_t last_arrival = 0;
+    bool kms = s->encryption_type == "KMS";
+    json records = json::array();
+    ctx.svc.store().read(log, next, limit, get_records_max_bytes, [&](const storage::record_view& r) {
+        next = r.counter + 1;
+        if (r.arrival_ms < horizon) return true;
+        json record = {{"SequenceNumber", encoding::sequence_number({shard->created_s, shard->index, r.counter,
+                                                                     std::uint64_t(r.arrival_ms / 1000)})},
+                       {"ApproximateArrivalTimestamp", r.arrival_ms},
+                       {"Data", json::binary(std::vector<std::uint8_t>(r.data.begin(), r.data.end()))},
+                       {"PartitionKey", r.partition_key}};
+        if (kms) record["EncryptionType"] = "KMS";
+        records.push_back(std::move(record));
+        last_arrival = r.arrival_ms;
+        return true;
+    });
+    next = std::max(next, log.trimmed_below.load());
+    bool at_tip = next > log.committed.load();
+    json out = {{"Records", std::move(records)}};
+    out["MillisBehindLatest"] =
+        at_tip || last_arrival == 0 ? 0 : std::max<std::int64_t>(0, log.last_arrival_ms.load() - last_arrival);
+    if (!shard->open() && at_tip) {
+        out["ChildShards"] = child_shards_of(*s, *shard);
+    } else {
+        encoding::iterator_fields fresh{ctx.now_ms, s->uid, shard->index, next, s->name};
+        out["NextShardIterator"] = encoding::shard_iterator(fresh, ctx.svc.secret());
+    }
+    ctx.reply->ok(std::move(out));
+}
+
+}  // namespace
+
+const action_entry get_shard_iterator_action{"Kinesis_20131202.GetShardIterator", &get_shard_iterator_shape,
+                                             get_shard_iterator};
+const action_entry get_records_action{"Kinesis_20131202.GetRecords", &get_records_shape, get_records};
+
+}  // namespace kinesd::actions

@@ -1,0 +1,47 @@
+#pragma once
+// Everything an action handler may use, in one object handed to each call.
+#include <cstdint>
+#include <string>
+
+#include "common/clock.h"
+#include "storage/store.h"
+#include "streams/stream_registry.h"
+
+namespace kinesd::actions {
+
+struct service_settings {
+    std::string region = "us-east-1";
+    std::string account_id = "000000000000";
+    std::uint32_t shard_limit = 500;          // DescribeLimits, LimitExceededException
+    std::uint32_t on_demand_stream_limit = 50;
+    std::uint32_t on_demand_shard_count = 4;  // shards an ON_DEMAND stream starts with
+    std::int64_t iterator_ttl_ms = 300000;    // AWS: 5 minutes
+};
+
+class service {
+public:
+    service(service_settings settings, storage::store& store, streams::stream_registry& streams,
+            const kinesd::clock& clock, std::string secret)
+        : settings_(std::move(settings)), store_(store), streams_(streams), clock_(clock), secret_(std::move(secret)) {}
+
+    const service_settings& settings() const { return settings_; }
+    storage::store& store() { return store_; }
+    streams::stream_registry& streams() { return streams_; }
+    const kinesd::clock& clock() const { return clock_; }
+    // HMAC key for shard iterators and paging tokens; lives in the data
+    // directory so iterators stay valid across restarts.
+    const std::string& secret() const { return secret_; }
+
+    std::string stream_arn(std::string_view name) const {
+        return "arn:aws:kinesis:" + settings_.region + ":" + settings_.account_id + ":stream/" + std::string(name);
+    }
+
+private:
+    service_settings settings_;
+    storage::store& store_;
+    streams::stream_registry& streams_;
+    const kinesd::clock& clock_;
+    std::string secret_;
+};
+
+}  // namespace kinesd::actions

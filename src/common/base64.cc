@@ -1,0 +1,173 @@
+#include "common/base64.h"
+
+#include <array>
+#include <cstdint>
+#include <cstring>
+
+namespace kinesd::base64 {
+namespace {
+
+constexpr char alphabet[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+
+// Two output characters per 12 input bits: one lookup per half of a 3-byte group.
+constexpr std::array<char, 2 * 4096> make_pair_table() {
+    std::array<char, 2 * 4096> t{};
+    for (int i = 0; i < 4096; ++i) {
+        t[2 * i] = alphabet[i >> 6];
+        t[2 * i + 1] = alphabet[i & 63];
+    }
+    return t;
+}
+constexpr auto pair_table = make_pair_table();
+
+// One table per position in a quad, pre-shifted, so a quad decodes with four
+// lookups and ORs; any byte outside the alphabet (including '=') sets bad_bit.
+constexpr std::uint32_t bad_bit = 0x01000000;
+struct decode_tables {
+    std::uint32_t at[4][256];
+};
+constexpr decode_tables make_decode_tables() {
+    decode_tables t{};
+    for (int k = 0; k < 4; ++k)
+        for (int c = 0; c < 256; ++c) t.at[k][c] = bad_bit;
+    for (std::uint32_t v = 0; v < 64; ++v) {
+        const auto c = static_cast<unsigned char>(alphabet[v]);
+        t.at[0][c] = v << 18;
+        t.at[1][c] = v << 12;
+        t.at[2][c] = v << 6;
+        t.at[3][c] = v;
+    }
+    return t;
+}
+constexpr decode_tables tables = make_decode_tables();
+
+bool in_alphabet(unsigned char c) { return (tables.at[3][c] & bad_bit) == 0; }
+
+// AWS's services count the length in UTF-16 code units (Java strings), so a
+// non-ASCII character counts as one (or two, outside the BMP), not as its bytes.
+std::size_t utf16_length(std::string_view text) {
+    std::size_t n = 0;
+    for (const char ch : text) {
+        const auto c = static_cast<unsigned char>(ch);
+        if ((c & 0xC0) != 0x80) ++n;
+        if (c >= 0xF0) ++n;
+    }
+    return n;
+}
+
+// The character starting at text[i], whole if it is a well-formed UTF-8 sequence.
+std::string_view character_at(std::string_view text, std::size_t i) {
+    const auto c = static_cast<unsigned char>(text[i]);
+    std::size_t len = c < 0xC0 ? 1 : c < 0xE0 ? 2 : c < 0xF0 ? 3 : c < 0xF8 ? 4 : 1;
+    if (i + len > text.size()) return text.substr(i, 1);
+    for (std::size_t k = 1; k < len; ++k)
+        if ((static_cast<unsigned char>(text[i + k]) & 0xC0) != 0x80) return text.substr(i, 1);
+    return text.substr(i, len);
+}
+
+// Reached only once the fast path has failed: works out which of AWS's three
+// complaints applies, checked in AWS's order (length, then the first bad
+// character, where a '=' followed by anything but '=' counts as bad, then
+// everything else, such as stray padding or non-zero trailing bits).
+std::string describe_failure(std::string_view text) {
+    const std::size_t length = utf16_length(text);
+    if (length % 4 != 0)
+        return "Base64 encoded length is expected a multiple of 4 bytes but found: " + std::to_string(length);
+    for (std::size_t i = 0; i < text.size(); ++i) {
+        const auto c = static_cast<unsigned char>(text[i]);
+        if (in_alphabet(c)) continue;
+        if (c == '=') {
+            if (i + 1 < text.size() && text[i + 1] != '=') return "Invalid Base64 character: '='";
+            continue;
+        }
+        std::string message = "Invalid Base64 character: '";
+        message += character_at(text, i);
+        message += '\'';
+        return message;
+    }
+    return "Invalid last non-pad Base64 character dectected";
+}
+
+bool fail(std::string_view text, std::string& out, std::string* error) {
+    out.clear();
+    if (error) *error = describe_failure(text);
+    return false;
+}
+
+}  // namespace
+
+void encode_to(std::string& out, const void* bytes, std::size_t size) {
+    const auto* src = static_cast<const unsigned char*>(bytes);
+    const std::size_t start = out.size();
+    out.resize(start + (size + 2) / 3 * 4);
+    char* dst = out.data() + start;
+
+    std::size_t i = 0;
+    for (; i + 3 <= size; i += 3, dst += 4) {
+        const std::uint32_t v = (std::uint32_t{src[i]} << 16) | (std::uint32_t{src[i + 1]} << 8) | src[i + 2];
+        std::memcpy(dst, &pair_table[2 * (v >> 12)], 2);
+        std::memcpy(dst + 2, &pair_table[2 * (v & 0xFFF)], 2);
+    }
+    const std::size_t rest = size - i;
+    if (rest == 1) {
+        const std::uint32_t v = std::uint32_t{src[i]} << 16;
+        dst[0] = alphabet[v >> 18];
+        dst[1] = alphabet[(v >> 12) & 63];
+        dst[2] = '=';
+        dst[3] = '=';
+    } else if (rest == 2) {
+        const std::uint32_t v = (std::uint32_t{src[i]} << 16) | (std::uint32_t{src[i + 1]} << 8);
+        dst[0] = alphabet[v >> 18];
+        dst[1] = alphabet[(v >> 12) & 63];
+        dst[2] = alphabet[(v >> 6) & 63];
+        dst[3] = '=';
+    }
+}
+
+std::string encode(std::string_view bytes) {
+    std::string out;
+    encode_to(out, bytes.data(), bytes.size());
+    return out;
+}
+
+bool decode(std::string_view text, std::string& out, std::string* error) {
+    out.clear();
+    const std::size_t n = text.size();
+    if (n == 0) return true;
+    if (n % 4 != 0) return fail(text, out, error);
+
+    std::size_t pad = 0;
+    if (text[n - 1] == '=') pad = text[n - 2] == '=' ? 2 : 1;
+
+    out.resize(n / 4 * 3);
+    const auto* src = reinterpret_cast<const unsigned char*>(text.data());
+    auto* dst = reinterpret_cast<unsigned char*>(out.data());
+    const std::size_t full_quads = n / 4 - (pad ? 1 : 0);
+
+    for (std::size_t q = 0; q < full_quads; ++q, src += 4, dst += 3) {
+        const std::uint32_t v =
+            tables.at[0][src[0]] | tables.at[1][src[1]] | tables.at[2][src[2]] | tables.at[3][src[3]];
+        if (v & bad_bit) return fail(text, out, error);
+        dst[0] = static_cast<unsigned char>(v >> 16);
+        dst[1] = static_cast<unsigned char>(v >> 8);
+        dst[2] = static_cast<unsigned char>(v);
+    }
+
+    if (pad == 1) {
+        const std::uint32_t v = tables.at[0][src[0]] | tables.at[1][src[1]] | tables.at[2][src[2]];
+        // The low two bits of the third character carry no data and must be zero.
+        if ((v & bad_bit) || (v & 0xFF) != 0) return fail(text, out, error);
+        dst[0] = static_cast<unsigned char>(v >> 16);
+        dst[1] = static_cast<unsigned char>(v >> 8);
+        dst += 2;
+    } else if (pad == 2) {
+        const std::uint32_t v = tables.at[0][src[0]] | tables.at[1][src[1]];
+        if ((v & bad_bit) || (v & 0xFFFF) != 0) return fail(text, out, error);
+        dst[0] = static_cast<unsigned char>(v >> 16);
+        dst += 1;
+    }
+    out.resize(static_cast<std::size_t>(dst - reinterpret_cast<unsigned char*>(out.data())));
+    return true;
+}
+
+}  // namespace kinesd::base64

@@ -1,0 +1,181 @@
+#include "config/config.h"
+
+#include <fstream>
+#include <functional>
+#include <sstream>
+#include <stdexcept>
+
+#include <nlohmann/json.hpp>
+
+namespace kinesd::config {
+
+namespace {
+
+// One row per setting: its flag name (also the config-file key with '_' for
+// '-', and the env var KINESD_<NAME>), a description, and how to store it.
+struct setting_row {
+    const char* name;
+    const char* description;
+    std::function<void(settings&, const std::string&)> assign;
+    std::function<std::string(const settings&)> show;
+};
+
+template <typename T>
+T parse_number(const std::string& name, const std::string& text) {
+    try {
+        std::size_t used = 0;
+        long long v = std::stoll(text, &used);
+        if (used != text.size() || v < 0) throw std::invalid_argument("");
+        return static_cast<T>(v);
+    } catch (...) {
+        throw std::invalid_argument("invalid value '" + text + "' for " + name);
+    }
+}
+
+#define KINESD_STRING(flag, member, text)                                         \
+    setting_row{flag, text, [](settings& s, const std::string& v) { s.member = v; }, \
+                [](const settings& s) { return s.member; }}
+#define KINESD_NUMBER(flag, member, text)                                                                 \
+    setting_row{flag, text,                                                                               \
+                [](settings& s, const std::string& v) {                                                   \
+                    s.member = parse_number<decltype(settings::member)>(flag, v);                         \
+                },                                                                                        \
+                [](const settings& s) { return std::to_string(s.member); }}
+
+const std::vector<setting_row>& settings_table() {
+    static const std::vector<setting_row> rows = {
+        KINESD_STRING("host", host, "address to listen on"),
+        KINESD_NUMBER("port", port, "port to listen on (HTTP/1.1 and HTTP/2)"),
+        KINESD_STRING("data-dir", data_dir, "RocksDB data directory"),
+        KINESD_STRING("log-level", log_level, "trace, debug, info, warn, error or off"),
+        KINESD_STRING("region", region, "AWS region reported in ARNs"),
+        KINESD_STRING("account-id", account_id, "12-digit account id reported in ARNs and errors"),
+        KINESD_STRING("durability", durability,
+                      "sync: acknowledge after the WAL is fsynced; flush: after the OS has it; none: memory only"),
+        KINESD_NUMBER("max-connections", max_connections, "connections served at once"),
+        KINESD_NUMBER("idle-timeout-ms", idle_timeout_ms, "close keep-alive connections idle this long"),
+        KINESD_NUMBER("max-body-bytes", max_body_bytes, "largest request body accepted (larger: HTTP 413)"),
+        KINESD_NUMBER("io-threads", io_threads, "network threads (0 = one per core)"),
+        KINESD_NUMBER("worker-threads", worker_threads, "threads running actions (0 = four per core)"),
+        KINESD_NUMBER("write-buffer-mb", write_buffer_mb, "RocksDB memtable budget shared by all shards"),
+        KINESD_NUMBER("block-cache-mb", block_cache_mb, "RocksDB block cache"),
+        KINESD_NUMBER("shard-limit", shard_limit, "open shards allowed in the account"),
+        KINESD_NUMBER("on-demand-shard-count", on_demand_shard_count, "shards an ON_DEMAND stream starts with"),
+        KINESD_NUMBER("create-stream-ms", create_stream_ms, "time a new stream stays CREATING"),
+        KINESD_NUMBER("delete-stream-ms", delete_stream_ms, "time a deleted stream stays DELETING"),
+        KINESD_NUMBER("update-stream-ms", update_stream_ms, "time a resharded stream stays UPDATING"),
+        KINESD_NUMBER("expiry-interval-ms", expiry_interval_ms, "how often expired records are removed"),
+        KINESD_NUMBER("clock-offset-ms", clock_offset_ms, "move the server's clock forward (testing retention)"),
+        KINESD_STRING("s3-endpoint", s3_endpoint, "S3-compatible endpoint URL for delivery (empty: AWS S3)"),
+        KINESD_STRING("s3-region", s3_region, "region for S3 signing (empty: --region)"),
+        KINESD_STRING("s3-access-key", s3_access_key, "S3 access key id"),
+        KINESD_STRING("s3-secret-key", s3_secret_key, "S3 secret access key"),
+    };
+    return rows;
+}
+
+std::string env_name(const std::string& flag) {
+    std::string out = "KINESD_";
+    for (char c : flag) out.push_back(c == '-' ? '_' : char(std::toupper(static_cast<unsigned char>(c))));
+    return out;
+}
+
+std::string file_key(const std::string& flag) {
+    std::string out = flag;
+    for (auto& c : out)
+        if (c == '-') c = '_';
+    return out;
+}
+
+const setting_row* find_row(const std::string& name) {
+    for (auto& row : settings_table())
+        if (name == row.name) return &row;
+    return nullptr;
+}
+
+void apply_file(settings& s, const std::string& path) {
+    std::ifstream in(path);
+    if (!in) throw std::invalid_argument("cannot read config file " + path);
+    auto j = nlohmann::json::parse(in, nullptr, false, true);
+    if (!j.is_object()) throw std::invalid_argument("config file " + path + " is not a JSON object");
+    for (auto& [key, value] : j.items()) {
+        const setting_row* row = nullptr;
+        for (auto& r : settings_table())
+            if (file_key(r.name) == key) row = &r;
+        if (!row) throw std::invalid_argument("unknown setting '" + key + "' in " + path);
+        row->assign(s, value.is_string() ? value.get<std::string>() : value.dump());
+    }
+}
+
+}  // namespace
+
+parse_result load(int argc, const char* const* argv, const std::vector<std::string>& environment) {
+    parse_result result;
+    std::vector<std::pair<const setting_row*, std::string>> flags;
+    std::string config_file;
+    for (const auto& entry : environment)
+        if (entry.rfind("KINESD_CONFIG=", 0) == 0) config_file = entry.substr(14);
+    for (int i = 1; i < argc; ++i) {
+        std::string arg = argv[i];
+        if (arg == "--help" || arg == "-h") {
+            result.show_help = true;
+            continue;
+        }
+        if (arg == "--version") {
+            result.show_version = true;
+            continue;
+        }
+        if (arg.rfind("--", 0) != 0) throw std::invalid_argument("unexpected argument '" + arg + "'");
+        std::string name = arg.substr(2), value;
+        if (auto eq = name.find('='); eq != std::string::npos) {
+            value = name.substr(eq + 1);
+            name.resize(eq);
+        } else {
+            if (i + 1 >= argc) throw std::invalid_argument("missing value for --" + name);
+            value = argv[++i];
+        }
+        if (name == "config") {
+            config_file = value;
+            continue;
+        }
+        const setting_row* row = find_row(name);
+        if (!row) throw std::invalid_argument("unknown option --" + name + " (see --help)");
+        flags.emplace_back(row, value);
+    }
+    settings& s = result.values;
+    if (!config_file.empty()) {
+        apply_file(s, config_file);
+        s.config_file = config_file;
+    }
+    for (const auto& entry : environment) {
+        auto eq = entry.find('=');
+        if (eq == std::string::npos || entry.rfind("KINESD_", 0) != 0) continue;
+        std::string key = entry.substr(0, eq);
+        for (auto& row : settings_table())
+            if (env_name(row.name) == key) row.assign(s, entry.substr(eq + 1));
+    }
+    for (auto& [row, value] : flags) row->assign(s, value);
+    if (s.durability != "sync" && s.durability != "flush" && s.durability != "none")
+        throw std::invalid_argument("durability must be sync, flush or none");
+    if (s.account_id.size() != 12 || s.account_id.find_first_not_of("0123456789") != std::string::npos)
+        throw std::invalid_argument("account-id must be 12 digits");
+    return result;
+}
+
+std::string help_text() {
+    std::ostringstream out;
+    out << "kinesd: a durable server for the Amazon Kinesis Data Streams and Firehose APIs\n\n"
+        << "usage: kinesd [--config FILE] [--option VALUE ...]\n\n"
+        << "Each option can also be set by environment variable or in the JSON config file:\n\n";
+    settings defaults;
+    for (auto& row : settings_table()) {
+        std::string flag = std::string("--") + row.name;
+        out << "  " << flag << std::string(flag.size() < 26 ? 26 - flag.size() : 1, ' ') << row.description << "\n"
+            << std::string(28, ' ') << "env " << env_name(row.name) << ", default '" << row.show(defaults) << "'\n";
+    }
+    out << "  --config FILE             JSON file of settings (keys as above with '_' for '-'), env KINESD_CONFIG\n"
+        << "  --help                    this text\n";
+    return out.str();
+}
+
+}  // namespace kinesd::config

@@ -1,0 +1,58 @@
+#pragma once
+// kinesd's settings. Every setting has a default, a key in the JSON config
+// file, an environment variable and a flag; later sources win:
+//   defaults < config file (--config / KINESD_CONFIG) < KINESD_* env < flags.
+// `kinesd --help` prints the table (see settings_table in config.cc).
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace kinesd::config {
+
+struct settings {
+    // network
+    std::string host = "0.0.0.0";
+    std::uint16_t port = 4567;
+    std::size_t max_connections = 10000;
+    std::int64_t idle_timeout_ms = 60000;
+    std::size_t max_body_bytes = 16u << 20;
+    int io_threads = 0;      // 0 = one per core
+    int worker_threads = 0;  // 0 = 4 per core
+    // storage
+    std::string data_dir = "./data";
+    std::string durability = "sync";  // sync | flush | none
+    std::size_t write_buffer_mb = 64;
+    std::size_t block_cache_mb = 16;
+    // identity and limits
+    std::string region = "us-east-1";
+    std::string account_id = "000000000000";
+    std::uint32_t shard_limit = 500;
+    std::uint32_t on_demand_shard_count = 4;
+    std::int64_t create_stream_ms = 0;
+    std::int64_t delete_stream_ms = 0;
+    std::int64_t update_stream_ms = 0;
+    // background work
+    std::int64_t expiry_interval_ms = 60000;
+    // test support: shifts the server's clock (retention, iterator expiry)
+    std::int64_t clock_offset_ms = 0;
+    // logging
+    std::string log_level = "info";
+    // delivery (Firehose) to S3
+    std::string s3_endpoint;
+    std::string s3_region;
+    std::string s3_access_key;
+    std::string s3_secret_key;
+    std::string config_file;
+};
+
+struct parse_result {
+    settings values;
+    bool show_help = false;
+    bool show_version = false;
+};
+
+// Throws std::invalid_argument with a message naming the bad setting.
+parse_result load(int argc, const char* const* argv, const std::vector<std::string>& environment);
+std::string help_text();
+
+}  // namespace kinesd::config

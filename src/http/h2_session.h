@@ -1,0 +1,100 @@
+#pragma once
+// One HTTP/2 connection (prior-knowledge h2c). nghttp2 does the framing,
+// HPACK and flow control; this class feeds it the bytes Asio reads, writes
+// what it produces, and turns each stream into one dispatcher request.
+//
+// Everything, nghttp2 callbacks included, runs on the connection's strand.
+#include <boost/asio/steady_timer.hpp>
+#include <boost/beast/core/flat_buffer.hpp>
+#include <boost/beast/core/tcp_stream.hpp>
+#include <nghttp2/nghttp2.h>
+
+#include <array>
+#include <chrono>
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include "http/listener.h"
+
+namespace kinesd::http {
+
+class h2_session : public connection, public std::enable_shared_from_this<h2_session> {
+public:
+    // `preface` holds the bytes the listener already read (the client
+    // connection preface at least); they are fed to nghttp2 first.
+    h2_session(boost::beast::tcp_stream stream, boost::beast::flat_buffer preface,
+               std::shared_ptr<const connection_context> context, connection_set::slot slot);
+    ~h2_session() override;
+
+    void run();
+    // Sends GOAWAY, flushes briefly, then closes.
+    void shutdown() override;
+
+private:
+    struct stream_state {
+        request req;
+        bool too_large = false;
+        std::size_t discarded = 0;  // body bytes received, when too large
+        bool response_sent = false;  // the whole early response went out
+        bool reset_sent = false;
+        bool dispatched = false;
+        bool responded = false;
+        std::string response_body;
+        std::size_t sent = 0;
+    };
+    struct session_deleter {
+        void operator()(nghttp2_session* s) const { nghttp2_session_del(s); }
+    };
+
+    static int on_begin_headers(nghttp2_session*, const nghttp2_frame* frame, void* user);
+    static int on_header(nghttp2_session*, const nghttp2_frame* frame, const std::uint8_t* name,
+                         std::size_t name_len, const std::uint8_t* value, std::size_t value_len,
+                         std::uint8_t flags, void* user);
+    static int on_data_chunk(nghttp2_session*, std::uint8_t flags, std::int32_t stream_id,
+                             const std::uint8_t* data, std::size_t len, void* user);
+    static int on_frame_recv(nghttp2_session*, const nghttp2_frame* frame, void* user);
+    static int on_frame_send(nghttp2_session*, const nghttp2_frame* frame, void* user);
+    static int on_stream_close(nghttp2_session*, std::int32_t stream_id, std::uint32_t error_code, void* user);
+    static ssize_t read_response_body(nghttp2_session*, std::int32_t stream_id, std::uint8_t* buf,
+                                      std::size_t length, std::uint32_t* data_flags, nghttp2_data_source*,
+                                      void* user);
+
+    stream_state* find_stream(std::int32_t id);
+    void reset_if_still_sending(std::int32_t id, stream_state& st);
+    bool feed(const void* data, std::size_t n);
+    void do_read();
+    void on_read(const boost::system::error_code& ec, std::size_t n);
+    void do_write();
+    void on_write(const boost::system::error_code& ec, std::size_t n);
+    void dispatch(std::int32_t id, stream_state& st);
+    void on_reply(std::int32_t id, reply r);
+    void submit(std::int32_t id, stream_state& st, reply r);
+    void arm_idle_timer(std::chrono::steady_clock::duration after);
+    void on_idle_timer(const boost::system::error_code& ec);
+    void terminate();
+    void close();
+
+    std::shared_ptr<const connection_context> context_;
+    connection_set::slot slot_;
+    boost::beast::tcp_stream stream_;
+    boost::beast::flat_buffer preface_;
+    const boost::beast::tcp_stream::executor_type executor_;
+    const std::string peer_;
+    boost::asio::steady_timer idle_timer_;
+    std::unique_ptr<nghttp2_session, session_deleter> h2_;
+    std::unordered_map<std::int32_t, std::unique_ptr<stream_state>> streams_;
+    // Streams to reset once the current mem_send batch is done: nghttp2
+    // callbacks only record them.
+    std::vector<std::int32_t> pending_resets_;
+    std::array<char, 64 * 1024> read_buffer_;
+    std::string write_buffer_;
+    bool writing_ = false;
+    bool terminating_ = false;
+    bool closed_ = false;
+    std::chrono::steady_clock::time_point last_activity_;
+};
+
+}  // namespace kinesd::http

@@ -1,0 +1,325 @@
+#include "http/listener.h"
+
+#include <boost/asio/dispatch.hpp>
+#include <boost/asio/ip/address.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/strand.hpp>
+#include <boost/beast/core/bind_handler.hpp>
+#include <boost/beast/core/flat_buffer.hpp>
+#include <boost/beast/core/tcp_stream.hpp>
+#include <boost/uuid/random_generator.hpp>
+#include <boost/uuid/uuid_io.hpp>
+#include <spdlog/spdlog.h>
+
+#include <algorithm>
+#include <cctype>
+#include <cstdio>
+#include <ctime>
+#include <stdexcept>
+#include <vector>
+
+#include "http/h2_session.h"
+#include "http/session.h"
+
+namespace kinesd::http {
+
+namespace net = boost::asio;
+namespace beast = boost::beast;
+using boost::system::error_code;
+using tcp = net::ip::tcp;
+
+// ---- connection_set ---------------------------------------------------------
+
+connection_set::slot::slot(slot&& other) noexcept : set_(std::move(other.set_)), id_(other.id_) {
+    other.id_ = 0;
+}
+
+connection_set::slot& connection_set::slot::operator=(slot&& other) noexcept {
+    if (this != &other) {
+        release();
+        set_ = std::move(other.set_);
+        id_ = other.id_;
+        other.id_ = 0;
+    }
+    return *this;
+}
+
+connection_set::slot::~slot() { release(); }
+
+void connection_set::slot::release() {
+    if (!set_) return;
+    {
+        std::lock_guard lock(set_->mutex_);
+        set_->live_.erase(id_);
+    }
+    set_.reset();
+}
+
+bool connection_set::slot::bind(std::weak_ptr<connection> owner) {
+    if (!set_) return false;
+    std::lock_guard lock(set_->mutex_);
+    if (set_->stopped_) return false;
+    set_->live_[id_] = std::move(owner);
+    return true;
+}
+
+std::optional<connection_set::slot> connection_set::open(std::size_t limit) {
+    std::lock_guard lock(mutex_);
+    if (stopped_ || live_.size() >= limit) return std::nullopt;
+    const auto id = next_id_++;
+    live_.emplace(id, std::weak_ptr<connection>{});
+    return slot(shared_from_this(), id);
+}
+
+std::size_t connection_set::size() const {
+    std::lock_guard lock(mutex_);
+    return live_.size();
+}
+
+void connection_set::shutdown_all() {
+    std::vector<std::shared_ptr<connection>> open;
+    {
+        std::lock_guard lock(mutex_);
+        stopped_ = true;
+        for (auto& [id, weak] : live_)
+            if (auto c = weak.lock()) open.push_back(std::move(c));
+    }
+    // Outside the lock: dropping the last reference here runs a destructor
+    // that takes the lock to release its slot.
+    for (auto& c : open) c->shutdown();
+}
+
+// ---- shared header rules ----------------------------------------------------
+
+std::string http_date(std::chrono::system_clock::time_point when) {
+    static constexpr const char* days[] = {"Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat"};
+    static constexpr const char* months[] = {"Jan", "Feb", "Mar", "Apr", "May", "Jun",
+                                             "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"};
+    const std::time_t t = std::chrono::system_clock::to_time_t(when);
+    std::tm tm{};
+    gmtime_r(&t, &tm);
+    char out[40];
+    std::snprintf(out, sizeof out, "%s, %02d %s %04d %02d:%02d:%02d GMT", days[tm.tm_wday], tm.tm_mday,
+                  months[tm.tm_mon], tm.tm_year + 1900, tm.tm_hour, tm.tm_min, tm.tm_sec);
+    return out;
+}
+
+std::string http_date_now() { return http_date(std::chrono::system_clock::now()); }
+
+std::string new_request_id() {
+    thread_local boost::uuids::random_generator generate;
+    return boost::uuids::to_string(generate());
+}
+
+namespace {
+bool iequals(std::string_view a, std::string_view b) {
+    return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) {
+               return std::tolower(static_cast<unsigned char>(x)) == std::tolower(static_cast<unsigned char>(y));
+           });
+}
+}  // namespace
+
+bool has_header(const reply& r, std::string_view name) {
+    return std::any_of(r.headers.begin(), r.headers.end(), [&](const auto& h) { return iequals(h.first, name); });
+}
+
+void set_request_header(request& req, std::string_view name, std::string_view value) {
+    auto is = [&](std::string_view n) { return iequals(name, n); };
+    if (is("x-amz-target")) {
+        req.amz_target = value;
+    } else if (is("content-type")) {
+        req.content_type = value;
+    } else if (is("authorization")) {
+        req.authorization = value;
+    } else if (is("x-amz-date")) {
+        req.amz_date = value;
+    } else if (is("date")) {
+        // Date only stands in when X-Amz-Date is absent, whatever the order.
+        if (req.amz_date.empty()) req.amz_date = value;
+    } else if (is("origin")) {
+        req.origin = value;
+    } else if (is("access-control-request-headers")) {
+        req.access_control_request_headers = value;
+    } else if (is("access-control-request-method")) {
+        req.access_control_request_method = value;
+    } else if (is("host")) {
+        if (req.host.empty()) req.host = value;
+    }
+}
+
+// ---- sniffer ----------------------------------------------------------------
+
+namespace {
+
+// What an HTTP/2 client with prior knowledge sends first (RFC 9113 §3.4).
+constexpr std::string_view h2_preface = "PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n";
+
+// Reads just enough of a new connection to tell HTTP/2 from HTTP/1.1, then
+// hands the socket and the bytes read so far to the right session.
+class sniffer : public connection, public std::enable_shared_from_this<sniffer> {
+public:
+    sniffer(tcp::socket socket, std::shared_ptr<const connection_context> context, connection_set::slot slot)
+        : context_(std::move(context)), slot_(std::move(slot)), stream_(std::move(socket)) {}
+
+    void run() {
+        if (!slot_.bind(weak_from_this())) {
+            close();
+            return;
+        }
+        stream_.expires_after(context_->options.idle_timeout);
+        read();
+    }
+
+    void shutdown() override {
+        net::post(stream_.get_executor(), [self = shared_from_this()] { self->close(); });
+    }
+
+private:
+    void read() {
+        stream_.async_read_some(buffer_.prepare(4096),
+                                beast::bind_front_handler(&sniffer::on_read, shared_from_this()));
+    }
+
+    void on_read(const error_code& ec, std::size_t n) {
+        if (done_) return;
+        if (ec) {
+            close();
+            return;
+        }
+        buffer_.commit(n);
+        const auto* p = static_cast<const char*>(buffer_.data().data());
+        const std::string_view seen(p, buffer_.size());
+        const auto common = std::min(seen.size(), h2_preface.size());
+        if (seen.substr(0, common) != h2_preface.substr(0, common)) {
+            hand_over<session>();
+        } else if (seen.size() >= h2_preface.size()) {
+            hand_over<h2_session>();
+        } else {
+            read();
+        }
+    }
+
+    template <typename Session>
+    void hand_over() {
+        done_ = true;
+        stream_.expires_never();
+        std::make_shared<Session>(std::move(stream_), std::move(buffer_), context_, std::move(slot_))->run();
+    }
+
+    void close() {
+        if (done_) return;
+        done_ = true;
+        error_code ignored;
+        stream_.socket().shutdown(tcp::socket::shutdown_both, ignored);
+        stream_.close();
+    }
+
+    std::shared_ptr<const connection_context> context_;
+    connection_set::slot slot_;
+    beast::tcp_stream stream_;
+    beast::flat_buffer buffer_;
+    bool done_ = false;  // handed over or closed: stream_ is no longer ours
+};
+
+}  // namespace
+
+// ---- listener ---------------------------------------------------------------
+
+listener::listener(net::io_context& ioc, std::shared_ptr<const connection_context> context)
+    : ioc_(ioc),
+      context_(std::move(context)),
+      connections_(std::make_shared<connection_set>()),
+      acceptor_(net::make_strand(ioc)),
+      retry_timer_(acceptor_.get_executor()) {}
+
+std::uint16_t listener::open() {
+    const auto& host = context_->options.host;
+    const auto port = context_->options.port;
+    auto fail = [&](const std::string& what, const error_code& ec) {
+        throw std::runtime_error("cannot listen on " + host + ":" + std::to_string(port) + ": " + what +
+                                 (ec ? ": " + ec.message() : std::string()));
+    };
+    error_code ec;
+    tcp::endpoint endpoint;
+    const auto address = net::ip::make_address(host, ec);
+    if (!ec) {
+        endpoint = tcp::endpoint(address, port);
+    } else {
+        tcp::resolver resolver(ioc_);
+        auto results = resolver.resolve(host, std::to_string(port), tcp::resolver::passive, ec);
+        if (ec || results.empty()) fail("cannot resolve host", ec);
+        endpoint = results.begin()->endpoint();
+    }
+    if (acceptor_.open(endpoint.protocol(), ec); ec) fail("open", ec);
+    // Lets a restarted server bind while old connections sit in TIME_WAIT.
+    if (acceptor_.set_option(net::socket_base::reuse_address(true), ec); ec) fail("set_option", ec);
+    if (acceptor_.bind(endpoint, ec); ec) fail("bind", ec);
+    if (acceptor_.listen(net::socket_base::max_listen_connections, ec); ec) fail("listen", ec);
+    const auto bound = acceptor_.local_endpoint(ec);
+    if (ec) fail("local_endpoint", ec);
+    return bound.port();
+}
+
+void listener::run() {
+    net::dispatch(acceptor_.get_executor(), [self = shared_from_this()] { self->do_accept(); });
+}
+
+void listener::stop() {
+    net::post(acceptor_.get_executor(), [self = shared_from_this()] {
+        self->stopped_ = true;
+        error_code ignored;
+        self->acceptor_.close(ignored);
+        self->retry_timer_.cancel();
+    });
+    connections_->shutdown_all();
+}
+
+void listener::do_accept() {
+    if (stopped_) return;
+    // Each connection gets its own strand, so its handlers never run
+    // concurrently while different connections use all threads.
+    acceptor_.async_accept(net::make_strand(ioc_),
+                           beast::bind_front_handler(&listener::on_accept, shared_from_this()));
+}
+
+void listener::on_accept(const error_code& ec, tcp::socket socket) {
+    if (stopped_ || ec == net::error::operation_aborted) return;
+    if (ec) {
+        // Typically EMFILE: pause instead of spinning on a failing accept.
+        spdlog::warn("accept failed: {}", ec.message());
+        retry_timer_.expires_after(std::chrono::milliseconds(100));
+        retry_timer_.async_wait([self = shared_from_this()](const error_code& wait_ec) {
+            if (!wait_ec) self->do_accept();
+        });
+        return;
+    }
+    auto slot = connections_->open(context_->options.max_connections);
+    if (!slot) {
+        note_refused();
+        error_code ignored;
+        socket.close(ignored);
+    } else {
+        note_accepted();
+        error_code ignored;
+        // Replies are written in one go; Nagle would only delay their tail.
+        socket.set_option(tcp::no_delay(true), ignored);
+        auto executor = socket.get_executor();
+        auto s = std::make_shared<sniffer>(std::move(socket), context_, std::move(*slot));
+        // Run on the connection's strand, where its shutdown() will run too.
+        net::dispatch(executor, [s] { s->run(); });
+    }
+    do_accept();
+}
+
+void listener::note_refused() {
+    if (refused_in_burst_++ == 0)
+        spdlog::warn("connection limit ({}) reached; refusing new connections", context_->options.max_connections);
+}
+
+void listener::note_accepted() {
+    if (refused_in_burst_ == 0) return;
+    spdlog::warn("accepting connections again after refusing {}", refused_in_burst_);
+    refused_in_burst_ = 0;
+}
+
+}  // namespace kinesd::http

@@ -1,0 +1,110 @@
+#pragma once
+// Accepting connections and what every connection shares: the registry of
+// open connections (for max_connections and stop()), the context a session
+// needs, and the few header rules both protocols apply the same way.
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/steady_timer.hpp>
+
+#include <chrono>
+#include <cstdint>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+
+#include "http/request.h"
+#include "http/server.h"
+
+namespace kinesd::http {
+
+// Whatever owns a socket: the sniffer, then an HTTP/1.1 or HTTP/2 session.
+class connection {
+public:
+    virtual ~connection() = default;
+    // Closes the connection. Safe from any thread: it posts to the
+    // connection's own strand.
+    virtual void shutdown() = 0;
+};
+
+// The open connections of one server. Each holds a slot for its whole life,
+// across the hand-over from the sniffer to a session.
+class connection_set : public std::enable_shared_from_this<connection_set> {
+public:
+    class slot {
+    public:
+        slot() = default;
+        slot(slot&& other) noexcept;
+        slot& operator=(slot&& other) noexcept;
+        slot(const slot&) = delete;
+        slot& operator=(const slot&) = delete;
+        ~slot();
+        // Makes stop() reach `owner`. False when the server is stopping,
+        // in which case the owner should close at once.
+        bool bind(std::weak_ptr<connection> owner);
+
+    private:
+        friend class connection_set;
+        slot(std::shared_ptr<connection_set> set, std::uint64_t id) : set_(std::move(set)), id_(id) {}
+        void release();
+        std::shared_ptr<connection_set> set_;
+        std::uint64_t id_ = 0;
+    };
+
+    // A place for one more connection, or nothing when `limit` are open or
+    // the server is stopping.
+    std::optional<slot> open(std::size_t limit);
+    std::size_t size() const;
+    // Refuses further connections and shuts down the open ones.
+    void shutdown_all();
+
+private:
+    mutable std::mutex mutex_;
+    bool stopped_ = false;
+    std::uint64_t next_id_ = 1;
+    std::unordered_map<std::uint64_t, std::weak_ptr<connection>> live_;
+};
+
+// Shared by the listener and every session; sessions may outlive the server
+// object by a few handlers, so they hold it by shared_ptr.
+struct connection_context {
+    dispatcher& handler;
+    server_options options;
+};
+
+// IMF-fixdate, as the Date header wants: "Sun, 06 Nov 1994 08:49:37 GMT".
+std::string http_date(std::chrono::system_clock::time_point when);
+std::string http_date_now();
+// A fresh random UUID for x-amzn-RequestId when the dispatcher set none.
+std::string new_request_id();
+bool has_header(const reply& r, std::string_view name);
+// Files one request header under its request field; `name` may be in any case.
+void set_request_header(request& req, std::string_view name, std::string_view value);
+
+class listener : public std::enable_shared_from_this<listener> {
+public:
+    listener(boost::asio::io_context& ioc, std::shared_ptr<const connection_context> context);
+    // Binds and listens; throws std::runtime_error on failure. Returns the port.
+    std::uint16_t open();
+    void run();
+    void stop();
+
+private:
+    void do_accept();
+    void on_accept(const boost::system::error_code& ec, boost::asio::ip::tcp::socket socket);
+    void note_refused();
+    void note_accepted();
+
+    boost::asio::io_context& ioc_;
+    std::shared_ptr<const connection_context> context_;
+    std::shared_ptr<connection_set> connections_;
+    boost::asio::ip::tcp::acceptor acceptor_;  // on its own strand
+    boost::asio::steady_timer retry_timer_;
+    bool stopped_ = false;
+    // Refusals are logged once per burst: at the first and when it ends.
+    std::size_t refused_in_burst_ = 0;
+};
+
+}  // namespace kinesd::http

@@ -1,0 +1,125 @@
+#include "http/router.h"
+
+#include <boost/asio/post.hpp>
+#include <spdlog/spdlog.h>
+
+#include "actions/action.h"
+#include "codec/codec.h"
+#include "common/base64.h"
+#include "common/random.h"
+
+namespace kinesd::http {
+
+namespace {
+
+using codec::wire_format;
+
+// Headers every response carries: a request id (botocore surfaces it as
+// ResponseMetadata.RequestId), x-amz-id-2 as AWS sends it, and CORS headers
+// for browser clients.
+void add_common_headers(reply& r, const request& req) {
+    r.headers.emplace_back("x-amzn-RequestId", random_uuid());
+    r.headers.emplace_back("x-amz-id-2", base64::encode(random_bytes(54)));
+    if (!req.origin.empty()) {
+        r.headers.emplace_back("Access-Control-Allow-Origin", "*");
+        r.headers.emplace_back("Access-Control-Expose-Headers",
+                               "x-amzn-RequestId,x-amzn-ErrorType,x-amz-request-id,x-amz-id-2,x-amzn-ErrorMessage,Date");
+    }
+}
+
+reply error_reply(const request& req, wire_format format, const api_error& e) {
+    reply r;
+    r.status = e.status();
+    r.headers.emplace_back("Content-Type", codec::content_type(format));
+    r.headers.emplace_back("x-amzn-ErrorType", e.type());
+    r.body = codec::encode_error(format, e);
+    add_common_headers(r, req);
+    return r;
+}
+
+reply xml_reply(const request& req, unsigned status, std::string body) {
+    reply r;
+    r.status = status;
+    if (!body.empty()) r.headers.emplace_back("Content-Type", "application/xml");
+    r.body = std::move(body);
+    add_common_headers(r, req);
+    return r;
+}
+
+const char* access_denied_xml =
+    "<AccessDeniedException>\n  <Message>Unable to determine service/operation name to be authorized</Message>\n"
+    "</AccessDeniedException>\n";
+
+}  // namespace
+
+reply router::too_large_reply() const {
+    request none;
+    return error_reply(none, wire_format::json,
+                       api_error::request_too_large("Request body exceeds the limit of " +
+                                                    std::to_string(body_limit_) + " bytes"));
+}
+
+void router::handle(request req, reply_handler done) {
+    boost::asio::post(workers_, [this, req = std::move(req), done = std::move(done)]() mutable {
+        process(req, std::move(done));
+    });
+}
+
+void router::process(request& req, reply_handler done) {
+    if (req.method == "OPTIONS") {
+        reply r;
+        add_common_headers(r, req);
+        r.headers.emplace_back("Access-Control-Allow-Origin", "*");
+        if (!req.access_control_request_headers.empty())
+            r.headers.emplace_back("Access-Control-Allow-Headers", req.access_control_request_headers);
+        if (!req.access_control_request_method.empty())
+            r.headers.emplace_back("Access-Control-Allow-Methods", req.access_control_request_method);
+        r.headers.emplace_back("Access-Control-Max-Age", "172800");
+        return done(std::move(r));
+    }
+    if (req.method != "POST") return done(xml_reply(req, 403, access_denied_xml));
+
+    auto format = codec::format_from_content_type(req.content_type);
+    const actions::action_entry* action = actions::find_action(req.amz_target);
+    bool known_target = action != nullptr;
+    if (req.body.empty())
+        return done(error_reply(req, format.value_or(wire_format::json),
+                                known_target ? api_error::serialization() : api_error::unknown_operation()));
+    if (!format) {
+        if (req.amz_target.empty()) return done(xml_reply(req, 403, access_denied_xml));
+        return done(xml_reply(req, 404, "<UnknownOperationException/>\n"));
+    }
+
+    nlohmann::json input;
+    try {
+        input = codec::decode(*format, req.body);
+    } catch (const api_error& e) {
+        return done(error_reply(req, *format, e));
+    }
+    if (!action) return done(error_reply(req, *format, api_error::unknown_operation()));
+
+    // The responder turns the handler's answer into a wire reply, on whatever
+    // thread the handler finishes on.
+    auto reply_to = std::make_shared<actions::responder>(
+        [req_headers = request{.origin = req.origin}, format = *format, done = std::move(done)](
+            std::optional<nlohmann::json> body, const api_error* error) mutable {
+            if (error) return done(error_reply(req_headers, format, *error));
+            reply r;
+            r.headers.emplace_back("Content-Type", codec::content_type(format));
+            if (body) codec::encode_to(format, *body, r.body);
+            add_common_headers(r, req_headers);
+            done(std::move(r));
+        });
+    actions::action_context ctx{svc_, *format, std::move(input), reply_to, svc_.clock().now_ms()};
+    try {
+        actions::validate(*action->request_shape, ctx.input, *format);
+        action->handle(ctx);
+    } catch (const api_error& e) {
+        reply_to->fail(e);
+    } catch (const std::exception& e) {
+        spdlog::error("{} failed: {}", req.amz_target, e.what());
+        reply_to->fail(api_error::internal());
+    }
+}
+
+}  // namespace kinesd::http

@@ -1,0 +1,72 @@
+#pragma once
+// The network front end: one TCP port that speaks HTTP/1.1 (Beast) and HTTP/2
+// with prior knowledge (nghttp2). The JS SDK v3 Kinesis client sends h2c over
+// plain http:// without asking, while the CLI, boto3 and curl speak HTTP/1.1,
+// so the listener sniffs the first bytes of each connection and picks.
+//
+// Every request, whatever its protocol, goes to the same dispatcher.
+#include <boost/asio/io_context.hpp>
+
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <string>
+
+#include "http/request.h"
+
+namespace kinesd::http {
+
+struct server_options {
+    std::string host = "0.0.0.0";
+    // 0 binds an ephemeral port; local_port() tells which.
+    std::uint16_t port = 4567;
+    // Beyond this many open connections new ones are accepted and closed at
+    // once, so clients fail fast instead of waiting in the backlog.
+    std::size_t max_connections = 4096;
+    // How long a connection may sit between requests (HTTP/1.1) or without
+    // traffic and without requests in flight (HTTP/2).
+    std::chrono::milliseconds idle_timeout{60'000};
+    // How long a started request (headers and body) or a response write may
+    // take; it bounds slow or stalled clients.
+    std::chrono::milliseconds read_timeout{30'000};
+    // Largest request header block. SigV4 headers are a few hundred bytes;
+    // Beast's own default (8 KiB) is a little tight for browsers with cookies.
+    std::uint32_t header_limit = 16 * 1024;
+    // HTTP/2 SETTINGS. A large window lets a 5 MiB PutRecords body arrive in
+    // one round trip instead of waiting for WINDOW_UPDATEs every 64 KiB.
+    std::uint32_t h2_max_concurrent_streams = 100;
+    std::uint32_t h2_initial_window = 16 * 1024 * 1024;
+};
+
+class listener;
+
+class server {
+public:
+    // The io_context may be run by several threads; each connection runs on
+    // its own strand. The dispatcher must outlive the server and every
+    // connection (i.e. until the io_context has stopped running).
+    server(boost::asio::io_context& ioc, server_options options, dispatcher& dispatcher);
+    ~server();
+    server(const server&) = delete;
+    server& operator=(const server&) = delete;
+
+    // Binds, listens and starts accepting. Throws std::runtime_error naming
+    // the address when it cannot bind (e.g. the port is taken).
+    void start();
+    // The bound port, useful with port 0. Valid after start().
+    std::uint16_t local_port() const noexcept;
+    // Stops accepting and closes every connection (HTTP/2 ones get a GOAWAY
+    // first). Replies that arrive later are dropped. Safe from any thread;
+    // idempotent.
+    void stop();
+
+private:
+    boost::asio::io_context& ioc_;
+    server_options options_;
+    dispatcher& dispatcher_;
+    std::shared_ptr<listener> listener_;
+    std::uint16_t port_ = 0;
+};
+
+}  // namespace kinesd::http

@@ -1,0 +1,282 @@
+#include "http/session.h"
+
+#include <boost/asio/post.hpp>
+#include <boost/asio/write.hpp>
+#include <boost/beast/core/bind_handler.hpp>
+#include <boost/beast/core/string.hpp>
+#include <boost/beast/http/read.hpp>
+#include <boost/beast/http/write.hpp>
+#include <spdlog/spdlog.h>
+
+#include <string_view>
+
+namespace kinesd::http {
+namespace {
+
+namespace net = boost::asio;
+namespace beast = boost::beast;
+namespace bhttp = boost::beast::http;
+using boost::system::error_code;
+
+// curl waits a whole second for this before sending a body over 1 KiB, and
+// Beast never sends it on its own.
+constexpr std::string_view continue_line = "HTTP/1.1 100 Continue\r\n\r\n";
+
+// How long the too-large path keeps draining an unwanted body after answering.
+constexpr auto linger_time = std::chrono::seconds(2);
+
+bool is_parse_error(const error_code& ec) {
+    return &ec.category() == &bhttp::make_error_code(bhttp::error::bad_method).category() &&
+           ec != bhttp::error::end_of_stream && ec != bhttp::error::partial_message;
+}
+
+reply plain_reply(unsigned status) {
+    reply r;
+    r.status = status;
+    return r;
+}
+
+std::string endpoint_text(const beast::tcp_stream& stream) {
+    error_code ec;
+    auto ep = stream.socket().remote_endpoint(ec);
+    if (ec) return "?";
+    return ep.address().to_string() + ":" + std::to_string(ep.port());
+}
+
+}  // namespace
+
+session::session(beast::tcp_stream stream, beast::flat_buffer buffer,
+                 std::shared_ptr<const connection_context> context, connection_set::slot slot)
+    : context_(std::move(context)),
+      slot_(std::move(slot)),
+      stream_(std::move(stream)),
+      buffer_(std::move(buffer)),
+      executor_(stream_.get_executor()),
+      peer_(endpoint_text(stream_)) {}
+
+session::~session() { spdlog::debug("http/1.1 connection from {} closed", peer_); }
+
+void session::run() {
+    spdlog::debug("http/1.1 connection from {}", peer_);
+    if (!slot_.bind(weak_from_this())) {
+        close();
+        return;
+    }
+    wait_for_request();
+}
+
+void session::shutdown() {
+    net::post(executor_, [self = shared_from_this()] { self->close(); });
+}
+
+// Between requests the idle timeout applies; once a request has started,
+// the shorter read timeout does.
+void session::wait_for_request() {
+    if (buffer_.size() > 0) {
+        read_header();
+        return;
+    }
+    stream_.expires_after(context_->options.idle_timeout);
+    stream_.async_read_some(buffer_.prepare(16 * 1024),
+                            beast::bind_front_handler(&session::on_first_bytes, shared_from_this()));
+}
+
+void session::on_first_bytes(const error_code& ec, std::size_t n) {
+    if (ec) {
+        close();
+        return;
+    }
+    buffer_.commit(n);
+    read_header();
+}
+
+void session::read_header() {
+    parser_.emplace();
+    parser_->header_limit(context_->options.header_limit);
+    parser_->body_limit(context_->handler.body_limit());
+    stream_.expires_after(context_->options.read_timeout);
+    bhttp::async_read_header(stream_, buffer_, *parser_,
+                             [self = shared_from_this()](const error_code& ec, std::size_t) {
+                                 self->on_header(ec);
+                             });
+}
+
+void session::on_header(const error_code& ec) {
+    if (closed_) return;
+    // A declared Content-Length above the limit fails here, before any body
+    // byte is read.
+    if (ec == bhttp::error::body_limit) {
+        reply_and_close(context_->handler.too_large_reply());
+        return;
+    }
+    if (ec == bhttp::error::header_limit) {
+        reply_and_close(plain_reply(431));
+        return;
+    }
+    if (is_parse_error(ec)) {
+        spdlog::debug("http/1.1 bad request from {}: {}", peer_, ec.message());
+        reply_and_close(plain_reply(400));
+        return;
+    }
+    if (ec) {
+        close();
+        return;
+    }
+    if (parser_->is_done()) {
+        dispatch();
+        return;
+    }
+    const auto& msg = parser_->get();
+    if (msg.version() >= 11 && beast::iequals(msg[bhttp::field::expect], "100-continue")) {
+        send_continue();
+        return;
+    }
+    read_body();
+}
+
+void session::send_continue() {
+    stream_.expires_after(context_->options.read_timeout);
+    net::async_write(stream_, net::buffer(continue_line.data(), continue_line.size()),
+                     [self = shared_from_this()](const error_code& ec, std::size_t) {
+                         if (ec) {
+                             self->close();
+                             return;
+                         }
+                         self->read_body();
+                     });
+}
+
+void session::read_body() {
+    stream_.expires_after(context_->options.read_timeout);
+    bhttp::async_read(stream_, buffer_, *parser_,
+                      [self = shared_from_this()](const error_code& ec, std::size_t) { self->on_body(ec); });
+}
+
+void session::on_body(const error_code& ec) {
+    if (closed_) return;
+    // Chunked bodies have no declared length, so the limit trips mid-body.
+    if (ec == bhttp::error::body_limit) {
+        reply_and_close(context_->handler.too_large_reply());
+        return;
+    }
+    if (is_parse_error(ec)) {
+        spdlog::debug("http/1.1 bad request body from {}: {}", peer_, ec.message());
+        reply_and_close(plain_reply(400));
+        return;
+    }
+    if (ec) {
+        close();
+        return;
+    }
+    dispatch();
+}
+
+void session::dispatch() {
+    auto& msg = parser_->get();
+    request req;
+    req.method = std::string(msg.method_string());
+    req.path = std::string(msg.target());
+    for (const auto& field : msg) {
+        const auto name = field.name_string();
+        const auto value = field.value();
+        set_request_header(req, {name.data(), name.size()}, {value.data(), value.size()});
+    }
+    req.body = std::move(msg.body());
+    keep_alive_ = msg.keep_alive();
+    version_ = msg.version();
+    parser_.reset();
+
+    const auto serial = ++serial_;
+    awaiting_reply_ = true;
+    // The handler keeps the session alive until the reply is written or
+    // dropped, and hops back onto the strand whatever thread calls it.
+    auto done = [self = shared_from_this(), serial](reply r) {
+        net::post(self->executor_, [self, serial, r = std::move(r)]() mutable {
+            self->on_reply(serial, std::move(r));
+        });
+    };
+    try {
+        context_->handler.handle(std::move(req), std::move(done));
+    } catch (const std::exception& e) {
+        spdlog::error("dispatcher failed: {}", e.what());
+        on_reply(serial, plain_reply(500));
+    }
+}
+
+void session::on_reply(std::uint64_t serial, reply r) {
+    if (closed_ || !awaiting_reply_ || serial != serial_) return;
+    awaiting_reply_ = false;
+    write_response(std::move(r), keep_alive_);
+}
+
+void session::reply_and_close(reply r) {
+    if (parser_) version_ = parser_->get().version();
+    parser_.reset();
+    linger_after_write_ = true;
+    write_response(std::move(r), false);
+}
+
+void session::write_response(reply r, bool keep_alive) {
+    response_ = {};
+    response_.version(version_);
+    response_.result(r.status);
+    for (const auto& [name, value] : r.headers) response_.insert(name, value);
+    if (!has_header(r, "x-amzn-RequestId")) response_.set("x-amzn-RequestId", new_request_id());
+    response_.set(bhttp::field::date, http_date_now());
+    response_.body() = std::move(r.body);
+    response_.content_length(response_.body().size());
+    response_.keep_alive(keep_alive);
+    stream_.expires_after(context_->options.read_timeout);
+    bhttp::async_write(stream_, response_,
+                       [self = shared_from_this(), keep_alive](const error_code& ec, std::size_t) {
+                           self->on_write(ec, !keep_alive);
+                       });
+}
+
+void session::on_write(const error_code& ec, bool close_after) {
+    if (closed_) return;
+    if (ec) {
+        close();
+        return;
+    }
+    if (linger_after_write_) {
+        linger();
+        return;
+    }
+    if (close_after) {
+        error_code ignored;
+        stream_.socket().shutdown(net::ip::tcp::socket::shutdown_send, ignored);
+        close();
+        return;
+    }
+    wait_for_request();
+}
+
+void session::linger() {
+    error_code ignored;
+    stream_.socket().shutdown(net::ip::tcp::socket::shutdown_send, ignored);
+    buffer_.clear();
+    stream_.expires_after(linger_time);
+    drain();
+}
+
+void session::drain() {
+    stream_.async_read_some(buffer_.prepare(64 * 1024),
+                            [self = shared_from_this()](const error_code& ec, std::size_t) {
+                                if (ec || self->closed_) {
+                                    self->close();
+                                    return;
+                                }
+                                self->drain();
+                            });
+}
+
+void session::close() {
+    if (closed_) return;
+    closed_ = true;
+    error_code ignored;
+    stream_.socket().shutdown(net::ip::tcp::socket::shutdown_both, ignored);
+    stream_.close();
+}
+
+}  // namespace kinesd::http

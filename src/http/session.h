@@ -1,0 +1,72 @@
+#pragma once
+// One HTTP/1.1 connection: read a request, hand it to the dispatcher, write
+// its reply, repeat while keep-alive holds. One request at a time, so
+// pipelined requests simply wait in the buffer until their turn.
+#include <boost/beast/core/flat_buffer.hpp>
+#include <boost/beast/core/tcp_stream.hpp>
+#include <boost/beast/http/parser.hpp>
+#include <boost/beast/http/string_body.hpp>
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <optional>
+
+#include "http/listener.h"
+
+namespace kinesd::http {
+
+class session : public connection, public std::enable_shared_from_this<session> {
+public:
+    // `buffer` holds the bytes the listener already read while sniffing.
+    session(boost::beast::tcp_stream stream, boost::beast::flat_buffer buffer,
+            std::shared_ptr<const connection_context> context, connection_set::slot slot);
+    ~session() override;
+
+    void run();
+    void shutdown() override;
+
+private:
+    using parser_type = boost::beast::http::request_parser<boost::beast::http::string_body>;
+    using response_type = boost::beast::http::response<boost::beast::http::string_body>;
+
+    void wait_for_request();
+    void on_first_bytes(const boost::system::error_code& ec, std::size_t n);
+    void read_header();
+    void on_header(const boost::system::error_code& ec);
+    void send_continue();
+    void read_body();
+    void on_body(const boost::system::error_code& ec);
+    void dispatch();
+    void on_reply(std::uint64_t serial, reply r);
+    // Answers without having read the whole request, then closes.
+    void reply_and_close(reply r);
+    void write_response(reply r, bool keep_alive);
+    void on_write(const boost::system::error_code& ec, bool close);
+    // Sends FIN, then reads and discards what the client still sends for a
+    // moment, so that the kernel does not answer unread body bytes with a
+    // RST that would destroy our response before the client reads it.
+    void linger();
+    void drain();
+    void close();
+
+    std::shared_ptr<const connection_context> context_;
+    connection_set::slot slot_;
+    boost::beast::tcp_stream stream_;
+    boost::beast::flat_buffer buffer_;
+    // The reply handler may run on any thread; it only reads this copy.
+    const boost::beast::tcp_stream::executor_type executor_;
+    const std::string peer_;  // for logs
+    std::optional<parser_type> parser_;
+    response_type response_;
+    // Counts dispatched requests; a reply for anything but the current one
+    // (e.g. after a shutdown) is dropped.
+    std::uint64_t serial_ = 0;
+    bool awaiting_reply_ = false;
+    bool keep_alive_ = true;
+    unsigned version_ = 11;
+    bool linger_after_write_ = false;
+    bool closed_ = false;
+};
+
+}  // namespace kinesd::http

@@ -1,0 +1,142 @@
+// kinesd: config -> storage -> streams -> actions -> HTTP listener.
+// Shutdown runs in reverse: stop accepting, let in-flight work finish, stop
+// the background workers, close the store.
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/signal_set.hpp>
+#include <boost/asio/thread_pool.hpp>
+#include <spdlog/spdlog.h>
+
+#include <cstdlib>
+#include <iostream>
+#include <set>
+#include <thread>
+#include <vector>
+
+#include "actions/service.h"
+#include "common/clock.h"
+#include "common/logging.h"
+#include "common/random.h"
+#include "config/config.h"
+#include "http/router.h"
+#include "http/server.h"
+#include "storage/keys.h"
+#include "storage/store.h"
+#include "streams/expiry_worker.h"
+#include "streams/stream_registry.h"
+
+extern char** environ;
+
+namespace {
+
+std::vector<std::string> environment() {
+    std::vector<std::string> env;
+    for (char** e = environ; e && *e; ++e) env.emplace_back(*e);
+    return env;
+}
+
+kinesd::storage::durability durability_of(const std::string& s) {
+    if (s == "flush") return kinesd::storage::durability::flush;
+    if (s == "none") return kinesd::storage::durability::none;
+    return kinesd::storage::durability::sync;
+}
+
+// The HMAC key of shard iterators and paging tokens, created once per data
+// directory so that iterators survive restarts.
+std::string load_secret(kinesd::storage::store& store) {
+    std::string secret;
+    if (store.get_meta(kinesd::storage::keys::iterator_secret_key, &secret) && secret.size() == 32) return secret;
+    secret = kinesd::random_bytes(32);
+    auto s = store.put_meta(kinesd::storage::keys::iterator_secret_key, secret);
+    if (!s.ok()) throw std::runtime_error("cannot write to the data directory: " + s.ToString());
+    return secret;
+}
+
+int run(const kinesd::config::settings& cfg) {
+    unsigned cores = std::max(1u, std::thread::hardware_concurrency());
+    kinesd::clock clock(cfg.clock_offset_ms);
+
+    kinesd::storage::store_options store_options;
+    store_options.path = cfg.data_dir;
+    store_options.mode = durability_of(cfg.durability);
+    store_options.write_buffer_total_bytes = cfg.write_buffer_mb << 20;
+    store_options.block_cache_bytes = cfg.block_cache_mb << 20;
+    kinesd::storage::store store(store_options, clock);
+
+    kinesd::streams::registry_options registry_options{cfg.create_stream_ms, cfg.delete_stream_ms,
+                                                       cfg.update_stream_ms};
+    kinesd::streams::stream_registry registry(store, clock, registry_options);
+    // Column families that nobody references are leftovers of a deletion cut
+    // short by a crash.
+    std::set<std::string> referenced = registry.load();
+    store.drop_unreferenced(referenced);
+
+    kinesd::actions::service_settings service_settings;
+    service_settings.region = cfg.region;
+    service_settings.account_id = cfg.account_id;
+    service_settings.shard_limit = cfg.shard_limit;
+    service_settings.on_demand_shard_count = cfg.on_demand_shard_count;
+    kinesd::actions::service service(service_settings, store, registry, clock, load_secret(store));
+
+    kinesd::streams::expiry_worker expiry(registry, cfg.expiry_interval_ms);
+    expiry.start();
+
+    boost::asio::thread_pool workers(cfg.worker_threads > 0 ? cfg.worker_threads : int(cores * 4));
+    kinesd::http::router router(service, workers, cfg.max_body_bytes);
+
+    boost::asio::io_context ioc;
+    kinesd::http::server_options server_options;
+    server_options.host = cfg.host;
+    server_options.port = cfg.port;
+    server_options.max_connections = cfg.max_connections;
+    server_options.idle_timeout = std::chrono::milliseconds(cfg.idle_timeout_ms);
+    kinesd::http::server server(ioc, server_options, router);
+    server.start();
+    spdlog::info("kinesd listening on {}:{} (data in {}, durability {})", cfg.host, server.local_port(), cfg.data_dir,
+                 cfg.durability);
+
+    boost::asio::signal_set signals(ioc, SIGINT, SIGTERM);
+    signals.async_wait([&](const boost::system::error_code& ec, int sig) {
+        if (ec) return;
+        spdlog::info("signal {} received, shutting down", sig);
+        server.stop();
+        ioc.stop();
+    });
+
+    int io_threads = cfg.io_threads > 0 ? cfg.io_threads : int(cores);
+    std::vector<std::thread> threads;
+    for (int i = 1; i < io_threads; ++i) threads.emplace_back([&] { ioc.run(); });
+    ioc.run();
+    for (auto& t : threads) t.join();
+
+    workers.join();
+    expiry.stop();
+    spdlog::info("kinesd stopped");
+    return 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+    kinesd::config::parse_result parsed;
+    try {
+        parsed = kinesd::config::load(argc, argv, environment());
+    } catch (const std::exception& e) {
+        std::cerr << "kinesd: " << e.what() << "\n";
+        return 2;
+    }
+    if (parsed.show_help) {
+        std::cout << kinesd::config::help_text();
+        return 0;
+    }
+    if (parsed.show_version) {
+        std::cout << "kinesd 0.1.0\n";
+        return 0;
+    }
+    kinesd::setup_logging(parsed.values.log_level);
+    try {
+        return run(parsed.values);
+    } catch (const std::exception& e) {
+        spdlog::critical("{}", e.what());
+        return 1;
+    }
+}

@@ -1,0 +1,366 @@
+#include "storage/store.h"
+
+#include <rocksdb/cache.h>
+#include <rocksdb/table.h>
+#include <rocksdb/write_buffer_manager.h>
+#include <spdlog/spdlog.h>
+
+#include <algorithm>
+#include <filesystem>
+#include <stdexcept>
+
+#include "common/clock.h"
+#include "storage/keys.h"
+
+namespace kinesd::storage {
+
+store::store(const store_options& options, const kinesd::clock& clock) : options_(options), clock_(clock) {
+    write_options_.sync = options_.mode == durability::sync;
+    write_options_.disableWAL = options_.mode == durability::none;
+    open_db();
+    writer_ = std::thread([this] { writer_loop(); });
+}
+
+store::~store() {
+    {
+        std::lock_guard lock(queue_mutex_);
+        stopping_ = true;
+    }
+    queue_cv_.notify_all();
+    if (writer_.joinable()) writer_.join();
+    std::lock_guard lock(shards_mutex_);
+    for (auto& [name, shard] : shards_) {
+        if (shard->cf) db_->DestroyColumnFamilyHandle(shard->cf).PermitUncheckedError();
+        shard->cf = nullptr;
+    }
+    shards_.clear();
+    for (auto* handle : dropped_handles_) db_->DestroyColumnFamilyHandle(handle).PermitUncheckedError();
+    if (meta_) db_->DestroyColumnFamilyHandle(meta_).PermitUncheckedError();
+    if (default_cf_) db_->DestroyColumnFamilyHandle(default_cf_).PermitUncheckedError();
+    if (db_) db_->Close().PermitUncheckedError();
+}
+
+rocksdb::ColumnFamilyOptions store::shard_cf_options() const {
+    rocksdb::ColumnFamilyOptions cf;
+    // Shards are append-only logs whose payloads are often already compressed
+    // by producers; compressing them again costs CPU on the write path and
+    // buys little.
+    cf.compression = rocksdb::kNoCompression;
+    cf.write_buffer_size = options_.shard_write_buffer_bytes;
+    cf.max_write_buffer_number = 2;
+    cf.level_compaction_dynamic_level_bytes = true;
+    rocksdb::BlockBasedTableOptions table;
+    table.block_cache = cache_;
+    // Reads are seeks to a known counter, never point lookups of absent keys:
+    // bloom filters would only cost memory.
+    table.filter_policy.reset();
+    table.block_size = 64 << 10;
+    cf.table_factory.reset(rocksdb::NewBlockBasedTableFactory(table));
+    return cf;
+}
+
+void store::open_db() {
+    std::filesystem::create_directories(options_.path);
+    cache_ = rocksdb::NewLRUCache(options_.block_cache_bytes);
+    write_buffers_ = std::make_shared<rocksdb::WriteBufferManager>(options_.write_buffer_total_bytes, cache_);
+
+    rocksdb::DBOptions db_options;
+    db_options.create_if_missing = true;
+    db_options.create_missing_column_families = true;
+    db_options.write_buffer_manager = write_buffers_;
+    // A quiet shard must not pin old WAL files forever.
+    db_options.max_total_wal_size = 256u << 20;
+    db_options.max_open_files = options_.max_open_files;
+    db_options.max_background_jobs = 2;
+    db_options.keep_log_file_num = 3;
+    db_options.info_log_level = rocksdb::InfoLogLevel::WARN_LEVEL;
+    db_options.avoid_unnecessary_blocking_io = true;
+
+    std::vector<std::string> names;
+    auto listed = rocksdb::DB::ListColumnFamilies(db_options, options_.path, &names);
+    bool existing = listed.ok();
+    if (existing && std::find(names.begin(), names.end(), keys::meta_cf) == names.end())
+        throw std::runtime_error("data directory " + options_.path +
+                                 " holds a RocksDB database that is not a kinesd store (no '" +
+                                 keys::meta_cf + "' column family)");
+    if (!existing) {
+        if (std::filesystem::exists(std::filesystem::path(options_.path) / "CURRENT"))
+            throw std::runtime_error("data directory " + options_.path + " is unreadable: " + listed.ToString());
+        names = {rocksdb::kDefaultColumnFamilyName, keys::meta_cf};
+    }
+
+    std::vector<rocksdb::ColumnFamilyDescriptor> descriptors;
+    for (auto& name : names) {
+        rocksdb::ColumnFamilyOptions cf;
+        if (keys::is_shard_cf_name(name)) cf = shard_cf_options();
+        descriptors.emplace_back(name, cf);
+    }
+    std::vector<rocksdb::ColumnFamilyHandle*> handles;
+    rocksdb::DB* raw = nullptr;
+    auto s = rocksdb::DB::Open(db_options, options_.path, descriptors, &handles, &raw);
+    if (!s.ok()) throw std::runtime_error("cannot open data directory " + options_.path + ": " + s.ToString());
+    db_.reset(raw);
+
+    for (std::size_t i = 0; i < names.size(); ++i) {
+        if (names[i] == rocksdb::kDefaultColumnFamilyName) {
+            default_cf_ = handles[i];
+        } else if (names[i] == keys::meta_cf) {
+            meta_ = handles[i];
+        } else {
+            auto shard = std::make_shared<shard_log>();
+            shard->cf_name = names[i];
+            shard->cf = handles[i];
+            shards_[names[i]] = shard;
+        }
+    }
+
+    // Recover each shard's positions: the last counter handed out is the
+    // larger of the persisted counter and the last key (they agree unless a
+    // trim removed the tail), the first live record bounds trimmed_below.
+    for (auto& [name, shard] : shards_) {
+        std::uint64_t last = 0;
+        std::string value;
+        if (get_meta(keys::counter_meta_key(name), &value)) last = keys::decode_counter(value);
+        std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(rocksdb::ReadOptions(), shard->cf));
+        it->SeekToLast();
+        if (it->Valid()) {
+            last = std::max(last, keys::decode_counter(it->key().ToStringView()));
+            keys::record_value rv;
+            if (keys::decode_record_value(it->value().ToStringView(), rv)) shard->last_arrival_ms = rv.arrival_ms;
+        }
+        it->SeekToFirst();
+        shard->trimmed_below = it->Valid() ? keys::decode_counter(it->key().ToStringView()) : last + 1;
+        shard->committed = last;
+        shard->next_counter = last + 1;
+    }
+    spdlog::info("opened data directory {} ({} shard column families)", options_.path, shards_.size());
+}
+
+rocksdb::Status store::put_meta(std::string_view key, std::string_view value) {
+    rocksdb::WriteOptions w;
+    w.sync = options_.mode != durability::none;
+    return db_->Put(w, meta_, key, value);
+}
+
+rocksdb::Status store::delete_meta(std::string_view key) {
+    rocksdb::WriteOptions w;
+    w.sync = options_.mode != durability::none;
+    return db_->Delete(w, meta_, key);
+}
+
+bool store::get_meta(std::string_view key, std::string* value) const {
+    return db_->Get(rocksdb::ReadOptions(), meta_, key, value).ok();
+}
+
+void store::scan_meta(std::string_view prefix,
+                      const std::function<void(std::string_view, std::string_view)>& fn) const {
+    std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(rocksdb::ReadOptions(), meta_));
+    for (it->Seek(prefix); it->Valid() && it->key().starts_with(prefix); it->Next())
+        fn(it->key().ToStringView(), it->value().ToStringView());
+}
+
+shard_ref store::open_shard(const std::string& cf_name, bool create) {
+    std::lock_guard lock(shards_mutex_);
+    if (auto it = shards_.find(cf_name); it != shards_.end()) return it->second;
+    if (!create) return nullptr;
+    rocksdb::ColumnFamilyHandle* handle = nullptr;
+    auto s = db_->CreateColumnFamily(shard_cf_options(), cf_name, &handle);
+    if (!s.ok()) throw std::runtime_error("cannot create column family " + cf_name + ": " + s.ToString());
+    auto shard = std::make_shared<shard_log>();
+    shard->cf_name = cf_name;
+    shard->cf = handle;
+    shards_[cf_name] = shard;
+    return shard;
+}
+
+void store::drop_shard(const shard_ref& shard) {
+    {
+        std::lock_guard lock(queue_mutex_);
+        queue_.push_back(task{nullptr, shard});
+    }
+    queue_cv_.notify_one();
+}
+
+void store::drop_unreferenced(const std::set<std::string>& keep) {
+    std::vector<shard_ref> orphans;
+    {
+        std::lock_guard lock(shards_mutex_);
+        for (auto& [name, shard] : shards_)
+            if (!keep.count(name)) orphans.push_back(shard);
+    }
+    for (auto& shard : orphans) {
+        spdlog::info("dropping column family {} that no stream references", shard->cf_name);
+        drop_shard(shard);
+    }
+}
+
+void store::append(std::shared_ptr<append_request> request) {
+    {
+        std::lock_guard lock(queue_mutex_);
+        queue_.push_back(task{std::move(request), nullptr});
+    }
+    queue_cv_.notify_one();
+}
+
+void store::writer_loop() {
+    std::vector<task> tasks;
+    for (;;) {
+        {
+            std::unique_lock lock(queue_mutex_);
+            queue_cv_.wait(lock, [this] { return stopping_ || !queue_.empty(); });
+            if (queue_.empty() && stopping_) return;
+            // Take what fits in one group commit; the rest waits for the next.
+            std::size_t bytes = 0;
+            while (!queue_.empty()) {
+                auto& t = queue_.front();
+                std::size_t size = 0;
+                if (t.append)
+                    for (auto& e : t.append->entries) size += e.data.size() + e.partition_key.size() + 32;
+                if (!tasks.empty() && bytes + size > options_.max_batch_bytes) break;
+                bytes += size;
+                tasks.push_back(std::move(t));
+                queue_.pop_front();
+                if (tasks.back().drop) break;  // drops run alone, in queue order
+            }
+        }
+        commit(tasks);
+        tasks.clear();
+    }
+}
+
+void store::commit(std::vector<task>& tasks) {
+    if (tasks.size() == 1 && tasks[0].drop) {
+        auto& shard = tasks[0].drop;
+        shard->dropped = true;
+        std::lock_guard lock(shards_mutex_);
+        if (shard->cf) {
+            auto s = db_->DropColumnFamily(shard->cf);
+            if (!s.ok()) spdlog::error("dropping column family {} failed: {}", shard->cf_name, s.ToString());
+            // The handle stays valid (a reader may still hold this shard) and
+            // is destroyed with the store.
+            dropped_handles_.push_back(shard->cf);
+        }
+        delete_meta(keys::counter_meta_key(shard->cf_name)).PermitUncheckedError();
+        shards_.erase(shard->cf_name);
+        return;
+    }
+
+    rocksdb::WriteBatch batch;
+    std::string value;
+    char key[8];
+    std::vector<shard_log*> touched;
+    std::int64_t now = clock_.now_ms();
+    std::vector<bool> rejected(tasks.size(), false);
+    for (std::size_t i = 0; i < tasks.size(); ++i) {
+        auto& req = *tasks[i].append;
+        for (auto& e : req.entries)
+            if (e.shard->dropped) rejected[i] = true;
+        if (rejected[i]) continue;
+        for (auto& e : req.entries) {
+            shard_log& shard = *e.shard;
+            // Arrival times never go backwards within a shard, so AT_TIMESTAMP
+            // can binary-search by counter.
+            std::int64_t arrival = std::max(now, shard.last_arrival_ms.load(std::memory_order_relaxed));
+            shard.last_arrival_ms.store(arrival, std::memory_order_relaxed);
+            e.counter = shard.next_counter++;
+            e.arrival_ms = arrival;
+            keys::encode_counter(e.counter, key);
+            keys::encode_record_value(value, arrival, e.partition_key, e.data);
+            batch.Put(shard.cf, rocksdb::Slice(key, 8), value);
+            if (std::find(touched.begin(), touched.end(), &shard) == touched.end()) touched.push_back(&shard);
+        }
+    }
+    for (auto* shard : touched) {
+        keys::encode_counter(shard->next_counter - 1, key);
+        batch.Put(meta_, keys::counter_meta_key(shard->cf_name), rocksdb::Slice(key, 8));
+    }
+    rocksdb::Status status = batch.Count() ? db_->Write(write_options_, &batch) : rocksdb::Status::OK();
+    if (!status.ok()) {
+        spdlog::error("write of {} records failed: {}", batch.Count(), status.ToString());
+        for (auto* shard : touched) shard->next_counter = shard->committed.load() + 1;
+    } else {
+        for (auto* shard : touched) shard->committed.store(shard->next_counter - 1, std::memory_order_release);
+    }
+    for (std::size_t i = 0; i < tasks.size(); ++i) {
+        auto& req = *tasks[i].append;
+        if (rejected[i])
+            req.done(rocksdb::Status::NotFound("shard dropped"));
+        else
+            req.done(status);
+    }
+}
+
+std::size_t store::read(const shard_log& shard, std::uint64_t from, std::size_t limit, std::size_t max_bytes,
+                        const std::function<bool(const record_view&)>& fn) const {
+    std::uint64_t last = shard.committed.load(std::memory_order_acquire);
+    from = std::max(from, shard.trimmed_below.load(std::memory_order_acquire));
+    if (from > last || limit == 0 || shard.dropped) return 0;
+    char lower[8], upper[8];
+    keys::encode_counter(from, lower);
+    keys::encode_counter(last + 1, upper);
+    rocksdb::Slice upper_slice(upper, 8);
+    rocksdb::ReadOptions ro;
+    ro.iterate_upper_bound = &upper_slice;
+    std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(ro, shard.cf));
+    std::size_t count = 0, bytes = 0;
+    for (it->Seek(rocksdb::Slice(lower, 8)); it->Valid() && count < limit; it->Next()) {
+        keys::record_value rv;
+        if (!keys::decode_record_value(it->value().ToStringView(), rv)) continue;
+        record_view view{keys::decode_counter(it->key().ToStringView()), rv.arrival_ms, rv.partition_key, rv.data};
+        ++count;
+        bytes += rv.data.size() + rv.partition_key.size();
+        if (!fn(view) || bytes >= max_bytes) break;
+    }
+    return count;
+}
+
+bool store::first_at_or_after(const shard_log& shard, std::uint64_t counter, record_view* out) const {
+    bool found = false;
+    read(shard, counter, 1, SIZE_MAX, [&](const record_view& v) {
+        *out = v;
+        found = true;
+        return false;
+    });
+    return found;
+}
+
+std::uint64_t store::counter_at_time(const shard_log& shard, std::int64_t t_ms) const {
+    std::uint64_t lo = shard.trimmed_below.load(), hi = shard.committed.load() + 1;
+    while (lo < hi) {
+        std::uint64_t mid = lo + (hi - lo) / 2;
+        record_view v{};
+        if (!first_at_or_after(shard, mid, &v)) {
+            hi = mid;
+        } else if (v.arrival_ms >= t_ms) {
+            hi = mid;
+        } else {
+            lo = v.counter + 1;
+        }
+    }
+    return lo;
+}
+
+rocksdb::Status store::trim(shard_log& shard, std::uint64_t below) {
+    if (below <= shard.trimmed_below.load()) return rocksdb::Status::OK();
+    // Readers stop seeing the range before the tombstone is written.
+    shard.trimmed_below.store(below, std::memory_order_release);
+    char lower[8], upper[8];
+    keys::encode_counter(0, lower);
+    keys::encode_counter(below, upper);
+    rocksdb::WriteOptions w;
+    return db_->DeleteRange(w, shard.cf, rocksdb::Slice(lower, 8), rocksdb::Slice(upper, 8));
+}
+
+void store::compact(shard_log& shard) {
+    rocksdb::CompactRangeOptions o;
+    o.bottommost_level_compaction = rocksdb::BottommostLevelCompaction::kForce;
+    db_->CompactRange(o, shard.cf, nullptr, nullptr).PermitUncheckedError();
+}
+
+std::uint64_t store::approximate_size(const shard_log& shard) const {
+    std::uint64_t size = 0;
+    db_->GetIntProperty(shard.cf, "rocksdb.total-sst-files-size", &size);
+    return size;
+}
+
+}  // namespace kinesd::storage

@@ -1,0 +1,156 @@
+#pragma once
+// The narrow storage interface the actions use: append a batch of records to
+// shards, read a shard from a position, trim a shard below a position, and
+// read/write small metadata values. Everything RocksDB-specific stays behind
+// it, so another backend could sit beside this one without touching actions.
+//
+// Durability: append() acknowledges (calls its completion) only after the
+// RocksDB write that holds the records returned OK; with durability "sync"
+// (the default) that write fsyncs the WAL first. One writer thread gathers
+// every pending append into a single WriteBatch, so concurrent requests share
+// one fsync (group commit) and the I/O threads never wait on the disk.
+#include <atomic>
+#include <condition_variable>
+#include <cstdint>
+#include <deque>
+#include <functional>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <set>
+#include <string>
+#include <string_view>
+#include <thread>
+#include <vector>
+
+#include <rocksdb/db.h>
+
+namespace kinesd {
+class clock;
+}
+
+namespace kinesd::storage {
+
+enum class durability { sync, flush, none };
+
+struct store_options {
+    std::string path = "./data";
+    durability mode = durability::sync;
+    std::size_t write_buffer_total_bytes = 64u << 20;  // shared by every shard
+    std::size_t shard_write_buffer_bytes = 4u << 20;
+    std::size_t block_cache_bytes = 16u << 20;
+    std::size_t max_batch_bytes = 32u << 20;  // one group commit at most
+    int max_open_files = 1024;
+};
+
+// One shard's log: its column family and its positions. The counters are
+// what readers use to bound their scans: they never read past `committed`,
+// so a record is visible only once it is durable.
+struct shard_log {
+    std::string cf_name;
+    rocksdb::ColumnFamilyHandle* cf = nullptr;
+    std::atomic<std::uint64_t> committed{0};  // highest durable counter
+    std::atomic<std::uint64_t> trimmed_below{1};  // counters below this are gone
+    std::atomic<std::int64_t> last_arrival_ms{0};
+    std::atomic<bool> dropped{false};
+    std::uint64_t next_counter = 1;  // writer thread only
+};
+using shard_ref = std::shared_ptr<shard_log>;
+
+struct append_entry {
+    shard_log* shard = nullptr;
+    std::string_view partition_key;
+    std::string_view data;
+    // filled in by the writer before completion
+    std::uint64_t counter = 0;
+    std::int64_t arrival_ms = 0;
+};
+
+struct append_request {
+    std::vector<append_entry> entries;
+    // Keeps the bytes that entries point into alive until completion.
+    std::shared_ptr<void> owner;
+    std::function<void(const rocksdb::Status&)> done;
+};
+
+struct record_view {
+    std::uint64_t counter;
+    std::int64_t arrival_ms;
+    std::string_view partition_key;
+    std::string_view data;
+};
+
+class store {
+public:
+    store(const store_options& options, const kinesd::clock& clock);
+    ~store();
+    store(const store&) = delete;
+    store& operator=(const store&) = delete;
+
+    // ---- metadata (synced writes; small values)
+    rocksdb::Status put_meta(std::string_view key, std::string_view value);
+    rocksdb::Status delete_meta(std::string_view key);
+    bool get_meta(std::string_view key, std::string* value) const;
+    void scan_meta(std::string_view prefix, const std::function<void(std::string_view, std::string_view)>& fn) const;
+
+    // ---- shards
+    // Opens the shard's column family, creating it when `create` is set.
+    // Returns null when it does not exist and create is false.
+    shard_ref open_shard(const std::string& cf_name, bool create);
+    // Drops the column family after every append queued before this call.
+    void drop_shard(const shard_ref& shard);
+    // Drops every shard column family whose name is not in `keep` (leftovers
+    // of a stream deleted just before a crash).
+    void drop_unreferenced(const std::set<std::string>& keep);
+
+    void append(std::shared_ptr<append_request> request);
+
+    // Calls fn for records with counter >= from (and >= trimmed_below), up to
+    // `limit` records or until the bytes passed exceed max_bytes (the record
+    // that crosses it is still returned, as AWS does), or fn returns false.
+    // Returns the number of records visited.
+    std::size_t read(const shard_log& shard, std::uint64_t from, std::size_t limit, std::size_t max_bytes,
+                     const std::function<bool(const record_view&)>& fn) const;
+    // Arrival time of the record at `counter` or the first after it; false if none.
+    bool first_at_or_after(const shard_log& shard, std::uint64_t counter, record_view* out) const;
+    // First counter whose record arrived at or after t_ms (committed + 1 when
+    // none did). Arrival times never decrease within a shard (the writer
+    // makes them monotonic), so this is a binary search over counters.
+    std::uint64_t counter_at_time(const shard_log& shard, std::int64_t t_ms) const;
+    // Deletes every record with counter < `below` with one range tombstone.
+    rocksdb::Status trim(shard_log& shard, std::uint64_t below);
+    void compact(shard_log& shard);
+
+    std::uint64_t approximate_size(const shard_log& shard) const;
+    rocksdb::DB* db() { return db_.get(); }
+
+private:
+    struct task {
+        std::shared_ptr<append_request> append;
+        shard_ref drop;
+    };
+    void writer_loop();
+    void commit(std::vector<task>& tasks);
+    void open_db();
+    rocksdb::ColumnFamilyOptions shard_cf_options() const;
+
+    store_options options_;
+    const kinesd::clock& clock_;
+    std::shared_ptr<rocksdb::Cache> cache_;
+    std::shared_ptr<rocksdb::WriteBufferManager> write_buffers_;
+    std::unique_ptr<rocksdb::DB> db_;
+    rocksdb::ColumnFamilyHandle* meta_ = nullptr;
+    rocksdb::ColumnFamilyHandle* default_cf_ = nullptr;
+    mutable std::mutex shards_mutex_;
+    std::map<std::string, shard_ref> shards_;
+    std::vector<rocksdb::ColumnFamilyHandle*> dropped_handles_;
+    rocksdb::WriteOptions write_options_;
+
+    std::mutex queue_mutex_;
+    std::condition_variable queue_cv_;
+    std::deque<task> queue_;
+    bool stopping_ = false;
+    std::thread writer_;
+};
+
+}  // namespace kinesd::storage

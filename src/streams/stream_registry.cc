@@ -1,0 +1,122 @@
+#include "streams/stream_registry.h"
+
+#include <spdlog/spdlog.h>
+
+#include <mutex>
+#include <set>
+#include <stdexcept>
+
+#include "kinesd/api_error.h"
+#include "storage/keys.h"
+
+namespace kinesd::streams {
+
+stream_registry::stream_registry(storage::store& store, const kinesd::clock& clock, registry_options options)
+    : store_(store), clock_(clock), options_(options) {}
+
+void stream_registry::attach_logs(stream_state& s, bool create) {
+    for (auto& shard : s.shards) {
+        if (shard.log) continue;
+        auto name = storage::keys::shard_cf_name(s.uid, shard.index);
+        shard.log = store_.open_shard(name, true);
+        if (!create && shard.log->committed == 0 && shard.log->trimmed_below == 1)
+            spdlog::debug("shard {} of stream {} starts empty", shard.index, s.name);
+    }
+}
+
+std::set<std::string> stream_registry::load() {
+    std::unique_lock lock(mutex_);
+    std::set<std::string> referenced;
+    store_.scan_meta(storage::keys::stream_meta_prefix, [&](std::string_view, std::string_view value) {
+        auto j = nlohmann::json::parse(value, nullptr, false);
+        if (j.is_discarded()) throw std::runtime_error("corrupt stream metadata in the data directory");
+        auto s = std::make_shared<stream_state>(stream_state::from_json(j));
+        attach_logs(*s, false);
+        for (auto& shard : s->shards) referenced.insert(shard.log->cf_name);
+        streams_[s->name] = s;
+    });
+    spdlog::info("loaded {} streams", streams_.size());
+    return referenced;
+}
+
+stream_snapshot stream_registry::find(std::string_view name) const {
+    std::shared_lock lock(mutex_);
+    auto it = streams_.find(name);
+    return it == streams_.end() ? nullptr : it->second;
+}
+
+std::vector<stream_snapshot> stream_registry::list() const {
+    std::shared_lock lock(mutex_);
+    std::vector<stream_snapshot> out;
+    out.reserve(streams_.size());
+    for (auto& [name, s] : streams_) out.push_back(s);
+    return out;
+}
+
+std::size_t stream_registry::open_shard_total_unlocked() const {
+    std::size_t n = 0;
+    for (auto& [name, s] : streams_) n += s->open_shard_count();
+    return n;
+}
+
+std::size_t stream_registry::open_shard_total() const {
+    std::shared_lock lock(mutex_);
+    return open_shard_total_unlocked();
+}
+
+void stream_registry::persist(const stream_state& s) {
+    auto status = store_.put_meta(storage::keys::stream_meta_key(s.name), s.to_json().dump());
+    if (!status.ok()) {
+        spdlog::error("persisting stream {} failed: {}", s.name, status.ToString());
+        throw api_error::internal();
+    }
+}
+
+stream_snapshot stream_registry::create(stream_state state,
+                                        const std::function<void(const stream_registry&)>& check) {
+    std::unique_lock lock(mutex_);
+    check(*this);
+    auto s = std::make_shared<stream_state>(std::move(state));
+    attach_logs(*s, true);
+    persist(*s);
+    streams_[s->name] = s;
+    return s;
+}
+
+stream_snapshot stream_registry::update(std::string_view name, const std::function<void(stream_state&)>& fn) {
+    std::unique_lock lock(mutex_);
+    auto it = streams_.find(name);
+    if (it == streams_.end()) return nullptr;
+    auto copy = std::make_shared<stream_state>(*it->second);
+    fn(*copy);
+    attach_logs(*copy, true);
+    persist(*copy);
+    it->second = copy;
+    return copy;
+}
+
+void stream_registry::remove(std::string_view name) {
+    std::unique_lock lock(mutex_);
+    auto it = streams_.find(name);
+    if (it == streams_.end()) return;
+    auto s = it->second;
+    auto status = store_.delete_meta(storage::keys::stream_meta_key(s->name));
+    if (!status.ok()) spdlog::error("deleting metadata of stream {} failed: {}", s->name, status.ToString());
+    streams_.erase(it);
+    for (auto& shard : s->shards)
+        if (shard.log) store_.drop_shard(shard.log);
+    spdlog::info("deleted stream {}", s->name);
+}
+
+void stream_registry::sweep() {
+    std::vector<std::string> due;
+    {
+        std::shared_lock lock(mutex_);
+        auto now = clock_.now_ms();
+        for (auto& [name, s] : streams_)
+            if (s->deleting_since_ms && now >= *s->deleting_since_ms + options_.delete_delay_ms) due.push_back(name);
+    }
+    for (auto& name : due) remove(name);
+}
+
+}  // namespace kinesd::streams

@@ -1,0 +1,110 @@
+#include "storage/keys.h"
+
+#include <algorithm>
+#include <cstdint>
+#include <cstring>
+#include <random>
+#include <string>
+#include <vector>
+
+#include <gtest/gtest.h>
+
+namespace kinesd::storage::keys {
+namespace {
+
+int sign(int v) { return (v > 0) - (v < 0); }
+
+TEST(Keys, CounterKeyIsEightBigEndianBytes) {
+    std::string key = counter_key(0x0102030405060708ULL);
+    ASSERT_EQ(key.size(), 8u);
+    EXPECT_EQ(key, std::string("\x01\x02\x03\x04\x05\x06\x07\x08", 8));
+    EXPECT_EQ(counter_key(0), std::string(8, '\0'));
+    EXPECT_EQ(counter_key(~0ULL), std::string(8, '\xff'));
+    char buf[8];
+    encode_counter(0xff00, buf);
+    EXPECT_EQ(std::string(buf, 8), std::string("\0\0\0\0\0\0\xff\0", 8));
+}
+
+TEST(Keys, CountersSortLikeNumbers) {
+    std::vector<std::uint64_t> values = {0, 1, 2, 127, 128, 255, 256, 257, 65535, 65536, 0xffffffffULL,
+                                         0x100000000ULL, 1ULL << 63, (1ULL << 63) - 1, ~0ULL, ~0ULL - 1};
+    std::mt19937_64 rng(3);
+    for (int i = 0; i < 200; ++i) values.push_back(rng() >> (rng() % 64));
+    for (auto a : values) {
+        for (auto b : values) {
+            std::string ka = counter_key(a), kb = counter_key(b);
+            int expected = a < b ? -1 : (a > b ? 1 : 0);
+            ASSERT_EQ(sign(std::memcmp(ka.data(), kb.data(), 8)), expected) << a << " vs " << b;
+        }
+    }
+}
+
+TEST(Keys, CounterRoundTrips) {
+    std::mt19937_64 rng(4);
+    for (int i = 0; i < 1000; ++i) {
+        std::uint64_t v = rng();
+        EXPECT_EQ(decode_counter(counter_key(v)), v);
+    }
+    EXPECT_EQ(decode_counter(counter_key(0)), 0u);
+    EXPECT_EQ(decode_counter(counter_key(~0ULL)), ~0ULL);
+}
+
+TEST(Keys, RecordValueRoundTrips) {
+    const std::string binary("\0\x01\xff\x80data\0", 9);
+    struct sample {
+        std::int64_t arrival_ms;
+        std::string partition_key;
+        std::string data;
+    };
+    const sample samples[] = {
+        {1700000000123, "pk", "hello"},
+        {0, "k", ""},
+        {INT64_MAX, std::string(256, 'p'), binary},
+        {1, std::string(65535, 'q'), std::string(1 << 20, 'd')},
+        {1700000000000, "\xc3\xa9", binary},
+    };
+    for (const auto& s : samples) {
+        std::string out = "stale";
+        encode_record_value(out, s.arrival_ms, s.partition_key, s.data);
+        EXPECT_EQ(out.size(), record_value_size(s.partition_key.size(), s.data.size()));
+        EXPECT_EQ(out.size(), 10 + s.partition_key.size() + s.data.size());
+        record_value rv;
+        ASSERT_TRUE(decode_record_value(out, rv));
+        EXPECT_EQ(rv.arrival_ms, s.arrival_ms);
+        EXPECT_EQ(rv.partition_key, s.partition_key);
+        EXPECT_EQ(rv.data, s.data);
+    }
+}
+
+TEST(Keys, RecordValueStartsWithBigEndianArrivalAndKeyLength) {
+    std::string out;
+    encode_record_value(out, 0x0102030405060708LL, std::string(0x0123, 'k'), "d");
+    EXPECT_EQ(out.substr(0, 10), std::string("\x01\x02\x03\x04\x05\x06\x07\x08\x01\x23", 10));
+}
+
+TEST(Keys, DecodeOfShortInputFails) {
+    record_value rv;
+    EXPECT_FALSE(decode_record_value("", rv));
+    EXPECT_FALSE(decode_record_value(std::string(9, '\0'), rv));
+    std::string out;
+    encode_record_value(out, 5, "partition", "");
+    // Cutting into the partition key leaves a key length the bytes cannot hold.
+    for (std::size_t len = 0; len < 10 + 9; ++len)
+        EXPECT_FALSE(decode_record_value(std::string_view(out).substr(0, len), rv)) << len;
+    EXPECT_TRUE(decode_record_value(out, rv));
+}
+
+TEST(Keys, NamesAndMetaKeys) {
+    EXPECT_EQ(shard_cf_name(42, 7), "shard-42-7");
+    EXPECT_TRUE(is_shard_cf_name(shard_cf_name(1, 0)));
+    EXPECT_FALSE(is_shard_cf_name("meta"));
+    EXPECT_FALSE(is_shard_cf_name("default"));
+    EXPECT_NE(shard_cf_name(1, 23), shard_cf_name(12, 3));
+    EXPECT_EQ(stream_meta_key("orders"), std::string(stream_meta_prefix) + "orders");
+    EXPECT_NE(counter_meta_key(shard_cf_name(1, 0)), stream_meta_key(shard_cf_name(1, 0)));
+    EXPECT_EQ(counter_meta_key("x").rfind(stream_meta_prefix, 0), std::string::npos);
+    EXPECT_STREQ(meta_cf, "meta");
+}
+
+}  // namespace
+}  // namespace kinesd::storage::keys

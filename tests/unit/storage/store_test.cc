@@ -1,0 +1,491 @@
+#include "storage/store.h"
+
+#include <rocksdb/db.h>
+
+#include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <filesystem>
+#include <fstream>
+#include <future>
+#include <map>
+#include <memory>
+#include <random>
+#include <set>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include <gtest/gtest.h>
+#include <unistd.h>
+
+#include "common/clock.h"
+#include "storage/keys.h"
+
+namespace kinesd::storage {
+namespace {
+
+namespace fs = std::filesystem;
+
+struct input {
+    shard_ref shard;
+    std::string partition_key;
+    std::string data;
+};
+
+// Submits one request through the writer thread and waits for its completion.
+// Returns the request so the caller can read the counters the writer assigned.
+std::shared_ptr<append_request> append_and_wait(store& st, std::vector<input> inputs, rocksdb::Status* status = nullptr) {
+    auto owned = std::make_shared<std::vector<input>>(std::move(inputs));
+    auto req = std::make_shared<append_request>();
+    for (auto& in : *owned) req->entries.push_back(append_entry{in.shard.get(), in.partition_key, in.data});
+    req->owner = owned;
+    auto done = std::make_shared<std::promise<rocksdb::Status>>();
+    auto result = done->get_future();
+    req->done = [done](const rocksdb::Status& s) { done->set_value(s); };
+    st.append(req);
+    rocksdb::Status s = result.get();
+    if (status)
+        *status = s;
+    else
+        EXPECT_TRUE(s.ok()) << s.ToString();
+    return req;
+}
+
+struct read_record {
+    std::uint64_t counter;
+    std::int64_t arrival_ms;
+    std::string partition_key;
+    std::string data;
+};
+
+std::vector<read_record> read_all(const store& st, const shard_log& shard, std::uint64_t from = 0,
+                                  std::size_t limit = SIZE_MAX, std::size_t max_bytes = SIZE_MAX) {
+    std::vector<read_record> out;
+    st.read(shard, from, limit, max_bytes, [&](const record_view& v) {
+        out.push_back({v.counter, v.arrival_ms, std::string(v.partition_key), std::string(v.data)});
+        return true;
+    });
+    return out;
+}
+
+class StoreTest : public ::testing::Test {
+protected:
+    void SetUp() override {
+        const auto* info = ::testing::UnitTest::GetInstance()->current_test_info();
+        dir_ = fs::temp_directory_path() /
+               ("kinesd-store-test-" + std::string(info->name()) + "-" + std::to_string(::getpid()) + "-" +
+                std::to_string(std::random_device{}()));
+        fs::remove_all(dir_);
+        options_.path = dir_.string();
+        options_.mode = durability::flush;
+        options_.write_buffer_total_bytes = 8u << 20;
+        options_.block_cache_bytes = 1u << 20;
+    }
+    void TearDown() override {
+        store_.reset();
+        std::error_code ec;
+        fs::remove_all(dir_, ec);
+    }
+    store& open() {
+        store_.reset();
+        store_ = std::make_unique<store>(options_, clock_);
+        return *store_;
+    }
+    void close() { store_.reset(); }
+
+    fs::path dir_;
+    store_options options_;
+    kinesd::clock clock_;
+    std::unique_ptr<store> store_;
+};
+
+TEST_F(StoreTest, AppendsFromManyThreadsGetIncreasingCountersPerShard) {
+    store& st = open();
+    shard_ref a = st.open_shard(keys::shard_cf_name(1, 0), true);
+    shard_ref b = st.open_shard(keys::shard_cf_name(1, 1), true);
+    ASSERT_NE(a, nullptr);
+    ASSERT_NE(b, nullptr);
+
+    constexpr int threads = 4, requests = 40;
+    std::mutex mutex;
+    std::map<std::uint64_t, std::string> seen_a, seen_b;
+    std::atomic<int> failures{0};
+    std::vector<std::thread> pool;
+    for (int t = 0; t < threads; ++t) {
+        pool.emplace_back([&, t] {
+            std::uint64_t last_a = 0, last_b = 0;
+            for (int r = 0; r < requests; ++r) {
+                std::string tag = std::to_string(t) + "/" + std::to_string(r);
+                auto req = append_and_wait(st, {{a, "pk", "a1:" + tag}, {b, "pk", "b:" + tag}, {a, "pk", "a2:" + tag}});
+                const auto& e = req->entries;
+                // Within one request, entries of one shard keep request order;
+                // a later request from the same thread gets later counters.
+                if (!(e[0].counter < e[2].counter && e[0].counter > last_a && e[1].counter > last_b)) ++failures;
+                last_a = e[2].counter;
+                last_b = e[1].counter;
+                std::lock_guard lock(mutex);
+                if (!seen_a.emplace(e[0].counter, "a1:" + tag).second) ++failures;
+                if (!seen_a.emplace(e[2].counter, "a2:" + tag).second) ++failures;
+                if (!seen_b.emplace(e[1].counter, "b:" + tag).second) ++failures;
+            }
+        });
+    }
+    for (auto& th : pool) th.join();
+    EXPECT_EQ(failures.load(), 0);
+
+    const std::uint64_t total_a = 2 * threads * requests, total_b = threads * requests;
+    ASSERT_EQ(seen_a.size(), total_a);
+    ASSERT_EQ(seen_b.size(), total_b);
+    // Counters are exactly 1..N per shard: no gaps, no reuse across shards' sequences.
+    EXPECT_EQ(seen_a.begin()->first, 1u);
+    EXPECT_EQ(seen_a.rbegin()->first, total_a);
+    EXPECT_EQ(seen_b.begin()->first, 1u);
+    EXPECT_EQ(seen_b.rbegin()->first, total_b);
+    EXPECT_EQ(a->committed.load(), total_a);
+    EXPECT_EQ(b->committed.load(), total_b);
+
+    auto records = read_all(st, *a);
+    ASSERT_EQ(records.size(), total_a);
+    for (std::size_t i = 0; i < records.size(); ++i) {
+        EXPECT_EQ(records[i].counter, i + 1);
+        EXPECT_EQ(records[i].data, seen_a[i + 1]);
+        EXPECT_EQ(records[i].partition_key, "pk");
+        if (i) {
+            EXPECT_GE(records[i].arrival_ms, records[i - 1].arrival_ms);
+        }
+    }
+    auto records_b = read_all(st, *b);
+    ASSERT_EQ(records_b.size(), total_b);
+    for (std::size_t i = 0; i < records_b.size(); ++i) EXPECT_EQ(records_b[i].data, seen_b[i + 1]);
+}
+
+TEST_F(StoreTest, ReadHonoursFromLimitAndMaxBytes) {
+    store& st = open();
+    shard_ref s = st.open_shard(keys::shard_cf_name(2, 0), true);
+    std::vector<input> batch;
+    for (int i = 1; i <= 20; ++i) batch.push_back({s, "k", std::string(100, char('a' + i % 26))});
+    append_and_wait(st, batch);
+
+    auto first5 = read_all(st, *s, 1, 5);
+    ASSERT_EQ(first5.size(), 5u);
+    for (std::size_t i = 0; i < 5; ++i) EXPECT_EQ(first5[i].counter, i + 1);
+
+    auto from12 = read_all(st, *s, 12, 3);
+    ASSERT_EQ(from12.size(), 3u);
+    EXPECT_EQ(from12[0].counter, 12u);
+    EXPECT_EQ(from12[2].counter, 14u);
+
+    // Each record weighs 101 bytes (data plus key); 250 bytes are crossed by
+    // the third, which is still returned.
+    auto by_bytes = read_all(st, *s, 1, SIZE_MAX, 250);
+    ASSERT_EQ(by_bytes.size(), 3u);
+    std::size_t before_last = 0;
+    for (std::size_t i = 0; i + 1 < by_bytes.size(); ++i)
+        before_last += by_bytes[i].data.size() + by_bytes[i].partition_key.size();
+    EXPECT_LT(before_last, 250u);
+
+    // A single record larger than max_bytes is still returned on its own.
+    EXPECT_EQ(read_all(st, *s, 1, SIZE_MAX, 1).size(), 1u);
+
+    EXPECT_TRUE(read_all(st, *s, 21).empty());
+    EXPECT_TRUE(read_all(st, *s, 1, 0).empty());
+    EXPECT_EQ(read_all(st, *s, 0).size(), 20u);
+
+    // fn returning false stops the scan after that record.
+    std::size_t calls = 0;
+    std::size_t visited = st.read(*s, 1, SIZE_MAX, SIZE_MAX, [&](const record_view&) { return ++calls < 4; });
+    EXPECT_EQ(calls, 4u);
+    EXPECT_EQ(visited, 4u);
+
+    record_view v{};
+    ASSERT_TRUE(st.first_at_or_after(*s, 7, &v));
+    EXPECT_EQ(v.counter, 7u);
+    EXPECT_FALSE(st.first_at_or_after(*s, 21, &v));
+}
+
+TEST_F(StoreTest, ReopenContinuesCountersAndKeepsRecords) {
+    const std::string name = keys::shard_cf_name(3, 0);
+    {
+        store& st = open();
+        shard_ref s = st.open_shard(name, true);
+        for (int i = 0; i < 5; ++i) append_and_wait(st, {{s, "key" + std::to_string(i), "v" + std::to_string(i)}});
+        ASSERT_TRUE(st.put_meta("stream/x", "{\"a\":1}").ok());
+        close();
+    }
+    store& st = open();
+    EXPECT_EQ(st.open_shard(keys::shard_cf_name(3, 99), false), nullptr);
+    shard_ref s = st.open_shard(name, false);
+    ASSERT_NE(s, nullptr);
+    EXPECT_EQ(s->committed.load(), 5u);
+    auto records = read_all(st, *s);
+    ASSERT_EQ(records.size(), 5u);
+    for (std::size_t i = 0; i < 5; ++i) {
+        EXPECT_EQ(records[i].counter, i + 1);
+        EXPECT_EQ(records[i].partition_key, "key" + std::to_string(i));
+        EXPECT_EQ(records[i].data, "v" + std::to_string(i));
+    }
+    auto req = append_and_wait(st, {{s, "k", "after"}, {s, "k", "after2"}});
+    EXPECT_EQ(req->entries[0].counter, 6u);
+    EXPECT_EQ(req->entries[1].counter, 7u);
+    std::string meta;
+    ASSERT_TRUE(st.get_meta("stream/x", &meta));
+    EXPECT_EQ(meta, "{\"a\":1}");
+}
+
+TEST_F(StoreTest, SyncDurabilityAlsoAppendsAndReopens) {
+    options_.mode = durability::sync;
+    const std::string name = keys::shard_cf_name(3, 1);
+    {
+        store& st = open();
+        shard_ref s = st.open_shard(name, true);
+        append_and_wait(st, {{s, "k", "one"}, {s, "k", "two"}});
+        close();
+    }
+    store& st = open();
+    shard_ref s = st.open_shard(name, false);
+    ASSERT_NE(s, nullptr);
+    auto records = read_all(st, *s);
+    ASSERT_EQ(records.size(), 2u);
+    EXPECT_EQ(records[1].data, "two");
+}
+
+TEST_F(StoreTest, TrimHidesAndDeletesOlderRecords) {
+    const std::string name = keys::shard_cf_name(4, 0);
+    {
+        store& st = open();
+        shard_ref s = st.open_shard(name, true);
+        std::vector<input> batch;
+        for (int i = 1; i <= 10; ++i) batch.push_back({s, "k", "r" + std::to_string(i)});
+        append_and_wait(st, batch);
+
+        ASSERT_TRUE(st.trim(*s, 6).ok());
+        EXPECT_EQ(s->trimmed_below.load(), 6u);
+        auto records = read_all(st, *s, 1);
+        ASSERT_EQ(records.size(), 5u);
+        EXPECT_EQ(records.front().counter, 6u);
+        EXPECT_EQ(records.front().data, "r6");
+        EXPECT_EQ(st.counter_at_time(*s, 0), 6u);
+
+        // Trimming below the current horizon changes nothing.
+        ASSERT_TRUE(st.trim(*s, 3).ok());
+        EXPECT_EQ(s->trimmed_below.load(), 6u);
+        EXPECT_EQ(read_all(st, *s, 1).size(), 5u);
+
+        // The records are really gone, not only hidden by the horizon.
+        st.compact(*s);
+        std::unique_ptr<rocksdb::Iterator> it(st.db()->NewIterator(rocksdb::ReadOptions(), s->cf));
+        std::vector<std::uint64_t> keys_left;
+        for (it->SeekToFirst(); it->Valid(); it->Next()) keys_left.push_back(keys::decode_counter(it->key().ToStringView()));
+        EXPECT_EQ(keys_left, (std::vector<std::uint64_t>{6, 7, 8, 9, 10}));
+        close();
+    }
+    store& st = open();
+    shard_ref s = st.open_shard(name, false);
+    ASSERT_NE(s, nullptr);
+    EXPECT_EQ(s->trimmed_below.load(), 6u);
+    EXPECT_EQ(read_all(st, *s, 1).size(), 5u);
+}
+
+TEST_F(StoreTest, CountersContinueAfterEverythingWasTrimmed) {
+    const std::string name = keys::shard_cf_name(4, 1);
+    {
+        store& st = open();
+        shard_ref s = st.open_shard(name, true);
+        append_and_wait(st, {{s, "k", "1"}, {s, "k", "2"}, {s, "k", "3"}});
+        ASSERT_TRUE(st.trim(*s, 4).ok());
+        EXPECT_TRUE(read_all(st, *s).empty());
+        close();
+    }
+    store& st = open();
+    shard_ref s = st.open_shard(name, false);
+    ASSERT_NE(s, nullptr);
+    EXPECT_EQ(s->committed.load(), 3u);
+    EXPECT_EQ(s->trimmed_below.load(), 4u);
+    auto req = append_and_wait(st, {{s, "k", "4"}});
+    EXPECT_EQ(req->entries[0].counter, 4u);
+    auto records = read_all(st, *s);
+    ASSERT_EQ(records.size(), 1u);
+    EXPECT_EQ(records[0].data, "4");
+}
+
+TEST_F(StoreTest, CounterAtTimeFindsFirstRecordAtOrAfter) {
+    store& st = open();
+    shard_ref s = st.open_shard(keys::shard_cf_name(5, 0), true);
+    EXPECT_EQ(st.counter_at_time(*s, 0), 1u) << "empty shard";
+
+    std::vector<std::pair<std::uint64_t, std::int64_t>> arrivals;  // counter, arrival
+    for (int step = 0; step < 4; ++step) {
+        // Hours apart, so the steps' arrival times cannot overlap.
+        clock_.set_offset_ms(std::int64_t(step) * 3600 * 1000);
+        auto req = append_and_wait(st, {{s, "k", "x"}, {s, "k", "y"}, {s, "k", "z"}});
+        for (auto& e : req->entries) arrivals.emplace_back(e.counter, e.arrival_ms);
+    }
+    ASSERT_EQ(arrivals.size(), 12u);
+    EXPECT_GE(arrivals[3].second - arrivals[2].second, 3000 * 1000);
+
+    auto expected_at = [&](std::int64_t t) {
+        for (auto& [counter, arrival] : arrivals)
+            if (arrival >= t) return counter;
+        return arrivals.back().first + 1;
+    };
+    for (auto& [counter, arrival] : arrivals) {
+        for (std::int64_t t : {arrival - 1, arrival, arrival + 1})
+            EXPECT_EQ(st.counter_at_time(*s, t), expected_at(t)) << "t=" << t;
+    }
+    EXPECT_EQ(st.counter_at_time(*s, 0), 1u);
+    EXPECT_EQ(st.counter_at_time(*s, arrivals.back().second + 1), 13u);
+    EXPECT_EQ(st.counter_at_time(*s, INT64_MAX), 13u);
+    EXPECT_EQ(st.counter_at_time(*s, arrivals[3].second), 4u);
+    EXPECT_EQ(st.counter_at_time(*s, arrivals[3].second - 60000), 4u);
+}
+
+TEST_F(StoreTest, ArrivalTimesNeverGoBackwardsInAShard) {
+    store& st = open();
+    shard_ref s = st.open_shard(keys::shard_cf_name(5, 1), true);
+    clock_.set_offset_ms(3600 * 1000);
+    auto first = append_and_wait(st, {{s, "k", "later clock"}});
+    clock_.set_offset_ms(0);
+    auto second = append_and_wait(st, {{s, "k", "clock moved back"}});
+    EXPECT_GE(second->entries[0].arrival_ms, first->entries[0].arrival_ms);
+    EXPECT_GT(second->entries[0].counter, first->entries[0].counter);
+}
+
+// Waits until every task queued before this call has run: the writer thread
+// works in queue order.
+void barrier(store& st, const shard_ref& any_live_shard) { append_and_wait(st, {{any_live_shard, "k", "barrier"}}); }
+
+TEST_F(StoreTest, DropShardRemovesItsColumnFamily) {
+    const std::string gone = keys::shard_cf_name(6, 0), kept = keys::shard_cf_name(6, 1);
+    {
+        store& st = open();
+        shard_ref a = st.open_shard(gone, true);
+        shard_ref b = st.open_shard(kept, true);
+        append_and_wait(st, {{a, "k", "a1"}, {a, "k", "a2"}, {b, "k", "b1"}});
+        st.drop_shard(a);
+        barrier(st, b);
+        EXPECT_TRUE(a->dropped.load());
+        EXPECT_TRUE(read_all(st, *a).empty());
+        EXPECT_EQ(st.open_shard(gone, false), nullptr);
+
+        rocksdb::Status status;
+        append_and_wait(st, {{a, "k", "too late"}}, &status);
+        EXPECT_TRUE(status.IsNotFound()) << status.ToString();
+        close();
+    }
+    std::vector<std::string> families;
+    ASSERT_TRUE(rocksdb::DB::ListColumnFamilies(rocksdb::DBOptions(), dir_.string(), &families).ok());
+    EXPECT_EQ(std::count(families.begin(), families.end(), gone), 0);
+    EXPECT_EQ(std::count(families.begin(), families.end(), kept), 1);
+
+    store& st = open();
+    EXPECT_EQ(st.open_shard(gone, false), nullptr);
+    ASSERT_NE(st.open_shard(kept, false), nullptr);
+    // A shard created again under the same name starts from the beginning.
+    shard_ref again = st.open_shard(gone, true);
+    auto req = append_and_wait(st, {{again, "k", "new"}});
+    EXPECT_EQ(req->entries[0].counter, 1u);
+    EXPECT_EQ(read_all(st, *again).size(), 1u);
+}
+
+TEST_F(StoreTest, DropQueuedBehindAppendsRunsAfterThem) {
+    // While the writer is busy with a large batch, an append and a drop pile
+    // up in its queue together; both must be handled, in order.
+    auto scenario = [this] {
+        options_.mode = durability::sync;
+        store& st = open();
+        shard_ref busy = st.open_shard(keys::shard_cf_name(7, 0), true);
+        shard_ref doomed = st.open_shard(keys::shard_cf_name(7, 1), true);
+        shard_ref live = st.open_shard(keys::shard_cf_name(7, 2), true);
+        auto big = std::make_shared<std::vector<input>>();
+        for (int i = 0; i < 4000; ++i) big->push_back({busy, "k", std::string(1024, 'b')});
+        std::vector<std::future<rocksdb::Status>> results;
+        auto submit = [&](std::shared_ptr<std::vector<input>> inputs) {
+            auto req = std::make_shared<append_request>();
+            for (auto& in : *inputs) req->entries.push_back(append_entry{in.shard.get(), in.partition_key, in.data});
+            req->owner = inputs;
+            auto p = std::make_shared<std::promise<rocksdb::Status>>();
+            results.push_back(p->get_future());
+            req->done = [p](const rocksdb::Status& s) { p->set_value(s); };
+            st.append(req);
+        };
+        submit(big);
+        submit(std::make_shared<std::vector<input>>(std::vector<input>{{live, "k", "before drop"}}));
+        st.drop_shard(doomed);
+        submit(std::make_shared<std::vector<input>>(std::vector<input>{{live, "k", "after drop"}}));
+        int code = 0;
+        for (auto& r : results)
+            if (!r.get().ok()) code = 2;
+        if (!doomed->dropped.load() || read_all(st, *live).size() != 2) code = 3;
+        close();
+        std::error_code ec;
+        fs::remove_all(dir_, ec);
+        std::_Exit(code);
+    };
+    GTEST_FLAG_SET(death_test_style, "threadsafe");
+    EXPECT_EXIT(scenario(), ::testing::ExitedWithCode(0), "");
+}
+
+TEST_F(StoreTest, DropUnreferencedKeepsOnlyNamedShards) {
+    store& st = open();
+    shard_ref a = st.open_shard(keys::shard_cf_name(8, 0), true);
+    shard_ref b = st.open_shard(keys::shard_cf_name(8, 1), true);
+    shard_ref c = st.open_shard(keys::shard_cf_name(8, 2), true);
+    st.drop_unreferenced({a->cf_name});
+    barrier(st, a);
+    EXPECT_FALSE(a->dropped.load());
+    EXPECT_TRUE(b->dropped.load());
+    EXPECT_TRUE(c->dropped.load());
+    EXPECT_NE(st.open_shard(a->cf_name, false), nullptr);
+    EXPECT_EQ(st.open_shard(b->cf_name, false), nullptr);
+    EXPECT_EQ(st.open_shard(c->cf_name, false), nullptr);
+}
+
+TEST_F(StoreTest, MetaPutGetDeleteAndScan) {
+    store& st = open();
+    ASSERT_TRUE(st.put_meta("stream/a", "1").ok());
+    ASSERT_TRUE(st.put_meta("stream/b", "2").ok());
+    ASSERT_TRUE(st.put_meta("streams", "not under the prefix").ok());
+    ASSERT_TRUE(st.put_meta("firehose/a", "3").ok());
+    std::string v;
+    ASSERT_TRUE(st.get_meta("stream/b", &v));
+    EXPECT_EQ(v, "2");
+    EXPECT_FALSE(st.get_meta("stream/c", &v));
+
+    std::vector<std::pair<std::string, std::string>> seen;
+    st.scan_meta("stream/", [&](std::string_view k, std::string_view val) { seen.emplace_back(k, val); });
+    EXPECT_EQ(seen, (std::vector<std::pair<std::string, std::string>>{{"stream/a", "1"}, {"stream/b", "2"}}));
+
+    ASSERT_TRUE(st.delete_meta("stream/a").ok());
+    EXPECT_FALSE(st.get_meta("stream/a", &v));
+    seen.clear();
+    st.scan_meta("stream/", [&](std::string_view k, std::string_view val) { seen.emplace_back(k, val); });
+    EXPECT_EQ(seen.size(), 1u);
+}
+
+TEST_F(StoreTest, RefusesARocksDbWithoutMetaColumnFamily) {
+    {
+        rocksdb::Options o;
+        o.create_if_missing = true;
+        rocksdb::DB* raw = nullptr;
+        ASSERT_TRUE(rocksdb::DB::Open(o, dir_.string(), &raw).ok());
+        std::unique_ptr<rocksdb::DB> db(raw);
+        ASSERT_TRUE(db->Put(rocksdb::WriteOptions(), "foreign", "data").ok());
+        ASSERT_TRUE(db->Close().ok());
+    }
+    try {
+        open();
+        FAIL() << "opening a foreign database succeeded";
+    } catch (const std::exception& e) {
+        EXPECT_NE(std::string(e.what()).find("'meta' column family"), std::string::npos) << e.what();
+    }
+}
+
+TEST_F(StoreTest, RefusesAnUnreadableDatabase) {
+    fs::create_directories(dir_);
+    std::ofstream(dir_ / "CURRENT") << "garbage\n";
+    EXPECT_THROW(open(), std::exception);
+}
+
+}  // namespace
+}  // namespace kinesd::storage

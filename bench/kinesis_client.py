@@ -41,6 +41,7 @@ class KinesisClient:
         self.port = port
         self.timeout = timeout
         self.conn = None
+        self._pending = None
 
     def _connect(self):
         self.conn = http.client.HTTPConnection(self.host, self.port, timeout=self.timeout)
@@ -50,28 +51,47 @@ class KinesisClient:
             self.conn.close()
             self.conn = None
 
-    def call_raw(self, action, body):
-        """Sends one request; returns (status, raw response bytes)."""
+    def send(self, action, body):
+        """Sends one request without waiting for the answer (see receive)."""
         payload = json.dumps(body, separators=(",", ":")).encode()
         headers = {"Content-Type": CONTENT_TYPE, "X-Amz-Target": TARGET_PREFIX + action}
         headers.update(auth_headers())
+        self._pending = (payload, headers)
+        try:
+            self._send_pending()
+        except (ConnectionResetError, BrokenPipeError):
+            # The server closed an idle keep-alive connection: receive() retries.
+            self.close()
+
+    def _send_pending(self):
+        if self.conn is None:
+            self._connect()
+        payload, headers = self._pending
+        self.conn.request("POST", "/", payload, headers)
+
+    def receive(self):
+        """Reads the answer to the last send(); returns (status, raw bytes)."""
         for attempt in (1, 2):
-            if self.conn is None:
-                self._connect()
             try:
-                self.conn.request("POST", "/", payload, headers)
+                if self.conn is None:
+                    self._send_pending()
                 resp = self.conn.getresponse()
                 data = resp.read()
                 if resp.will_close:
                     self.close()
                 return resp.status, data
             except (http.client.RemoteDisconnected, ConnectionResetError, BrokenPipeError):
-                # A server may close an idle keep-alive connection; one retry on a
-                # fresh connection covers that without hiding a dead server.
+                # One retry on a fresh connection covers a server that closed
+                # an idle keep-alive connection, without hiding a dead server.
                 self.close()
                 if attempt == 2:
                     raise
         raise AssertionError("unreachable")
+
+    def call_raw(self, action, body):
+        """Sends one request and returns (status, raw response bytes)."""
+        self.send(action, body)
+        return self.receive()
 
     def call(self, action, body):
         status, data = self.call_raw(action, body)

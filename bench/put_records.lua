@@ -17,7 +17,6 @@ local record_size = 100
 
 -- Per-thread state; done() runs in wrk's main Lua state, where init() never
 -- ran, and reads these through thread:get().
-ok_responses = 0
 accepted_records = 0
 non200 = 0
 failed_records = 0
@@ -73,7 +72,6 @@ function response(status, headers, body)
     non200 = non200 + 1
     return
   end
-  ok_responses = ok_responses + 1
   -- The common case is a plain substring test; only a failing batch is parsed.
   if body:find('"FailedRecordCount":0', 1, true) then
     accepted_records = accepted_records + per_request

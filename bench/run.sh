@@ -234,23 +234,29 @@ prepare_servers() {
 }
 
 # ---------------------------------------------------------------------------
-# Servers. start_<name> PORT DATA_DIR LOG starts one in the background and sets
-# SERVER_PID to the server process itself (so /proc/PID/status is its memory).
+# Servers. The one under test is described by these globals; start_<name>
+# starts it in the background and sets SERVER_PID to the server process
+# itself, so /proc/PID/status shows its own memory.
 
-SERVER_PID=""
 SERVER_NAME=""
+SERVER_PORT=""
+SERVER_DATA=""
+SERVER_LOG=""
+SERVER_SHARDS=""
+SERVER_PID=""
 
 start_kinesd() {
   local extra=()
   [[ -n "$KINESD_ARGS" ]] && read -ra extra <<< "$KINESD_ARGS"
-  "$KINESD_BIN" --host 127.0.0.1 --port "$1" --data-dir "$2" --log-level warn "${extra[@]}" > "$3" 2>&1 &
+  "$KINESD_BIN" --host 127.0.0.1 --port "$SERVER_PORT" --data-dir "$SERVER_DATA" --log-level warn \
+    "${extra[@]}" >> "$SERVER_LOG" 2>&1 &
   SERVER_PID=$!
 }
 
 start_kinesalite() {
-  local dir=()
-  [[ $PEERS_ON_DISK -eq 1 ]] && dir=("$2")
-  node "$BENCH_DIR/kinesalite_server.js" "$1" "${dir[@]}" > "$3" 2>&1 &
+  local store=()
+  [[ $PEERS_ON_DISK -eq 1 ]] && store=("$SERVER_DATA")
+  node "$BENCH_DIR/kinesalite_server.js" "$SERVER_PORT" "${store[@]}" >> "$SERVER_LOG" 2>&1 &
   SERVER_PID=$!
 }
 
@@ -261,13 +267,68 @@ start_kinesis_local() {
   tls_port=$("${ADMIN[@]}" free-port) || return 1
   local persist=false
   [[ $PEERS_ON_DISK -eq 1 ]] && persist=true
-  (cd "$2" && exec env \
-      KINESIS_MOCK_PLAIN_PORT="$1" KINESIS_MOCK_TLS_PORT="$tls_port" \
+  (cd "$SERVER_DATA" && exec env \
+      KINESIS_MOCK_PLAIN_PORT="$SERVER_PORT" KINESIS_MOCK_TLS_PORT="$tls_port" \
       KINESIS_MOCK_CERT_PATH="$BENCH_DIR/node_modules/kinesis-local/server.json" \
       SHARD_LIMIT=100000 LOG_LEVEL=WARN \
-      SHOULD_PERSIST_DATA="$persist" PERSIST_PATH="$2/data" \
-      node "$BENCH_DIR/node_modules/kinesis-local/main.js") > "$3" 2>&1 &
+      SHOULD_PERSIST_DATA="$persist" PERSIST_PATH="$SERVER_DATA/data" \
+      node "$BENCH_DIR/node_modules/kinesis-local/main.js") >> "$SERVER_LOG" 2>&1 &
   SERVER_PID=$!
+}
+
+# Starts the server, waits for its port and makes sure the stream exists and
+# is ACTIVE. On failure sets R[<server>.status] and returns 1.
+launch_server() {
+  local s=$SERVER_NAME err="$RESULTS_DIR/$CONFIG_TAG.$SERVER_NAME.create.err"
+  SERVER_PID=""
+  case "$s" in
+    kinesd) start_kinesd ;;
+    kinesalite) start_kinesalite ;;
+    kinesis-local) start_kinesis_local ;;
+  esac
+  if [[ -z "$SERVER_PID" ]]; then
+    R[$s.status]="could not start"
+    return 1
+  fi
+  RUNNING_PIDS+=("$SERVER_PID")
+  if ! "${ADMIN[@]}" wait-port --port "$SERVER_PORT" --pid "$SERVER_PID" --timeout 60; then
+    R[$s.status]="did not start listening (see $SERVER_LOG)"
+    log "  $s did not come up; last lines of its log:"
+    tail -n 10 "$SERVER_LOG" | sed 's/^/    /'
+    return 1
+  fi
+  # CreateStream on an existing stream is fine: after a restart the stream is
+  # usually still there.
+  if ! "${ADMIN[@]}" create-stream --port "$SERVER_PORT" --stream "$STREAM" \
+       --shards "$SERVER_SHARDS" --timeout 60 2> "$err"; then
+    R[$s.status]="CreateStream failed: $(tr '\n' ' ' < "$err")"
+    log "  ${R[$s.status]}"
+    return 1
+  fi
+  return 0
+}
+
+# Keeps the highest VmHWM seen across the server's processes, in KiB.
+sample_rss() {
+  local hwm key="$SERVER_NAME.rss_kib"
+  hwm=$(awk '/^VmHWM:/ {print $2}' "/proc/$SERVER_PID/status" 2>/dev/null)
+  [[ -n "$hwm" ]] && (( hwm > ${R[$key]:-0} )) && R[$key]=$hwm
+  return 0
+}
+
+# A server that died in a phase is counted and started again on the same
+# data directory, so the remaining phases still measure something.
+ensure_server() {
+  kill -0 "$SERVER_PID" 2>/dev/null && return 0
+  local s=$SERVER_NAME
+  wait "$SERVER_PID" 2>/dev/null
+  forget_pid "$SERVER_PID"
+  R[$s.crashes]=$(( ${R[$s.crashes]:-0} + 1 ))
+  log "  $s has exited; last lines of its log:"
+  tail -n 6 "$SERVER_LOG" | sed 's/^/    /'
+  log "  restarting $s on its data directory"
+  echo "---- restarted by run.sh ----" >> "$SERVER_LOG"
+  launch_server
 }
 
 # ---------------------------------------------------------------------------
@@ -305,29 +366,35 @@ wait_idle() {  # wait_idle PID
 
 loadavg() { cut -d' ' -f1 /proc/loadavg; }
 
-# run_wrk NAME SERVER PORT CONNECTIONS THREADS SCRIPT ARGS...
+# run_wrk NAME CONNECTIONS THREADS SCRIPT ARGS... against the current server
 run_wrk() {
-  local name=$1 server=$2 port=$3 conns=$4 threads=$5 script=$6
-  shift 6
+  local name=$1 conns=$2 threads=$3 script=$4 server=$SERVER_NAME
+  shift 4
   local out="$RESULTS_DIR/$CONFIG_TAG.$server.$name.txt"
+  ensure_server || return 1
   wait_idle "$SERVER_PID"
   log "  $name: $conns connection(s), ${DURATION}s (load average $(loadavg))"
   timeout --signal=INT --kill-after=10 $((DURATION + 120)) \
     wrk -t"$threads" -c"$conns" -d"${DURATION}s" --timeout 60s --latency \
-      -s "$BENCH_DIR/$script" "http://127.0.0.1:$port/" -- "$@" > "$out" 2>&1
+      -s "$BENCH_DIR/$script" "http://127.0.0.1:$SERVER_PORT/" -- "$@" > "$out" 2>&1
   local rc=$?
+  sample_rss
   if ! grep -q '^RESULT ' "$out"; then
     log "  $name failed (wrk exit $rc):"
     tail -n 5 "$out" | sed 's/^/    /'
     return 1
   fi
   local k
-  for k in records_per_s mb_per_s p50_ms p90_ms p99_ms records non200 failed_records unparsed socket_errors; do
+  for k in records_per_s mb_per_s p50_ms p90_ms p99_ms records requests non200 failed_records unparsed socket_errors; do
     R[$server.$name.$k]=$(result_field "$out" "$k")
   done
+  # With no completed call there is no latency to report.
+  if [[ "${R[$server.$name.requests]:-0}" == 0 ]]; then
+    for k in p50_ms p90_ms p99_ms; do unset "R[$server.$name.$k]"; done
+  fi
   R[$server.$name.errors]=$(( ${R[$server.$name.non200]:-0} + ${R[$server.$name.failed_records]:-0} +
                               ${R[$server.$name.unparsed]:-0} + ${R[$server.$name.socket_errors]:-0} ))
-  log "    $(printf '%.0f' "${R[$server.$name.records_per_s]}") records/s, p50 ${R[$server.$name.p50_ms]} ms, p99 ${R[$server.$name.p99_ms]} ms, errors ${R[$server.$name.errors]}"
+  log "    $(printf '%.0f' "${R[$server.$name.records_per_s]}") records/s, p50 ${R[$server.$name.p50_ms]:-—} ms, p99 ${R[$server.$name.p99_ms]:-—} ms, errors ${R[$server.$name.errors]}"
   return 0
 }
 
@@ -339,39 +406,17 @@ bench_server() {  # bench_server NAME SIZE SHARDS
     log "  skipped: ${UNAVAILABLE[$server]}"
     return
   fi
-  local port data logf
-  port=$("${ADMIN[@]}" free-port) || { R[$server.status]="no free port"; return; }
-  data="$WORK_TMP/$server-data"
-  rm -rf "$data" && mkdir -p "$data"
-  logf="$RESULTS_DIR/$CONFIG_TAG.$server.server.log"
-
-  SERVER_PID=""
   SERVER_NAME=$server
-  case "$server" in
-    kinesd) start_kinesd "$port" "$data" "$logf" ;;
-    kinesalite) start_kinesalite "$port" "$data" "$logf" ;;
-    kinesis-local) start_kinesis_local "$port" "$data" "$logf" ;;
-  esac
-  if [[ -z "$SERVER_PID" ]]; then
-    R[$server.status]="could not start"
-    log "  could not start $server"
-    return
-  fi
-  local pid=$SERVER_PID
-  RUNNING_PIDS+=("$pid")
+  SERVER_SHARDS=$shards
+  SERVER_PORT=$("${ADMIN[@]}" free-port) || { R[$server.status]="no free port"; return; }
+  SERVER_DATA="$WORK_TMP/$server-data"
+  SERVER_LOG="$RESULTS_DIR/$CONFIG_TAG.$server.server.log"
+  rm -rf "$SERVER_DATA" && mkdir -p "$SERVER_DATA"
+  : > "$SERVER_LOG"
 
-  if ! "${ADMIN[@]}" wait-port --port "$port" --pid "$pid" --timeout 60; then
-    R[$server.status]="did not start listening (see $logf)"
-    log "  $server did not come up; last lines of its log:"
-    tail -n 10 "$logf" | sed 's/^/    /'
-    stop_pid "$pid"; forget_pid "$pid"; rm -rf "$data"
-    return
-  fi
-  if ! "${ADMIN[@]}" create-stream --port "$port" --stream "$STREAM" --shards "$shards" --timeout 60 \
-       2> "$RESULTS_DIR/$CONFIG_TAG.$server.create.err"; then
-    R[$server.status]="CreateStream failed: $(tr '\n' ' ' < "$RESULTS_DIR/$CONFIG_TAG.$server.create.err")"
+  if ! launch_server; then
     log "  ${R[$server.status]}"
-    stop_pid "$pid"; forget_pid "$pid"; rm -rf "$data"
+    finish_server
     return
   fi
 
@@ -381,11 +426,10 @@ bench_server() {  # bench_server NAME SIZE SHARDS
     (( per_request > 500 )) && per_request=500
     (( per_request < 1 )) && per_request=1
   fi
-  R[$server.per_request]=$per_request
 
-  run_wrk put_records "$server" "$port" 4 2 put_records.lua "$STREAM" "$per_request" "$size"
-  run_wrk put_record_c1 "$server" "$port" 1 1 put_record.lua "$STREAM" "$size"
-  run_wrk put_record_c16 "$server" "$port" 16 2 put_record.lua "$STREAM" "$size"
+  run_wrk put_records 4 2 put_records.lua "$STREAM" "$per_request" "$size"
+  run_wrk put_record_c1 1 1 put_record.lua "$STREAM" "$size"
+  run_wrk put_record_c16 16 2 put_record.lua "$STREAM" "$size"
 
   local put_total=0 k
   for k in put_records put_record_c1 put_record_c16; do
@@ -393,35 +437,41 @@ bench_server() {  # bench_server NAME SIZE SHARDS
   done
   R[$server.put_total]=$put_total
 
-  # GetRecords answers are capped at 10 MiB, so ask for no more than that.
-  local limit=$(( 10485760 / size ))
-  (( limit > 10000 )) && limit=10000
-  (( limit < 1 )) && limit=1
-  local dout="$RESULTS_DIR/$CONFIG_TAG.$server.drain.txt"
-  wait_idle "$pid"
-  log "  drain: GetRecords Limit $limit over $shards shard(s)"
-  timeout --kill-after=10 $((DRAIN_TIMEOUT + 60)) \
-    "$PY" "$BENCH_DIR/drain.py" --port "$port" --stream "$STREAM" --limit "$limit" \
-      --timeout "$DRAIN_TIMEOUT" > "$dout" 2>&1
-  if grep -q '^RESULT ' "$dout"; then
-    for k in records_per_s records mb_per_s timed_out client_cpu_s duration_s; do
-      R[$server.drain.$k]=$(result_field "$dout" "$k")
-    done
-    log "    $(grep -v '^RESULT' "$dout" | tail -n 1)"
-  else
-    log "  drain failed:"; tail -n 5 "$dout" | sed 's/^/    /'
-  fi
-
-  local hwm
-  hwm=$(awk '/^VmHWM:/ {print $2}' "/proc/$pid/status" 2>/dev/null)
-  [[ -n "$hwm" ]] && R[$server.rss_mib]=$(awk -v k="$hwm" 'BEGIN { printf "%.1f", k / 1024 }')
-  if kill -0 "$pid" 2>/dev/null; then
+  if ensure_server; then
+    # GetRecords answers are capped at 10 MiB, so ask for no more than that.
+    local limit=$(( 10485760 / size ))
+    (( limit > 10000 )) && limit=10000
+    (( limit < 1 )) && limit=1
+    local dout="$RESULTS_DIR/$CONFIG_TAG.$server.drain.txt"
+    wait_idle "$SERVER_PID"
+    log "  drain: GetRecords Limit $limit over $shards shard(s)"
+    timeout --kill-after=10 $((DRAIN_TIMEOUT + 60)) \
+      "$PY" "$BENCH_DIR/drain.py" --port "$SERVER_PORT" --stream "$STREAM" --limit "$limit" \
+        --timeout "$DRAIN_TIMEOUT" > "$dout" 2>&1
+    sample_rss
+    if grep -q '^RESULT ' "$dout"; then
+      for k in records_per_s records mb_per_s timed_out client_cpu_s duration_s; do
+        R[$server.drain.$k]=$(result_field "$dout" "$k")
+      done
+      log "    $(grep -v '^RESULT' "$dout" | tail -n 1)"
+    else
+      log "  drain failed:"; tail -n 5 "$dout" | sed 's/^/    /'
+    fi
+    kill -0 "$SERVER_PID" 2>/dev/null || R[$server.crashes]=$(( ${R[$server.crashes]:-0} + 1 ))
     R[$server.status]=ok
-  else
-    R[$server.status]="exited during the run (see $logf)"
   fi
-  stop_pid "$pid"; forget_pid "$pid"
-  rm -rf "$data"
+  finish_server
+}
+
+finish_server() {
+  [[ -n "${R[$SERVER_NAME.rss_kib]:-}" ]] &&
+    R[$SERVER_NAME.rss_mib]=$(awk -v k="${R[$SERVER_NAME.rss_kib]}" 'BEGIN { printf "%.1f", k / 1024 }')
+  if [[ -n "$SERVER_PID" ]]; then
+    stop_pid "$SERVER_PID"
+    forget_pid "$SERVER_PID"
+  fi
+  SERVER_PID=""
+  rm -rf "$SERVER_DATA"
 }
 
 # RocksDB's own sequential batched writes with fsync per batch: what the
@@ -466,9 +516,17 @@ run_db_bench() {  # run_db_bench SIZE BATCH
 fmt_int() { [[ -n "${1:-}" ]] && printf "%.0f" "$1" || printf "—"; }
 fmt_1() { [[ -n "${1:-}" ]] && printf "%.1f" "$1" || printf "—"; }
 fmt_2() { [[ -n "${1:-}" ]] && printf "%.2f" "$1" || printf "—"; }
-ratio() {  # ratio A B -> A/B with two decimals
+fmt_mb() {  # MB/s: keep two significant digits for slow servers
+  [[ -n "${1:-}" ]] || { printf "—"; return; }
+  awk -v v="$1" 'BEGIN { if (v >= 10) printf "%.1f", v; else printf "%.2f", v }'
+}
+ratio() {  # ratio A B -> A/B, two significant digits below 1
   if [[ -n "${1:-}" && -n "${2:-}" ]]; then
-    awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.2f", a / b; else printf "—" }'
+    awk -v a="$1" -v b="$2" 'BEGIN {
+      if (b <= 0) { printf "—"; exit }
+      r = a / b
+      if (r >= 10) printf "%.1f", r; else if (r >= 1) printf "%.2f", r; else printf "%.2g", r
+    }'
   else
     printf "—"
   fi
@@ -482,16 +540,18 @@ print_table() {  # print_table SIZE SHARDS
   echo "| server | PutRecords rec/s | PutRecords MB/s | PutRecords p50 ms | PutRecords p99 ms | PutRecord c=1 rec/s | PutRecord c=1 p50 ms | PutRecord c=16 rec/s | drain rec/s | peak RSS MiB | errors |"
   echo "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
   for s in "${SERVER_LIST[@]}"; do
-    if [[ "${R[$s.status]:-}" != ok && "${R[$s.status]:-}" != exited* ]]; then
+    if [[ "${R[$s.status]:-}" != ok ]]; then
       echo "| $s | ${R[$s.status]:-not run} | | | | | | | | | |"
       continue
     fi
+    local label=$s
+    (( ${R[$s.crashes]:-0} > 0 )) && label="$s (crashed ×${R[$s.crashes]})"
     local errors=$(( ${R[$s.put_records.errors]:-0} + ${R[$s.put_record_c1.errors]:-0} +
                      ${R[$s.put_record_c16.errors]:-0} ))
-    echo "| $s | $(fmt_int "${R[$s.put_records.records_per_s]:-}") | $(fmt_1 "${R[$s.put_records.mb_per_s]:-}") | $(fmt_2 "${R[$s.put_records.p50_ms]:-}") | $(fmt_2 "${R[$s.put_records.p99_ms]:-}") | $(fmt_int "${R[$s.put_record_c1.records_per_s]:-}") | $(fmt_2 "${R[$s.put_record_c1.p50_ms]:-}") | $(fmt_int "${R[$s.put_record_c16.records_per_s]:-}") | $(fmt_int "${R[$s.drain.records_per_s]:-}") | $(fmt_1 "${R[$s.rss_mib]:-}") | $errors |"
+    echo "| $label | $(fmt_int "${R[$s.put_records.records_per_s]:-}") | $(fmt_mb "${R[$s.put_records.mb_per_s]:-}") | $(fmt_2 "${R[$s.put_records.p50_ms]:-}") | $(fmt_2 "${R[$s.put_records.p99_ms]:-}") | $(fmt_int "${R[$s.put_record_c1.records_per_s]:-}") | $(fmt_2 "${R[$s.put_record_c1.p50_ms]:-}") | $(fmt_int "${R[$s.put_record_c16.records_per_s]:-}") | $(fmt_int "${R[$s.drain.records_per_s]:-}") | $(fmt_1 "${R[$s.rss_mib]:-}") | $errors |"
   done
   if [[ -n "${R[db_bench.rate]:-}" ]]; then
-    echo "| RocksDB db_bench fillseq (ceiling) | $(fmt_int "${R[db_bench.rate]}") | $(fmt_1 "${R[db_bench.mbps]}") | | | | | | | | |"
+    echo "| RocksDB db_bench fillseq (ceiling) | $(fmt_int "${R[db_bench.rate]}") | $(fmt_mb "${R[db_bench.mbps]}") | | | | | | | | |"
   fi
 
   if wants kinesd && [[ "${R[kinesd.status]:-}" == ok ]]; then
@@ -518,8 +578,9 @@ print_table() {  # print_table SIZE SHARDS
   # that the server still stored, so the drain may see slightly more, never less.
   local notes=()
   for s in "${SERVER_LIST[@]}"; do
-    [[ "${R[$s.status]:-}" == ok || "${R[$s.status]:-}" == exited* ]] || continue
-    [[ "${R[$s.status]}" == exited* ]] && notes+=("$s ${R[$s.status]}")
+    [[ "${R[$s.status]:-}" == ok ]] || continue
+    (( ${R[$s.crashes]:-0} > 0 )) &&
+      notes+=("$s exited ${R[$s.crashes]} time(s) and was restarted on its data directory; peak RSS is the highest of its processes (see $CONFIG_TAG.$s.server.log)")
     local put=${R[$s.put_total]:-0} got=${R[$s.drain.records]:-}
     if [[ -z "$got" ]]; then
       notes+=("$s: drain did not finish")
@@ -558,7 +619,7 @@ main() {
     echo
     echo "- host: $(nproc) CPU(s), $(awk '/MemTotal/ {printf "%.0f GiB", $2 / 1048576}' /proc/meminfo), $(uname -sr)"
     echo "- CPU: $(awk -F': ' '/model name/ {print $2; exit}' /proc/cpuinfo)"
-    wants kinesd && echo "- kinesd: $KINESD_BIN ${KINESD_ARGS:-(default options)}"
+    wants kinesd && echo "- kinesd: ${KINESD_BIN#"$ROOT_DIR"/} ${KINESD_ARGS:-(default options)}"
     echo "- wrk $(wrk -v 2>&1 | awk 'NR == 1 {print $2}'), node $(node --version 2>/dev/null || echo missing), kinesalite $KINESALITE_VERSION ($([[ $PEERS_ON_DISK -eq 1 ]] && echo LevelDB on disk || echo in memory)), kinesis-local $KINESIS_LOCAL_VERSION ($([[ $PEERS_ON_DISK -eq 1 ]] && echo JSON snapshots every 5 s || echo in memory))"
   } > "$RESULTS_DIR/results.md"
 

@@ -17,12 +17,15 @@
 #include "common/logging.h"
 #include "common/random.h"
 #include "config/config.h"
+#include "delivery/delivery_manager.h"
+#include "delivery/firehose_registry.h"
 #include "http/router.h"
 #include "http/server.h"
 #include "storage/keys.h"
 #include "storage/store.h"
 #include "streams/expiry_worker.h"
 #include "streams/stream_registry.h"
+#include "streams/throughput_limiter.h"
 
 extern char** environ;
 
@@ -68,6 +71,8 @@ int run(const kinesd::config::settings& cfg) {
     // Column families that nobody references are leftovers of a deletion cut
     // short by a crash.
     std::set<std::string> referenced = registry.load();
+    kinesd::delivery::firehose_registry firehose(store, clock, {cfg.create_stream_ms, cfg.delete_stream_ms});
+    referenced.merge(firehose.load());
     store.drop_unreferenced(referenced);
 
     kinesd::actions::service_settings service_settings;
@@ -76,6 +81,9 @@ int run(const kinesd::config::settings& cfg) {
     service_settings.shard_limit = cfg.shard_limit;
     service_settings.on_demand_shard_count = cfg.on_demand_shard_count;
     kinesd::actions::service service(service_settings, store, registry, clock, load_secret(store));
+    service.set_firehose(&firehose);
+    kinesd::streams::throughput_limiter limiter(clock, {.enabled = cfg.enforce_limits});
+    service.set_limiter(&limiter);
 
     kinesd::streams::expiry_worker expiry(registry, cfg.expiry_interval_ms);
     expiry.start();
@@ -91,6 +99,14 @@ int run(const kinesd::config::settings& cfg) {
     server_options.idle_timeout = std::chrono::milliseconds(cfg.idle_timeout_ms);
     kinesd::http::server server(ioc, server_options, router);
     server.start();
+    kinesd::delivery::delivery_options delivery_options;
+    delivery_options.s3.endpoint = cfg.s3_endpoint;
+    delivery_options.s3.region = cfg.s3_region.empty() ? cfg.region : cfg.s3_region;
+    delivery_options.s3.credentials = {cfg.s3_access_key, cfg.s3_secret_key, {}};
+    delivery_options.upload_threads = int(std::max(2u, cores));
+    delivery_options.retry_window_ms = cfg.firehose_retry_window_ms;
+    kinesd::delivery::delivery_manager delivery(firehose, registry, store, clock, delivery_options);
+    delivery.start();
     spdlog::info("kinesd listening on {}:{} (data in {}, durability {})", cfg.host, server.local_port(), cfg.data_dir,
                  cfg.durability);
 
@@ -109,6 +125,8 @@ int run(const kinesd::config::settings& cfg) {
     for (auto& t : threads) t.join();
 
     workers.join();
+    // After the last put was answered: what is buffered goes to S3 now.
+    delivery.stop();
     expiry.stop();
     spdlog::info("kinesd stopped");
     return 0;

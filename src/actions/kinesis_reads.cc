@@ -30,13 +30,14 @@ std::string account(const action_context& ctx) { return ctx.svc.settings().accou
 
 void get_shard_iterator(action_context& ctx) {
     auto name = stream_name_of(ctx);
-    auto s = require_stream(ctx, name);
+    auto s = ctx.svc.streams().find(name);
     const auto& shard_text = ctx.input["ShardId"].get_ref<const std::string&>();
     auto index = encoding::parse_shard_id(shard_text);
     if (!index)
         throw api_error::resource_not_found("Could not find shard " + shard_text + " in stream " + name +
                                             " under account " + account(ctx) + ".");
-    const auto* shard = s->find_shard(*index);
+    // AWS names the shard, not the stream, when either is missing.
+    const auto* shard = s ? s->find_shard(*index) : nullptr;
     if (!shard)
         throw api_error::resource_not_found("Shard " + encoding::shard_id(*index) + " in stream " + name +
                                             " under account " + account(ctx) + " does not exist");
@@ -138,13 +139,17 @@ void get_records(action_context& ctx) {
 
     std::size_t limit = ctx.input.value("Limit", 10000);
     const auto& log = *shard->log;
+    auto* limiter = ctx.svc.limiter();
+    if (limiter && !limiter->try_read_call(log.cf_name))
+        throw api_error::throughput_exceeded("Rate exceeded for Shard - " + account(ctx) + "/" + s->name + "/" +
+                                             encoding::shard_id(shard->index));
     // Records older than the retention period are never returned, even before
     // the expiry worker has removed them.
     std::int64_t horizon = ctx.now_ms - s->retention_ms();
     std::uint64_t next = it->next_counter;
     std::int64_t last_arrival = 0;
-    bool kms = s->encryption_type == "KMS";
     json records = json::array();
+    std::size_t bytes_returned = 0;
     ctx.svc.store().read(log, next, limit, get_records_max_bytes, [&](const storage::record_view& r) {
         next = r.counter + 1;
         if (r.arrival_ms < horizon) return true;
@@ -153,11 +158,13 @@ void get_records(action_context& ctx) {
                        {"ApproximateArrivalTimestamp", r.arrival_ms},
                        {"Data", json::binary(std::vector<std::uint8_t>(r.data.begin(), r.data.end()))},
                        {"PartitionKey", r.partition_key}};
-        if (kms) record["EncryptionType"] = "KMS";
+        if (r.encrypted) record["EncryptionType"] = "KMS";
+        bytes_returned += r.data.size() + r.partition_key.size();
         records.push_back(std::move(record));
         last_arrival = r.arrival_ms;
         return true;
     });
+    if (limiter) limiter->charge_read_bytes(log.cf_name, bytes_returned);
     next = std::max(next, log.trimmed_below.load());
     bool at_tip = next > log.committed.load();
     json out = {{"Records", std::move(records)}};

@@ -83,6 +83,19 @@ void check_record_size(const streams::stream_state& s, const json& record, const
                                           " bytes for stream " + s.name + ".");
 }
 
+std::string throttled_message(const action_context& ctx, const streams::stream_state& s,
+                              const streams::shard_state& shard) {
+    return "Rate exceeded for shard " + encoding::shard_id(shard.index) + " in stream " + s.name + " under account " +
+           ctx.svc.settings().account_id + ".";
+}
+
+bool within_write_limit(const action_context& ctx, const streams::shard_state& shard, const json& record) {
+    auto* limiter = ctx.svc.limiter();
+    if (!limiter || !limiter->enabled()) return true;
+    return limiter->try_write(shard.log->cf_name, record["Data"].get_binary().size() +
+                                                      record["PartitionKey"].get_ref<const std::string&>().size());
+}
+
 std::string sequence_of(const streams::shard_state& shard, const storage::append_entry& e) {
     return encoding::sequence_number({shard.created_s, shard.index, e.counter, std::uint64_t(e.arrival_ms / 1000)});
 }
@@ -105,10 +118,13 @@ void put_record(action_context& ctx) {
     }
     const auto* shard = s->route(hash);
     if (!shard) throw api_error::internal();
+    if (!within_write_limit(ctx, *shard, *input)) throw api_error::throughput_exceeded(throttled_message(ctx, *s, *shard));
 
     auto request = std::make_shared<storage::append_request>();
-    request->entries.push_back({shard->log.get(), (*input)["PartitionKey"].get_ref<const std::string&>(),
-                                bytes_of((*input)["Data"])});
+    request->entries.push_back({.shard = shard->log.get(),
+                                .partition_key = (*input)["PartitionKey"].get_ref<const std::string&>(),
+                                .data = bytes_of((*input)["Data"]),
+                                .encrypted = s->encryption_type == "KMS"});
     request->owner = input;
     auto reply = ctx.reply;
     auto* req = request.get();
@@ -142,21 +158,44 @@ void put_records(action_context& ctx) {
     if (total > put_records_max_bytes)
         throw api_error::invalid_argument("Records size exceeds 5 MB limit");
 
+    // Records over their shard's limit fail on their own, inside a 200, as
+    // on AWS; the rest are written.
+    std::vector<std::string> throttled(records.size());
     auto request = std::make_shared<storage::append_request>();
     request->entries.reserve(records.size());
-    for (std::size_t r = 0; r < records.size(); ++r)
-        request->entries.push_back({targets[r]->log.get(), records[r]["PartitionKey"].get_ref<const std::string&>(),
-                                    bytes_of(records[r]["Data"])});
+    std::vector<std::size_t> entry_of(records.size(), SIZE_MAX);
+    for (std::size_t r = 0; r < records.size(); ++r) {
+        if (!within_write_limit(ctx, *targets[r], records[r])) {
+            throttled[r] = throttled_message(ctx, *s, *targets[r]);
+            continue;
+        }
+        entry_of[r] = request->entries.size();
+        request->entries.push_back({.shard = targets[r]->log.get(),
+                                    .partition_key = records[r]["PartitionKey"].get_ref<const std::string&>(),
+                                    .data = bytes_of(records[r]["Data"]),
+                                    .encrypted = s->encryption_type == "KMS"});
+    }
     request->owner = input;
     auto reply = ctx.reply;
     auto* req = request.get();
-    request->done = [reply, s, targets = std::move(targets), req](const rocksdb::Status& status) {
+    request->done = [reply, s, targets = std::move(targets), req, entry_of = std::move(entry_of),
+                     throttled = std::move(throttled)](const rocksdb::Status& status) {
         if (!status.ok()) return reply->fail(api_error::internal());
         json results = json::array();
-        for (std::size_t r = 0; r < req->entries.size(); ++r)
-            results.push_back({{"SequenceNumber", sequence_of(*targets[r], req->entries[r])},
+        std::size_t failed = 0;
+        for (std::size_t r = 0; r < entry_of.size(); ++r) {
+            if (entry_of[r] == SIZE_MAX) {
+                ++failed;
+                results.push_back(
+                    {{"ErrorCode", "ProvisionedThroughputExceededException"}, {"ErrorMessage", throttled[r]}});
+                continue;
+            }
+            results.push_back({{"SequenceNumber", sequence_of(*targets[r], req->entries[entry_of[r]])},
                                {"ShardId", encoding::shard_id(targets[r]->index)}});
-        reply->ok({{"FailedRecordCount", 0}, {"Records", std::move(results)}, {"EncryptionType", s->encryption_type}});
+        }
+        reply->ok({{"FailedRecordCount", failed},
+                   {"Records", std::move(results)},
+                   {"EncryptionType", s->encryption_type}});
     };
     ctx.svc.store().append(std::move(request));
 }

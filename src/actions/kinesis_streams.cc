@@ -95,7 +95,10 @@ const shape delete_stream_shape = {
 void delete_stream(action_context& ctx) {
     auto name = stream_name_of(ctx);
     auto& registry = ctx.svc.streams();
-    require_stream(ctx, name);
+    auto s = require_stream(ctx, name);
+    if (!s->consumers.empty() && !ctx.input.value("EnforceConsumerDeletion", false))
+        throw api_error::resource_in_use("Stream " + name + " under account " + ctx.svc.settings().account_id +
+                                         " has registered consumers; set EnforceConsumerDeletion to delete it.");
     if (registry.options().delete_delay_ms <= 0) {
         registry.remove(name);
     } else {
@@ -162,7 +165,7 @@ void describe_stream_summary(action_context& ctx) {
     auto s = require_stream(ctx, stream_name_of(ctx));
     json d = description_common(ctx, *s);
     d["OpenShardCount"] = s->open_shard_count();
-    d["ConsumerCount"] = 0;
+    d["ConsumerCount"] = s->consumers.size();
     d["MaxRecordSizeInKiB"] = s->max_record_size_kib;
     if (s->warm_throughput_mibps)
         d["WarmThroughput"] = {{"TargetMiBps", *s->warm_throughput_mibps}, {"CurrentMiBps", *s->warm_throughput_mibps}};

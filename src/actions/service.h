@@ -6,6 +6,11 @@
 #include "common/clock.h"
 #include "storage/store.h"
 #include "streams/stream_registry.h"
+#include "streams/throughput_limiter.h"
+
+namespace kinesd::delivery {
+class firehose_registry;
+}
 
 namespace kinesd::actions {
 
@@ -31,6 +36,12 @@ public:
     // HMAC key for shard iterators and paging tokens; lives in the data
     // directory so iterators stay valid across restarts.
     const std::string& secret() const { return secret_; }
+    // Delivery streams (Firehose); null when the server runs without them.
+    delivery::firehose_registry* firehose() const { return firehose_; }
+    void set_firehose(delivery::firehose_registry* registry) { firehose_ = registry; }
+    // Per-shard throughput limits; null (the default) enforces none.
+    streams::throughput_limiter* limiter() const { return limiter_; }
+    void set_limiter(streams::throughput_limiter* limiter) { limiter_ = limiter; }
 
     std::string stream_arn(std::string_view name) const {
         return "arn:aws:kinesis:" + settings_.region + ":" + settings_.account_id + ":stream/" + std::string(name);
@@ -42,6 +53,8 @@ private:
     streams::stream_registry& streams_;
     const kinesd::clock& clock_;
     std::string secret_;
+    delivery::firehose_registry* firehose_ = nullptr;
+    streams::throughput_limiter* limiter_ = nullptr;
 };
 
 }  // namespace kinesd::actions

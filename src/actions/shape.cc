@@ -114,10 +114,12 @@ void check_value_type(const field& f, json& v, codec::wire_format format) {
             type_error("Unexpected value type in payload");
         }
         case field_type::list: {
+            if (v.is_object()) type_error("Start of structure or map found where not expected.");
             if (!v.is_array()) type_error("Expected list or null");
             for (auto& element : v) {
                 if (element.is_null()) continue;
                 if (f.members) {
+                    if (element.is_array()) type_error("Start of list found where not expected");
                     if (!element.is_object()) type_error("Expected null");
                     check_types(*f.members, element, format);
                 } else {
@@ -129,10 +131,12 @@ void check_value_type(const field& f, json& v, codec::wire_format format) {
             return;
         }
         case field_type::map: {
+            if (v.is_array()) type_error("Start of list found where not expected");
             if (!v.is_object()) type_error("Expected map or null");
             for (auto& [key, element] : v.items()) {
                 if (element.is_null()) continue;
                 if (f.members) {
+                    if (element.is_array()) type_error("Start of list found where not expected");
                     if (!element.is_object()) type_error("Expected null");
                     check_types(*f.members, element, format);
                 } else {
@@ -144,6 +148,7 @@ void check_value_type(const field& f, json& v, codec::wire_format format) {
             return;
         }
         case field_type::structure:
+            if (v.is_array()) type_error("Start of list found where not expected");
             if (!v.is_object()) type_error("Expected null");
             if (f.members) check_types(*f.members, v, format);
             return;

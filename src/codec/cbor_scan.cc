@@ -1,7 +1,6 @@
 #include "codec/cbor_scan.h"
 
 #include <cstdint>
-#include <utility>
 #include <vector>
 
 namespace kinesd::codec {
@@ -21,8 +20,10 @@ public:
     scanner(std::string_view body, std::size_t max_depth)
         : p_(reinterpret_cast<const unsigned char*>(body.data())), n_(body.size()), max_depth_(max_depth) {}
 
-    bool run();
-    const std::vector<std::pair<std::size_t, std::size_t>>& tag_heads() const { return tag_heads_; }
+    // Walks the body once. With `untagged`, appends every byte to it except
+    // tag heads (only worth doing once a first walk has seen a tag).
+    bool run(std::string* untagged = nullptr);
+    bool saw_tag() const { return saw_tag_; }
 
 private:
     // Reads the argument that follows an initial byte with additional info
@@ -40,8 +41,8 @@ private:
     std::size_t max_depth_;
     bool indefinite_ = false;
     bool done_ = false;
+    bool saw_tag_ = false;
     std::vector<container> stack_;
-    std::vector<std::pair<std::size_t, std::size_t>> tag_heads_;  // [begin, end)
 };
 
 bool scanner::read_argument(unsigned info, std::uint64_t& argument) {
@@ -92,8 +93,12 @@ bool scanner::finish_item() {
     return pos_ == n_;
 }
 
-bool scanner::run() {
+bool scanner::run(std::string* untagged) {
     bool after_tag = false;
+    // Copies the bytes of the head just read (and of its payload, for strings).
+    const auto keep = [&](std::size_t start) {
+        if (untagged) untagged->append(reinterpret_cast<const char*>(p_) + start, pos_ - start);
+    };
     while (!done_) {
         if (pos_ >= n_) return false;
         const std::size_t start = pos_;
@@ -101,6 +106,7 @@ bool scanner::run() {
         if (initial == break_byte) {
             if (after_tag || stack_.empty() || !stack_.back().indefinite) return false;
             if (stack_.back().map && stack_.back().seen % 2 != 0) return false;  // key without value
+            keep(start);
             stack_.pop_back();
             if (!finish_item()) return false;
             continue;
@@ -131,20 +137,23 @@ bool scanner::run() {
                 // An empty container is a level too, as it is for the JSON check.
                 if (stack_.size() >= max_depth_) return false;
                 if (indefinite_) {
+                    keep(start);
                     stack_.push_back({0, 0, true, map});
                     continue;
                 }
                 if (argument == 0) break;
                 // Every item takes at least one byte; this also keeps 2 * argument from overflowing.
                 if (argument > n_ - pos_) return false;
+                keep(start);
                 stack_.push_back({map ? 2 * argument : argument, 0, false, map});
                 continue;
             }
             case 6:
-                tag_heads_.emplace_back(start, pos_);
+                saw_tag_ = true;
                 after_tag = true;
-                continue;  // the tagged item follows
+                continue;  // the tagged item follows; its head is not kept
         }
+        keep(start);
         if (!finish_item()) return false;
     }
     return true;
@@ -153,18 +162,16 @@ bool scanner::run() {
 }  // namespace
 
 cbor_scan_result scan_cbor(std::string_view body, std::size_t max_depth, std::string& untagged) {
-    scanner s(body, max_depth);
-    if (!s.run()) return cbor_scan_result::malformed;
-    if (s.tag_heads().empty()) return cbor_scan_result::ok;
+    scanner first(body, max_depth);
+    if (!first.run()) return cbor_scan_result::malformed;
+    if (!first.saw_tag()) return cbor_scan_result::ok;
 
+    // A second walk rather than a list of tag positions from the first: the
+    // copy is never larger than the body, whatever the number of tags.
     untagged.clear();
     untagged.reserve(body.size());
-    std::size_t copied = 0;
-    for (const auto& [begin, end] : s.tag_heads()) {
-        untagged.append(body.data() + copied, begin - copied);
-        copied = end;
-    }
-    untagged.append(body.data() + copied, body.size() - copied);
+    scanner second(body, max_depth);
+    second.run(&untagged);
     return cbor_scan_result::tags_removed;
 }
 

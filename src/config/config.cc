@@ -2,6 +2,7 @@
 
 #include <fstream>
 #include <functional>
+#include <limits>
 #include <sstream>
 #include <stdexcept>
 
@@ -26,6 +27,10 @@ T parse_number(const std::string& name, const std::string& text) {
         std::size_t used = 0;
         long long v = std::stoll(text, &used);
         if (used != text.size() || v < 0) throw std::invalid_argument("");
+        // Refuse what the setting cannot hold rather than wrap it (port 70000
+        // must not quietly become 4464).
+        if (static_cast<unsigned long long>(v) > static_cast<unsigned long long>(std::numeric_limits<T>::max()))
+            throw std::invalid_argument("");
         return static_cast<T>(v);
     } catch (...) {
         throw std::invalid_argument("invalid value '" + text + "' for " + name);
@@ -64,8 +69,18 @@ const std::vector<setting_row>& settings_table() {
         KINESD_NUMBER("create-stream-ms", create_stream_ms, "time a new stream stays CREATING"),
         KINESD_NUMBER("delete-stream-ms", delete_stream_ms, "time a deleted stream stays DELETING"),
         KINESD_NUMBER("update-stream-ms", update_stream_ms, "time a resharded stream stays UPDATING"),
+        setting_row{"enforce-limits",
+                    "enforce AWS's per-shard limits (writes 1 MiB/s and 1000 records/s, GetRecords 5 calls/s and 2 MiB/s)",
+                    [](settings& s, const std::string& v) {
+                        if (v != "true" && v != "false" && v != "1" && v != "0")
+                            throw std::invalid_argument("enforce-limits must be true or false");
+                        s.enforce_limits = v == "true" || v == "1";
+                    },
+                    [](const settings& s) { return std::string(s.enforce_limits ? "true" : "false"); }},
         KINESD_NUMBER("expiry-interval-ms", expiry_interval_ms, "how often expired records are removed"),
         KINESD_NUMBER("clock-offset-ms", clock_offset_ms, "move the server's clock forward (testing retention)"),
+        KINESD_NUMBER("firehose-retry-window-ms", firehose_retry_window_ms,
+                      "how long failed S3 uploads are retried before going to the ErrorOutputPrefix"),
         KINESD_STRING("s3-endpoint", s3_endpoint, "S3-compatible endpoint URL for delivery (empty: AWS S3)"),
         KINESD_STRING("s3-region", s3_region, "region for S3 signing (empty: --region)"),
         KINESD_STRING("s3-access-key", s3_access_key, "S3 access key id"),

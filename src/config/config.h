@@ -31,6 +31,8 @@ struct settings {
     std::int64_t create_stream_ms = 0;
     std::int64_t delete_stream_ms = 0;
     std::int64_t update_stream_ms = 0;
+    // AWS's per-shard throughput limits (off: no throttling)
+    bool enforce_limits = false;
     // background work
     std::int64_t expiry_interval_ms = 60000;
     // test support: shifts the server's clock (retention, iterator expiry)
@@ -42,6 +44,9 @@ struct settings {
     std::string s3_region;
     std::string s3_access_key;
     std::string s3_secret_key;
+    // how long a failing S3 upload is retried before the batch goes to the
+    // ErrorOutputPrefix (AWS: 24 hours)
+    std::int64_t firehose_retry_window_ms = 24LL * 3600 * 1000;
     std::string config_file;
 };
 

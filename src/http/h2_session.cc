@@ -3,7 +3,6 @@
 #include <boost/asio/post.hpp>
 #include <boost/asio/write.hpp>
 #include <boost/beast/core/bind_handler.hpp>
-#include <boost/beast/core/string.hpp>
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
@@ -332,6 +331,8 @@ void h2_session::do_write() {
         if (write_buffer_.size() >= write_batch) break;
     }
     if (write_buffer_.empty()) {
+        // A big response leaves a big buffer; idle connections should not keep it.
+        if (write_buffer_.capacity() > write_batch) std::string().swap(write_buffer_);
         if (!nghttp2_session_want_read(h2_.get()) && !nghttp2_session_want_write(h2_.get())) close();
         return;
     }

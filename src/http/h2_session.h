@@ -89,7 +89,7 @@ private:
     // Streams to reset once the current mem_send batch is done: nghttp2
     // callbacks only record them.
     std::vector<std::int32_t> pending_resets_;
-    std::array<char, 64 * 1024> read_buffer_;
+    std::array<char, 32 * 1024> read_buffer_;
     std::string write_buffer_;
     bool writing_ = false;
     bool terminating_ = false;

@@ -318,7 +318,7 @@ void listener::note_refused() {
 
 void listener::note_accepted() {
     if (refused_in_burst_ == 0) return;
-    spdlog::warn("accepting connections again after refusing {}", refused_in_burst_);
+    spdlog::info("accepting connections again after refusing {}", refused_in_burst_);
     refused_in_burst_ = 0;
 }
 

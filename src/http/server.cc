@@ -20,7 +20,7 @@ void server::start() {
     port_ = l->open();
     listener_ = std::move(l);
     listener_->run();
-    spdlog::info("listening on {}:{} (HTTP/1.1 and h2c)", options_.host, port_);
+    spdlog::debug("listening on {}:{} (HTTP/1.1 and h2c)", options_.host, port_);
 }
 
 std::uint16_t server::local_port() const noexcept { return port_; }

@@ -32,12 +32,12 @@ std::size_t record_value_size(std::size_t partition_key_size, std::size_t data_s
 }
 
 void encode_record_value(std::string& out, std::int64_t arrival_ms, std::string_view partition_key,
-                         std::string_view data) {
+                         std::string_view data, bool encrypted) {
     out.clear();
     out.reserve(record_value_size(partition_key.size(), data.size()));
     char head[10];
     encode_counter(std::uint64_t(arrival_ms), head);
-    head[8] = char((partition_key.size() >> 8) & 0xff);
+    head[8] = char(((partition_key.size() >> 8) & 0x7f) | (encrypted ? 0x80 : 0));
     head[9] = char(partition_key.size() & 0xff);
     out.append(head, 10);
     out.append(partition_key);
@@ -47,7 +47,8 @@ void encode_record_value(std::string& out, std::int64_t arrival_ms, std::string_
 bool decode_record_value(std::string_view bytes, record_value& out) {
     if (bytes.size() < 10) return false;
     out.arrival_ms = std::int64_t(decode_counter(bytes.substr(0, 8)));
-    std::size_t key_size = (std::size_t(static_cast<unsigned char>(bytes[8])) << 8) |
+    out.encrypted = (static_cast<unsigned char>(bytes[8]) & 0x80) != 0;
+    std::size_t key_size = (std::size_t(static_cast<unsigned char>(bytes[8]) & 0x7f) << 8) |
                            static_cast<unsigned char>(bytes[9]);
     if (bytes.size() < 10 + key_size) return false;
     out.partition_key = bytes.substr(10, key_size);

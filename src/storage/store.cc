@@ -213,6 +213,7 @@ void store::writer_loop() {
             std::size_t bytes = 0;
             while (!queue_.empty()) {
                 auto& t = queue_.front();
+                if (t.drop && !tasks.empty()) break;  // a drop waits for the appends before it
                 std::size_t size = 0;
                 if (t.append)
                     for (auto& e : t.append->entries) size += e.data.size() + e.partition_key.size() + 32;
@@ -265,7 +266,7 @@ void store::commit(std::vector<task>& tasks) {
             e.counter = shard.next_counter++;
             e.arrival_ms = arrival;
             keys::encode_counter(e.counter, key);
-            keys::encode_record_value(value, arrival, e.partition_key, e.data);
+            keys::encode_record_value(value, arrival, e.partition_key, e.data, e.encrypted);
             batch.Put(shard.cf, rocksdb::Slice(key, 8), value);
             if (std::find(touched.begin(), touched.end(), &shard) == touched.end()) touched.push_back(&shard);
         }
@@ -306,7 +307,8 @@ std::size_t store::read(const shard_log& shard, std::uint64_t from, std::size_t 
     for (it->Seek(rocksdb::Slice(lower, 8)); it->Valid() && count < limit; it->Next()) {
         keys::record_value rv;
         if (!keys::decode_record_value(it->value().ToStringView(), rv)) continue;
-        record_view view{keys::decode_counter(it->key().ToStringView()), rv.arrival_ms, rv.partition_key, rv.data};
+        record_view view{keys::decode_counter(it->key().ToStringView()), rv.arrival_ms, rv.partition_key, rv.data,
+                         rv.encrypted};
         ++count;
         bytes += rv.data.size() + rv.partition_key.size();
         if (!fn(view) || bytes >= max_bytes) break;

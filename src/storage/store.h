@@ -64,6 +64,7 @@ struct append_entry {
     // filled in by the writer before completion
     std::uint64_t counter = 0;
     std::int64_t arrival_ms = 0;
+    bool encrypted = false;  // stored with the record (KMS stream at write time)
 };
 
 struct append_request {
@@ -78,6 +79,7 @@ struct record_view {
     std::int64_t arrival_ms;
     std::string_view partition_key;
     std::string_view data;
+    bool encrypted = false;
 };
 
 class store {

@@ -75,6 +75,12 @@ nlohmann::json stream_state::to_json() const {
                         {"next_shard_index", next_shard_index},
                         {"shards", std::move(shards_json)}};
     if (deleting_since_ms) j["deleting_since_ms"] = *deleting_since_ms;
+    if (!resource_policy.empty()) j["resource_policy"] = resource_policy;
+    if (!consumers.empty()) {
+        auto& cj = j["consumers"] = nlohmann::json::array();
+        for (auto& c : consumers)
+            cj.push_back({{"name", c.name}, {"created_ms", c.created_ms}, {"active_at_ms", c.active_at_ms}});
+    }
     if (warm_throughput_mibps) j["warm_throughput_mibps"] = *warm_throughput_mibps;
     return j;
 }
@@ -96,6 +102,11 @@ stream_state stream_state::from_json(const nlohmann::json& j) {
     s.max_record_size_kib = j.value("max_record_size_kib", 1024);
     if (j.contains("warm_throughput_mibps")) s.warm_throughput_mibps = j["warm_throughput_mibps"].get<int>();
     s.next_shard_index = j.value("next_shard_index", 0u);
+    s.resource_policy = j.value("resource_policy", std::string());
+    if (j.contains("consumers"))
+        for (auto& cj : j["consumers"])
+            s.consumers.push_back({cj.at("name").get<std::string>(), cj.at("created_ms").get<std::int64_t>(),
+                                   cj.value("active_at_ms", std::int64_t(0))});
     for (auto& sj : j.at("shards")) {
         shard_state sh;
         sh.index = sj.at("index").get<std::uint32_t>();

@@ -28,6 +28,12 @@ struct shard_state {
     bool open() const { return !closed_ms.has_value(); }
 };
 
+struct consumer_state {
+    std::string name;
+    std::int64_t created_ms = 0;
+    std::int64_t active_at_ms = 0;
+};
+
 enum class stream_status { creating, active, updating, deleting };
 const char* to_string(stream_status s);
 
@@ -48,6 +54,8 @@ struct stream_state {
     std::optional<int> warm_throughput_mibps;
     std::uint32_t next_shard_index = 0;
     std::vector<shard_state> shards;  // by index
+    std::vector<consumer_state> consumers;
+    std::string resource_policy;  // PutResourcePolicy's JSON text, empty if none
 
     stream_status status(std::int64_t now_ms) const;
     const shard_state* find_shard(std::uint32_t index) const;

@@ -186,6 +186,11 @@ TEST(CodecCborDecode, OtherTagsAreDropped) {
     EXPECT_EQ(v["a"], "x");
     EXPECT_EQ(v["b"], binary("\x05"));
     EXPECT_EQ(v["c"], 42);
+
+    // Tags inside indefinite containers, on an indefinite string and on a container.
+    const std::string nested = bytes({0xBF, 0x61, 'L', 0x9F, 0xC1, 0x01, 0xD8, 0x20, 0x7F, 0x61, 'a', 0x61, 'b', 0xFF,
+                                      0xC1, 0xC1, 0x80, 0xFF, 0xFF});
+    EXPECT_EQ(decode(wire_format::cbor, nested), json::parse(R"({"L":[1,"ab",[]]})"));
 }
 
 TEST(CodecCborDecode, ScalarTypes) {

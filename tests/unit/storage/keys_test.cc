@@ -60,7 +60,8 @@ TEST(Keys, RecordValueRoundTrips) {
         {1700000000123, "pk", "hello"},
         {0, "k", ""},
         {INT64_MAX, std::string(256, 'p'), binary},
-        {1, std::string(65535, 'q'), std::string(1 << 20, 'd')},
+        // the length field holds 15 bits (the top bit is the encryption flag)
+        {1, std::string(32767, 'q'), std::string(1 << 20, 'd')},
         {1700000000000, "\xc3\xa9", binary},
     };
     for (const auto& s : samples) {
@@ -71,6 +72,12 @@ TEST(Keys, RecordValueRoundTrips) {
         record_value rv;
         ASSERT_TRUE(decode_record_value(out, rv));
         EXPECT_EQ(rv.arrival_ms, s.arrival_ms);
+        EXPECT_EQ(rv.partition_key, s.partition_key);
+        EXPECT_EQ(rv.data, s.data);
+        EXPECT_FALSE(rv.encrypted);
+        encode_record_value(out, s.arrival_ms, s.partition_key, s.data, true);
+        ASSERT_TRUE(decode_record_value(out, rv));
+        EXPECT_TRUE(rv.encrypted);
         EXPECT_EQ(rv.partition_key, s.partition_key);
         EXPECT_EQ(rv.data, s.data);
     }

@@ -274,9 +274,12 @@ TEST_F(StoreTest, TrimHidesAndDeletesOlderRecords) {
 
         // The records are really gone, not only hidden by the horizon.
         st.compact(*s);
-        std::unique_ptr<rocksdb::Iterator> it(st.db()->NewIterator(rocksdb::ReadOptions(), s->cf));
         std::vector<std::uint64_t> keys_left;
-        for (it->SeekToFirst(); it->Valid(); it->Next()) keys_left.push_back(keys::decode_counter(it->key().ToStringView()));
+        {
+            std::unique_ptr<rocksdb::Iterator> it(st.db()->NewIterator(rocksdb::ReadOptions(), s->cf));
+            for (it->SeekToFirst(); it->Valid(); it->Next())
+                keys_left.push_back(keys::decode_counter(it->key().ToStringView()));
+        }
         EXPECT_EQ(keys_left, (std::vector<std::uint64_t>{6, 7, 8, 9, 10}));
         close();
     }
@@ -391,7 +394,14 @@ TEST_F(StoreTest, DropShardRemovesItsColumnFamily) {
 TEST_F(StoreTest, DropQueuedBehindAppendsRunsAfterThem) {
     // While the writer is busy with a large batch, an append and a drop pile
     // up in its queue together; both must be handled, in order.
-    auto scenario = [this] {
+    // The scenario runs in a child process (a crash there fails this test
+    // instead of ending the run); it works in a directory named after this
+    // process so that cleanup here removes it whatever happens to the child.
+    auto shared_dir = [](pid_t parent) {
+        return fs::temp_directory_path() / ("kinesd-store-test-drop-queue-" + std::to_string(parent));
+    };
+    auto scenario = [&] {
+        options_.path = shared_dir(::getppid()).string();
         options_.mode = durability::sync;
         store& st = open();
         shard_ref busy = st.open_shard(keys::shard_cf_name(7, 0), true);
@@ -418,12 +428,12 @@ TEST_F(StoreTest, DropQueuedBehindAppendsRunsAfterThem) {
             if (!r.get().ok()) code = 2;
         if (!doomed->dropped.load() || read_all(st, *live).size() != 2) code = 3;
         close();
-        std::error_code ec;
-        fs::remove_all(dir_, ec);
         std::_Exit(code);
     };
     GTEST_FLAG_SET(death_test_style, "threadsafe");
     EXPECT_EXIT(scenario(), ::testing::ExitedWithCode(0), "");
+    std::error_code ec;
+    fs::remove_all(shared_dir(::getpid()), ec);
 }
 
 TEST_F(StoreTest, DropUnreferencedKeepsOnlyNamedShards) {

@@ -69,8 +69,8 @@ bool big_less(const std::string& a, const std::string& b) {
 
 std::int64_t epoch_seconds(int y, unsigned m, unsigned d, int hh, int mm, int ss) {
     using namespace std::chrono;
-    auto day = sys_days(year(y) / month(m) / day(d));
-    return duration_cast<seconds>(day.time_since_epoch()).count() + hh * 3600 + mm * 60 + ss;
+    auto midnight = sys_days(year(y) / month(m) / day(d));
+    return duration_cast<seconds>(midnight.time_since_epoch()).count() + hh * 3600 + mm * 60 + ss;
 }
 
 // ---- shard ids
@@ -195,7 +195,7 @@ TEST(SequenceNumber, StartingAndEndingBoundEveryRecord) {
     const std::uint64_t created = 1600000000;
     std::string start = sequence_number({created, 7, starting_counter, created});
     std::string end = sequence_number({created, 7, ending_counter, created + 86400});
-    for (std::uint64_t counter : {1ULL, 2ULL, 1000ULL, ending_counter - 1}) {
+    for (std::uint64_t counter : {std::uint64_t(1), std::uint64_t(2), std::uint64_t(1000), ending_counter - 1}) {
         // Arrival times sit below the counter, so a record that arrived
         // after the ending number's time still sorts below it.
         std::string s = sequence_number({created, 7, counter, created + 999999});

@@ -60,8 +60,9 @@ TEST(EvenHashRanges, ThreeShardsMatchAws) {
 }
 
 TEST(EvenHashRanges, AreContiguousEvenAndCoverTheSpace) {
+    // n = 1 has width 2^128, which no uint128 holds; OneShardCoversEverything covers it.
     std::vector<std::uint32_t> counts;
-    for (std::uint32_t n = 1; n <= 50; ++n) counts.push_back(n);
+    for (std::uint32_t n = 2; n <= 50; ++n) counts.push_back(n);
     for (std::uint32_t n : {64u, 100u, 255u, 256u, 500u, 1000u, 4096u, 10000u}) counts.push_back(n);
     for (std::uint32_t n : counts) {
         auto r = even_hash_ranges(n);

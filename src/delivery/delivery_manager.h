@@ -1,0 +1,67 @@
+#pragma once
+// Runs one delivery_worker per ACTIVE delivery stream and the thread pool
+// that compresses and uploads their objects. A control thread keeps the
+// workers in step with the registry: it starts workers for new streams, hands
+// new versions to running ones, stops the workers of deleted streams and
+// finishes deletions whose delay has passed.
+//
+// stop() flushes: every worker seals what it holds and waits (bounded) for
+// its objects to be written, so a SIGTERM leaves nothing behind in memory.
+#include <boost/asio/thread_pool.hpp>
+
+#include <condition_variable>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <thread>
+
+#include "common/clock.h"
+#include "delivery/delivery_worker.h"
+#include "delivery/firehose_registry.h"
+#include "delivery/s3_client.h"
+#include "storage/store.h"
+#include "streams/stream_registry.h"
+
+namespace kinesd::delivery {
+
+class delivery_manager {
+public:
+    delivery_manager(firehose_registry& registry, streams::stream_registry& streams, storage::store& store,
+                     const kinesd::clock& clock, delivery_options options);
+    ~delivery_manager();
+    delivery_manager(const delivery_manager&) = delete;
+    delivery_manager& operator=(const delivery_manager&) = delete;
+
+    void start();
+    void stop();
+    // Runs one reconciliation pass now (tests; the control thread does it
+    // every 100 ms).
+    void reconcile();
+
+private:
+    struct running {
+        std::shared_ptr<delivery_worker> worker;
+        delivery_snapshot stream;
+    };
+    void loop();
+
+    firehose_registry& registry_;
+    streams::stream_registry& streams_;
+    storage::store& store_;
+    const kinesd::clock& clock_;
+    delivery_options options_;
+    s3_client s3_;
+    boost::asio::thread_pool pool_;
+
+    std::mutex workers_mutex_;
+    std::map<std::string, running> workers_;
+
+    std::mutex mutex_;
+    std::condition_variable cv_;
+    bool stopping_ = false;
+    bool stopped_ = false;
+    std::thread thread_;
+};
+
+}  // namespace kinesd::delivery

@@ -3,14 +3,10 @@
 // KINESD_BIN on a free loopback port. Delivery to S3 is covered by the Python
 // suites; here the S3 endpoint is a closed loopback port.
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import fs from 'node:fs';
-import http from 'node:http';
-import net from 'node:net';
-import os from 'node:os';
-import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
+
+import { freePort, Server, sleep } from './kinesd_server.mjs';
 
 let sdk;
 try {
@@ -23,77 +19,6 @@ const {
   PutRecordBatchCommand, ResourceNotFoundException,
 } = sdk;
 
-const binary = process.env.KINESD_BIN;
-const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
-
-function freePort() {
-  return new Promise((resolve, reject) => {
-    const probe = net.createServer();
-    probe.once('error', reject);
-    probe.listen(0, '127.0.0.1', () => {
-      const { port } = probe.address();
-      probe.close(() => resolve(port));
-    });
-  });
-}
-
-function answers(port) {
-  return new Promise((resolve) => {
-    const request = http.request({
-      host: '127.0.0.1', port, method: 'POST', path: '/', timeout: 2000,
-      headers: { 'Content-Type': 'application/x-amz-json-1.1', 'X-Amz-Target': 'Firehose_20150804.ListDeliveryStreams' },
-    }, (response) => { response.resume(); response.on('end', () => resolve(true)); });
-    request.on('error', () => resolve(false));
-    request.on('timeout', () => { request.destroy(); resolve(false); });
-    request.end('{}');
-  });
-}
-
-class Server {
-  async start() {
-    if (!binary) throw new Error('KINESD_BIN is not set: point it at the kinesd binary');
-    this.workDir = fs.mkdtempSync(path.join(os.tmpdir(), 'kinesd-js-firehose-'));
-    const dataDir = path.join(this.workDir, 'data');
-    fs.mkdirSync(dataDir);
-    this.logPath = path.join(this.workDir, 'kinesd.log');
-    this.port = await freePort();
-    const s3Port = await freePort();
-    const log = fs.openSync(this.logPath, 'a');
-    this.child = spawn(binary, ['--host', '127.0.0.1', '--port', String(this.port), '--data-dir', dataDir,
-      '--log-level', 'warn', '--s3-endpoint', `http://127.0.0.1:${s3Port}`], { stdio: ['ignore', log, log] });
-    fs.closeSync(log);
-    this.exit = new Promise((resolve) => this.child.once('exit', (code, signal) => resolve({ code, signal })));
-    let exited = false;
-    this.exit.then(() => { exited = true; });
-    const deadline = Date.now() + 60000;
-    while (Date.now() < deadline) {
-      if (exited) throw new Error(`kinesd exited during start-up\n${this.log()}`);
-      if (await answers(this.port)) return;
-      await sleep(50);
-    }
-    throw new Error(`kinesd did not answer within 60 s\n${this.log()}`);
-  }
-
-  get endpoint() { return `http://127.0.0.1:${this.port}`; }
-
-  log() {
-    try { return `--- kinesd log ---\n${fs.readFileSync(this.logPath, 'utf8')}--- end of kinesd log ---`; } catch { return ''; }
-  }
-
-  async stop() {
-    if (!this.child) return null;
-    if (this.child.exitCode === null && this.child.signalCode === null) this.child.kill('SIGTERM');
-    const timer = setTimeout(() => this.child.kill('SIGKILL'), 30000);
-    const status = await this.exit;
-    clearTimeout(timer);
-    return status;
-  }
-
-  cleanUp() {
-    if (this.workDir) fs.rmSync(this.workDir, { recursive: true, force: true });
-  }
-}
-
 describe('kinesd with @aws-sdk/client-firehose', () => {
   const server = new Server();
   const name = `js-fh-${randomBytes(6).toString('hex')}`;
@@ -105,7 +30,8 @@ describe('kinesd with @aws-sdk/client-firehose', () => {
   });
 
   before(async () => {
-    await server.start();
+    // Nothing listens there: these tests never wait for delivery.
+    await server.start(['--s3-endpoint', `http://127.0.0.1:${await freePort()}`]);
     client = new FirehoseClient({
       endpoint: server.endpoint,
       region: 'us-east-1',

@@ -2,14 +2,10 @@
 // default request handler (HTTP/2 with prior knowledge over http://).
 // Starts the binary named by KINESD_BIN on a free loopback port.
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import fs from 'node:fs';
-import http from 'node:http';
-import net from 'node:net';
-import os from 'node:os';
-import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
+
+import { Server } from './kinesd_server.mjs';
 
 let sdk;
 try {
@@ -22,77 +18,6 @@ const {
   GetRecordsCommand, GetShardIteratorCommand, ListShardsCommand, PutRecordCommand,
   PutRecordsCommand, ResourceNotFoundException, waitUntilStreamExists, waitUntilStreamNotExists,
 } = sdk;
-
-const binary = process.env.KINESD_BIN;
-
-function freePort() {
-  return new Promise((resolve, reject) => {
-    const probe = net.createServer();
-    probe.once('error', reject);
-    probe.listen(0, '127.0.0.1', () => {
-      const { port } = probe.address();
-      probe.close(() => resolve(port));
-    });
-  });
-}
-
-function answers(port) {
-  return new Promise((resolve) => {
-    const request = http.request({
-      host: '127.0.0.1', port, method: 'POST', path: '/', timeout: 2000,
-      headers: { 'Content-Type': 'application/x-amz-json-1.1', 'X-Amz-Target': 'Kinesis_20131202.ListStreams' },
-    }, (response) => { response.resume(); response.on('end', () => resolve(true)); });
-    request.on('error', () => resolve(false));
-    request.on('timeout', () => { request.destroy(); resolve(false); });
-    request.end('{}');
-  });
-}
-
-const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
-
-class Server {
-  async start() {
-    if (!binary) throw new Error('KINESD_BIN is not set: point it at the kinesd binary');
-    this.workDir = fs.mkdtempSync(path.join(os.tmpdir(), 'kinesd-js-'));
-    this.dataDir = path.join(this.workDir, 'data');
-    fs.mkdirSync(this.dataDir);
-    this.logPath = path.join(this.workDir, 'kinesd.log');
-    this.port = await freePort();
-    const log = fs.openSync(this.logPath, 'a');
-    this.child = spawn(binary, ['--host', '127.0.0.1', '--port', String(this.port),
-      '--data-dir', this.dataDir, '--log-level', 'warn'], { stdio: ['ignore', log, log] });
-    fs.closeSync(log);
-    this.exit = new Promise((resolve) => this.child.once('exit', (code, signal) => resolve({ code, signal })));
-    let exited = false;
-    this.exit.then(() => { exited = true; });
-    const deadline = Date.now() + 60000;
-    while (Date.now() < deadline) {
-      if (exited) throw new Error(`kinesd exited during start-up\n${this.log()}`);
-      if (await answers(this.port)) return;
-      await sleep(50);
-    }
-    throw new Error(`kinesd did not answer within 60 s\n${this.log()}`);
-  }
-
-  get endpoint() { return `http://127.0.0.1:${this.port}`; }
-
-  log() {
-    try { return `--- kinesd log ---\n${fs.readFileSync(this.logPath, 'utf8')}--- end of kinesd log ---`; } catch { return ''; }
-  }
-
-  async stop() {
-    if (!this.child) return null;
-    if (this.child.exitCode === null && this.child.signalCode === null) this.child.kill('SIGTERM');
-    const timer = setTimeout(() => this.child.kill('SIGKILL'), 30000);
-    const status = await this.exit;
-    clearTimeout(timer);
-    return status;
-  }
-
-  cleanUp() {
-    if (this.workDir) fs.rmSync(this.workDir, { recursive: true, force: true });
-  }
-}
 
 describe('kinesd with @aws-sdk/client-kinesis', () => {
   const server = new Server();

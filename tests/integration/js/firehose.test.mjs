@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
 
-import { freePort, Server, sleep } from './kinesd_server.mjs';
+import { freePort, Server } from './kinesd_server.mjs';
 
 let sdk;
 try {

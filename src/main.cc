@@ -2,6 +2,7 @@
 // Shutdown runs in reverse: stop accepting, let in-flight work finish, stop
 // the background workers, close the store.
 #include <boost/asio/io_context.hpp>
+#include <boost/asio/post.hpp>
 #include <boost/asio/signal_set.hpp>
 #include <boost/asio/thread_pool.hpp>
 #include <spdlog/spdlog.h>
@@ -89,6 +90,7 @@ int run(const kinesd::config::settings& cfg) {
     expiry.start();
 
     boost::asio::thread_pool workers(cfg.worker_threads > 0 ? cfg.worker_threads : int(cores * 4));
+    service.set_post([&workers](std::function<void()> work) { boost::asio::post(workers, std::move(work)); });
     kinesd::http::router router(service, workers, cfg.max_body_bytes);
 
     boost::asio::io_context ioc;

@@ -100,6 +100,88 @@ std::string sequence_of(const streams::shard_state& shard, const storage::append
     return encoding::sequence_number({shard.created_s, shard.index, e.counter, std::uint64_t(e.arrival_ms / 1000)});
 }
 
+// One put in flight: the records (the request itself for PutRecord, its
+// Records for PutRecords), which of them the throughput limiter refused, and
+// where the answer goes. Routing happens in submit(), which runs again when
+// a reshard closed a target shard between routing and writing: the records
+// then go to the children, so a reshard never fails or loses a put.
+struct pending_put {
+    service& svc;
+    std::string stream;
+    std::shared_ptr<json> input;
+    std::vector<const json*> records;
+    std::vector<std::string> throttled;  // non-empty: refused with this message
+    std::shared_ptr<responder> reply;
+    bool batch = false;
+    int attempt = 0;
+};
+
+// A reshard can close a shard only so many times in a row; past this the
+// put fails retryably instead of chasing the stream for ever.
+constexpr int max_routing_attempts = 16;
+
+void answer(const pending_put& put, const streams::stream_state& s,
+            const std::vector<const streams::shard_state*>& targets, const std::vector<std::size_t>& entry_of,
+            const storage::append_request& req) {
+    if (!put.batch) {
+        put.reply->ok({{"ShardId", encoding::shard_id(targets[0]->index)},
+                       {"SequenceNumber", sequence_of(*targets[0], req.entries[0])},
+                       {"EncryptionType", s.encryption_type}});
+        return;
+    }
+    json results = json::array();
+    std::size_t failed = 0;
+    for (std::size_t r = 0; r < entry_of.size(); ++r) {
+        if (entry_of[r] == SIZE_MAX) {
+            ++failed;
+            results.push_back(
+                {{"ErrorCode", "ProvisionedThroughputExceededException"}, {"ErrorMessage", put.throttled[r]}});
+            continue;
+        }
+        results.push_back({{"SequenceNumber", sequence_of(*targets[r], req.entries[entry_of[r]])},
+                           {"ShardId", encoding::shard_id(targets[r]->index)}});
+    }
+    put.reply->ok(
+        {{"FailedRecordCount", failed}, {"Records", std::move(results)}, {"EncryptionType", s.encryption_type}});
+}
+
+void submit(std::shared_ptr<pending_put> put) {
+    auto s = put->svc.streams().find(put->stream);
+    if (!s)
+        return put->reply->fail(api_error::resource_not_found("Stream " + put->stream + " under account " +
+                                                              put->svc.settings().account_id + " not found."));
+    std::vector<const streams::shard_state*> targets(put->records.size(), nullptr);
+    std::vector<std::size_t> entry_of(put->records.size(), SIZE_MAX);
+    auto request = std::make_shared<storage::append_request>();
+    request->entries.reserve(put->records.size());
+    for (std::size_t r = 0; r < put->records.size(); ++r) {
+        if (!put->throttled[r].empty()) continue;
+        const json& record = *put->records[r];
+        targets[r] = s->route(hash_of(record));
+        if (!targets[r]) return put->reply->fail(api_error::internal());
+        entry_of[r] = request->entries.size();
+        request->entries.push_back({.shard = targets[r]->log.get(),
+                                    .partition_key = record["PartitionKey"].get_ref<const std::string&>(),
+                                    .data = bytes_of(record["Data"]),
+                                    .encrypted = s->encryption_type == "KMS"});
+    }
+    request->owner = put->input;
+    auto* req = request.get();
+    request->done = [put, s, targets = std::move(targets), entry_of = std::move(entry_of),
+                     req](const rocksdb::Status& status) {
+        if (status.IsAborted() && put->attempt + 1 < max_routing_attempts) {
+            // This runs on the storage writer, which must not wait for the
+            // registry: route again from a worker.
+            ++put->attempt;
+            put->svc.post([put] { submit(put); });
+            return;
+        }
+        if (!status.ok()) return put->reply->fail(api_error::internal());
+        answer(*put, *s, targets, entry_of, *req);
+    };
+    put->svc.store().append(std::move(request));
+}
+
 void put_record(action_context& ctx) {
     auto name = stream_name_of(ctx);
     auto s = writable_stream(ctx, name);
@@ -120,21 +202,8 @@ void put_record(action_context& ctx) {
     if (!shard) throw api_error::internal();
     if (!within_write_limit(ctx, *shard, *input)) throw api_error::throughput_exceeded(throttled_message(ctx, *s, *shard));
 
-    auto request = std::make_shared<storage::append_request>();
-    request->entries.push_back({.shard = shard->log.get(),
-                                .partition_key = (*input)["PartitionKey"].get_ref<const std::string&>(),
-                                .data = bytes_of((*input)["Data"]),
-                                .encrypted = s->encryption_type == "KMS"});
-    request->owner = input;
-    auto reply = ctx.reply;
-    auto* req = request.get();
-    request->done = [reply, s, shard, req](const rocksdb::Status& status) {
-        if (!status.ok()) return reply->fail(api_error::internal());
-        reply->ok({{"ShardId", encoding::shard_id(shard->index)},
-                   {"SequenceNumber", sequence_of(*shard, req->entries[0])},
-                   {"EncryptionType", s->encryption_type}});
-    };
-    ctx.svc.store().append(std::move(request));
+    auto put = std::make_shared<pending_put>(pending_put{ctx.svc, name, input, {input.get()}, {std::string()}, ctx.reply});
+    submit(std::move(put));
 }
 
 void put_records(action_context& ctx) {
@@ -144,60 +213,28 @@ void put_records(action_context& ctx) {
     auto& records = (*input)["Records"];
 
     std::size_t total = 0;
-    std::vector<const streams::shard_state*> targets;
-    targets.reserve(records.size());
     int i = 0;
     for (auto& record : records) {
         ++i;
         check_record_size(*s, record, "records." + std::to_string(i) + ".member.data");
         total += record["Data"].get_binary().size() + record["PartitionKey"].get_ref<const std::string&>().size();
-        const auto* shard = s->route(hash_of(record));
-        if (!shard) throw api_error::internal();
-        targets.push_back(shard);
+        hash_of(record);  // an invalid ExplicitHashKey fails the whole call
     }
     if (total > put_records_max_bytes)
         throw api_error::invalid_argument("Records size exceeds 5 MB limit");
 
     // Records over their shard's limit fail on their own, inside a 200, as
     // on AWS; the rest are written.
-    std::vector<std::string> throttled(records.size());
-    auto request = std::make_shared<storage::append_request>();
-    request->entries.reserve(records.size());
-    std::vector<std::size_t> entry_of(records.size(), SIZE_MAX);
+    auto put = std::make_shared<pending_put>(pending_put{ctx.svc, name, input, {}, {}, ctx.reply, true});
+    put->records.reserve(records.size());
+    put->throttled.resize(records.size());
     for (std::size_t r = 0; r < records.size(); ++r) {
-        if (!within_write_limit(ctx, *targets[r], records[r])) {
-            throttled[r] = throttled_message(ctx, *s, *targets[r]);
-            continue;
-        }
-        entry_of[r] = request->entries.size();
-        request->entries.push_back({.shard = targets[r]->log.get(),
-                                    .partition_key = records[r]["PartitionKey"].get_ref<const std::string&>(),
-                                    .data = bytes_of(records[r]["Data"]),
-                                    .encrypted = s->encryption_type == "KMS"});
+        put->records.push_back(&records[r]);
+        const auto* shard = s->route(hash_of(records[r]));
+        if (!shard) throw api_error::internal();
+        if (!within_write_limit(ctx, *shard, records[r])) put->throttled[r] = throttled_message(ctx, *s, *shard);
     }
-    request->owner = input;
-    auto reply = ctx.reply;
-    auto* req = request.get();
-    request->done = [reply, s, targets = std::move(targets), req, entry_of = std::move(entry_of),
-                     throttled = std::move(throttled)](const rocksdb::Status& status) {
-        if (!status.ok()) return reply->fail(api_error::internal());
-        json results = json::array();
-        std::size_t failed = 0;
-        for (std::size_t r = 0; r < entry_of.size(); ++r) {
-            if (entry_of[r] == SIZE_MAX) {
-                ++failed;
-                results.push_back(
-                    {{"ErrorCode", "ProvisionedThroughputExceededException"}, {"ErrorMessage", throttled[r]}});
-                continue;
-            }
-            results.push_back({{"SequenceNumber", sequence_of(*targets[r], req->entries[entry_of[r]])},
-                               {"ShardId", encoding::shard_id(targets[r]->index)}});
-        }
-        reply->ok({{"FailedRecordCount", failed},
-                   {"Records", std::move(results)},
-                   {"EncryptionType", s->encryption_type}});
-    };
-    ctx.svc.store().append(std::move(request));
+    submit(std::move(put));
 }
 
 }  // namespace

@@ -1,6 +1,7 @@
 #pragma once
 // Everything an action handler may use, in one object handed to each call.
 #include <cstdint>
+#include <functional>
 #include <string>
 
 #include "common/clock.h"
@@ -39,6 +40,12 @@ public:
     // Delivery streams (Firehose); null when the server runs without them.
     delivery::firehose_registry* firehose() const { return firehose_; }
     void set_firehose(delivery::firehose_registry* registry) { firehose_ = registry; }
+    // Runs work on the action worker pool (set by main). Used to resume a
+    // request from a thread that must not block, such as the storage writer.
+    void post(std::function<void()> work) const {
+        if (post_) post_(std::move(work));
+    }
+    void set_post(std::function<void(std::function<void()>)> post) { post_ = std::move(post); }
     // Per-shard throughput limits; null (the default) enforces none.
     streams::throughput_limiter* limiter() const { return limiter_; }
     void set_limiter(streams::throughput_limiter* limiter) { limiter_ = limiter; }
@@ -55,6 +62,7 @@ private:
     std::string secret_;
     delivery::firehose_registry* firehose_ = nullptr;
     streams::throughput_limiter* limiter_ = nullptr;
+    std::function<void(std::function<void()>)> post_;
 };
 
 }  // namespace kinesd::actions

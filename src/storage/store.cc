@@ -176,7 +176,7 @@ shard_ref store::open_shard(const std::string& cf_name, bool create) {
 void store::drop_shard(const shard_ref& shard) {
     {
         std::lock_guard lock(queue_mutex_);
-        queue_.push_back(task{nullptr, shard});
+        queue_.push_back(task{nullptr, shard, nullptr});
     }
     queue_cv_.notify_one();
 }
@@ -197,7 +197,7 @@ void store::drop_unreferenced(const std::set<std::string>& keep) {
 void store::append(std::shared_ptr<append_request> request) {
     {
         std::lock_guard lock(queue_mutex_);
-        queue_.push_back(task{std::move(request), nullptr});
+        queue_.push_back(task{std::move(request), nullptr, nullptr});
     }
     queue_cv_.notify_one();
 }
@@ -213,7 +213,8 @@ void store::writer_loop() {
             std::size_t bytes = 0;
             while (!queue_.empty()) {
                 auto& t = queue_.front();
-                if (t.drop && !tasks.empty()) break;  // a drop waits for the appends before it
+                // drops and fences run alone, after the appends queued before them
+                if ((t.drop || t.fence) && !tasks.empty()) break;
                 std::size_t size = 0;
                 if (t.append)
                     for (auto& e : t.append->entries) size += e.data.size() + e.partition_key.size() + 32;
@@ -221,7 +222,7 @@ void store::writer_loop() {
                 bytes += size;
                 tasks.push_back(std::move(t));
                 queue_.pop_front();
-                if (tasks.back().drop) break;  // drops run alone, in queue order
+                if (tasks.back().drop || tasks.back().fence) break;
             }
         }
         commit(tasks);
@@ -229,7 +230,22 @@ void store::writer_loop() {
     }
 }
 
+void store::fence() {
+    auto done = std::make_shared<std::promise<void>>();
+    auto ready = done->get_future();
+    {
+        std::lock_guard lock(queue_mutex_);
+        queue_.push_back(task{nullptr, nullptr, done});
+    }
+    queue_cv_.notify_one();
+    ready.wait();
+}
+
 void store::commit(std::vector<task>& tasks) {
+    if (tasks.size() == 1 && tasks[0].fence) {
+        tasks[0].fence->set_value();
+        return;
+    }
     if (tasks.size() == 1 && tasks[0].drop) {
         auto& shard = tasks[0].drop;
         shard->dropped = true;
@@ -251,12 +267,14 @@ void store::commit(std::vector<task>& tasks) {
     char key[8];
     std::vector<shard_log*> touched;
     std::int64_t now = clock_.now_ms();
-    std::vector<bool> rejected(tasks.size(), false);
+    std::vector<rocksdb::Status> rejected(tasks.size());
     for (std::size_t i = 0; i < tasks.size(); ++i) {
         auto& req = *tasks[i].append;
-        for (auto& e : req.entries)
-            if (e.shard->dropped) rejected[i] = true;
-        if (rejected[i]) continue;
+        for (auto& e : req.entries) {
+            if (e.shard->dropped) rejected[i] = rocksdb::Status::NotFound("shard dropped");
+            else if (e.shard->closed) rejected[i] = rocksdb::Status::Aborted("shard closed by a reshard");
+        }
+        if (!rejected[i].ok()) continue;
         for (auto& e : req.entries) {
             shard_log& shard = *e.shard;
             // Arrival times never go backwards within a shard, so AT_TIMESTAMP
@@ -284,10 +302,7 @@ void store::commit(std::vector<task>& tasks) {
     }
     for (std::size_t i = 0; i < tasks.size(); ++i) {
         auto& req = *tasks[i].append;
-        if (rejected[i])
-            req.done(rocksdb::Status::NotFound("shard dropped"));
-        else
-            req.done(status);
+        req.done(rejected[i].ok() ? status : rejected[i]);
     }
 }
 

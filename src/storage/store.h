@@ -14,6 +14,7 @@
 #include <cstdint>
 #include <deque>
 #include <functional>
+#include <future>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -53,6 +54,10 @@ struct shard_log {
     std::atomic<std::uint64_t> trimmed_below{1};  // counters below this are gone
     std::atomic<std::int64_t> last_arrival_ms{0};
     std::atomic<bool> dropped{false};
+    // Set when a reshard closes the shard: the writer refuses appends routed
+    // to it by an older snapshot, so nothing lands behind a reader that has
+    // already reached the shard's end.
+    std::atomic<bool> closed{false};
     std::uint64_t next_counter = 1;  // writer thread only
 };
 using shard_ref = std::shared_ptr<shard_log>;
@@ -105,7 +110,13 @@ public:
     // of a stream deleted just before a crash).
     void drop_unreferenced(const std::set<std::string>& keep);
 
+    // Completes with OK once durable; with Aborted when a target shard was
+    // closed by a reshard (the caller answers a retryable failure); with
+    // NotFound when a target shard was dropped.
     void append(std::shared_ptr<append_request> request);
+    // Returns once every append queued before the call has been committed
+    // or refused.
+    void fence();
 
     // Calls fn for records with counter >= from (and >= trimmed_below), up to
     // `limit` records or until the bytes passed exceed max_bytes (the record
@@ -130,6 +141,7 @@ private:
     struct task {
         std::shared_ptr<append_request> append;
         shard_ref drop;
+        std::shared_ptr<std::promise<void>> fence;
     };
     void writer_loop();
     void commit(std::vector<task>& tasks);

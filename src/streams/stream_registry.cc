@@ -32,6 +32,8 @@ std::set<std::string> stream_registry::load() {
         if (j.is_discarded()) throw std::runtime_error("corrupt stream metadata in the data directory");
         auto s = std::make_shared<stream_state>(stream_state::from_json(j));
         attach_logs(*s, false);
+        for (auto& shard : s->shards)
+            if (!shard.open()) shard.log->closed = true;
         for (auto& shard : s->shards) referenced.insert(shard.log->cf_name);
         streams_[s->name] = s;
     });
@@ -89,7 +91,16 @@ stream_snapshot stream_registry::update(std::string_view name, const std::functi
     if (it == streams_.end()) return nullptr;
     auto copy = std::make_shared<stream_state>(*it->second);
     fn(*copy);
+    // Shards this change closes stop taking appends before the change is
+    // visible: a reader that sees a shard closed and reads it to its end
+    // must never be followed by a late record in it.
+    bool closed_any = false;
+    for (auto& shard : copy->shards)
+        if (!shard.open() && shard.log && !shard.log->closed.exchange(true)) closed_any = true;
+    if (closed_any) store_.fence();
     attach_logs(*copy, true);
+    for (auto& shard : copy->shards)
+        if (!shard.open()) shard.log->closed = true;
     persist(*copy);
     it->second = copy;
     return copy;

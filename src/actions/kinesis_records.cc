@@ -110,6 +110,7 @@ struct pending_put {
     std::string stream;
     std::shared_ptr<json> input;
     std::vector<const json*> records;
+    std::vector<uint128> hashes;         // computed once; re-routing reuses them
     std::vector<std::string> throttled;  // non-empty: refused with this message
     std::shared_ptr<responder> reply;
     bool batch = false;
@@ -157,7 +158,7 @@ void submit(std::shared_ptr<pending_put> put) {
     for (std::size_t r = 0; r < put->records.size(); ++r) {
         if (!put->throttled[r].empty()) continue;
         const json& record = *put->records[r];
-        targets[r] = s->route(hash_of(record));
+        targets[r] = s->route(put->hashes[r]);
         if (!targets[r]) return put->reply->fail(api_error::internal());
         entry_of[r] = request->entries.size();
         request->entries.push_back({.shard = targets[r]->log.get(),
@@ -202,7 +203,8 @@ void put_record(action_context& ctx) {
     if (!shard) throw api_error::internal();
     if (!within_write_limit(ctx, *shard, *input)) throw api_error::throughput_exceeded(throttled_message(ctx, *s, *shard));
 
-    auto put = std::make_shared<pending_put>(pending_put{ctx.svc, name, input, {input.get()}, {std::string()}, ctx.reply});
+    auto put = std::make_shared<pending_put>(
+        pending_put{ctx.svc, name, input, {input.get()}, {hash}, {std::string()}, ctx.reply});
     submit(std::move(put));
 }
 
@@ -218,19 +220,21 @@ void put_records(action_context& ctx) {
         ++i;
         check_record_size(*s, record, "records." + std::to_string(i) + ".member.data");
         total += record["Data"].get_binary().size() + record["PartitionKey"].get_ref<const std::string&>().size();
-        hash_of(record);  // an invalid ExplicitHashKey fails the whole call
     }
     if (total > put_records_max_bytes)
         throw api_error::invalid_argument("Records size exceeds 5 MB limit");
 
     // Records over their shard's limit fail on their own, inside a 200, as
     // on AWS; the rest are written.
-    auto put = std::make_shared<pending_put>(pending_put{ctx.svc, name, input, {}, {}, ctx.reply, true});
+    auto put = std::make_shared<pending_put>(pending_put{ctx.svc, name, input, {}, {}, {}, ctx.reply, true});
     put->records.reserve(records.size());
+    put->hashes.reserve(records.size());
     put->throttled.resize(records.size());
+    // An invalid ExplicitHashKey fails the whole call before anything is written.
+    for (auto& record : records) put->hashes.push_back(hash_of(record));
     for (std::size_t r = 0; r < records.size(); ++r) {
         put->records.push_back(&records[r]);
-        const auto* shard = s->route(hash_of(records[r]));
+        const auto* shard = s->route(put->hashes[r]);
         if (!shard) throw api_error::internal();
         if (!within_write_limit(ctx, *shard, records[r])) put->throttled[r] = throttled_message(ctx, *s, *shard);
     }

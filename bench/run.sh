@@ -27,6 +27,7 @@ PEERS_ON_DISK=1
 RESULTS_DIR=""
 DRAIN_TIMEOUT=300
 STREAM=bench
+SCALE_STREAMS=0
 
 usage() {
   cat <<EOF
@@ -46,6 +47,9 @@ usage: bench/run.sh [options]
       --in-memory-peers      run kinesalite and kinesis-local without their on-disk stores
       --drain-timeout SECS   give up draining after this long (default $DRAIN_TIMEOUT)
       --results DIR          where logs and the table go (default bench/results/<timestamp>)
+      --matrix               the full matrix: record sizes 100,1k,64k, shards 1,4,64, then
+                             kinesd alone from 1 to 1,000 streams (bench/scale.py streams)
+      --scale-streams N      after the table, grow kinesd from 1 to N streams of 4 shards
   -h, --help                 this text
 EOF
 }
@@ -83,6 +87,8 @@ parse_args() {
       --in-memory-peers) PEERS_ON_DISK=0; shift ;;
       --drain-timeout) DRAIN_TIMEOUT="$2"; shift 2 ;;
       --results) RESULTS_DIR="$2"; shift 2 ;;
+      --matrix) SIZES=100,1k,64k; SHARD_COUNTS=1,4,64; SCALE_STREAMS=1000; shift ;;
+      --scale-streams) SCALE_STREAMS="$2"; shift 2 ;;
       -h|--help) usage; exit 0 ;;
       *) usage >&2; die "unknown option: $1" ;;
     esac
@@ -91,6 +97,7 @@ parse_args() {
   [[ "$DURATION" =~ ^[0-9]+$ && "$DURATION" -ge 1 ]] || die "--duration must be a whole number of seconds"
   [[ "$DURATION" -le 600 ]] || die "--duration is capped at 600 s per phase"
   [[ -z "$RECORDS_PER_REQUEST" || "$RECORDS_PER_REQUEST" =~ ^[0-9]+$ ]] || die "bad --records-per-request"
+  [[ "$SCALE_STREAMS" =~ ^[0-9]+$ ]] || die "bad --scale-streams"
 
   IFS=',' read -ra SIZE_LIST <<< "$SIZES"
   IFS=',' read -ra SHARD_LIST <<< "$SHARD_COUNTS"
@@ -646,6 +653,18 @@ main() {
       print_table "$size" "$shards" | tee -a "$RESULTS_DIR/results.md"
     done
   done
+  if [[ "$SCALE_STREAMS" -gt 0 ]] && wants kinesd && [[ -z "${UNAVAILABLE[kinesd]:-}" ]]; then
+    log "== kinesd from 1 to $SCALE_STREAMS streams of 4 shards (load average $(loadavg))"
+    {
+      echo
+      echo "### kinesd from 1 to $SCALE_STREAMS streams"
+      echo
+      timeout --kill-after=10 7200 "$PY" "$BENCH_DIR/scale.py" --kinesd "$KINESD_BIN" \
+        --kinesd-args "--create-stream-ms 0 --shard-limit $((SCALE_STREAMS * 4 + 100)) $KINESD_ARGS" \
+        --duration "$DURATION" streams --max-streams "$SCALE_STREAMS" 2> "$RESULTS_DIR/scale.err" ||
+        echo "scale.py failed: $(tail -n 3 "$RESULTS_DIR/scale.err" | tr '\n' ' ')"
+    } | tee -a "$RESULTS_DIR/results.md"
+  fi
   echo
   log "table saved to $RESULTS_DIR/results.md"
 }

@@ -2,12 +2,20 @@
 # Installs what kinesd needs on Debian 12, from Debian's packages (and npm for
 # the JavaScript SDK tests). Run as root. With --test it also installs what
 # the test suite uses: boto3, the AWS CLI, the JS SDK v3 and an S3-compatible
-# server for the delivery tests.
+# server for the delivery tests. With --sanitize it also installs clang and its
+# sanitizer and libFuzzer runtimes, for the sanitizer and fuzzing job.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 with_tests=0
-[ "${1:-}" = "--test" ] && with_tests=1
+with_sanitize=0
+for arg in "$@"; do
+  case "$arg" in
+    --test) with_tests=1 ;;
+    --sanitize) with_sanitize=1 ;;
+    *) echo "usage: $0 [--test] [--sanitize]" >&2; exit 2 ;;
+  esac
+done
 
 sudo_cmd=""
 [ "$(id -u)" -ne 0 ] && sudo_cmd="sudo"
@@ -15,10 +23,13 @@ sudo_cmd=""
 build_packages=(g++ cmake ninja-build pkg-config libboost-dev nlohmann-json3-dev librocksdb-dev libspdlog-dev
                 libssl-dev zlib1g-dev libsnappy-dev libnghttp2-dev)
 test_packages=(libgtest-dev libgmock-dev python3 python3-boto3 awscli nodejs npm curl)
+# llvm brings llvm-symbolizer, which turns sanitizer reports into file:line.
+sanitize_packages=(clang libclang-rt-14-dev llvm)
 
 missing=()
 want=("${build_packages[@]}")
 [ $with_tests -eq 1 ] && want+=("${test_packages[@]}")
+[ $with_sanitize -eq 1 ] && want+=("${sanitize_packages[@]}")
 for p in "${want[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
 done

@@ -7,7 +7,15 @@
 #include <boost/asio/thread_pool.hpp>
 #include <spdlog/spdlog.h>
 
+#include <sys/resource.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <malloc.h>
+
 #include <cstdlib>
+#include <cstring>
+#include <filesystem>
 #include <iostream>
 #include <set>
 #include <thread>
@@ -44,6 +52,59 @@ kinesd::storage::durability durability_of(const std::string& s) {
     return kinesd::storage::durability::sync;
 }
 
+// Every connection is a descriptor, and RocksDB keeps files open too: the
+// soft limit (often 1024) would cap connections long before max-connections.
+void raise_open_file_limit() {
+    rlimit limit{};
+    if (getrlimit(RLIMIT_NOFILE, &limit) != 0) return;
+    const auto before = limit.rlim_cur;
+    if (limit.rlim_cur != limit.rlim_max) {
+        limit.rlim_cur = limit.rlim_max;
+        if (setrlimit(RLIMIT_NOFILE, &limit) != 0) {
+            spdlog::debug("cannot raise the open file limit from {}: {}", before, std::strerror(errno));
+            return;
+        }
+    }
+    spdlog::debug("open file limit {} (was {})", limit.rlim_cur, before);
+}
+
+// What RocksDB leaves in a directory, even when it stopped before writing
+// CURRENT. Anything else means the directory belongs to someone else.
+bool is_store_file(const std::string& name) {
+    static const char* const prefixes[] = {"LOCK", "LOG", "IDENTITY", "MANIFEST-", "OPTIONS-", "CURRENT"};
+    for (const char* prefix : prefixes)
+        if (name.rfind(prefix, 0) == 0) return true;
+    for (const char* suffix : {".log", ".sst", ".blob", ".dbtmp"})
+        if (name.size() > std::strlen(suffix) && name.ends_with(suffix)) return true;
+    // A file system's own entry at the root of a dedicated volume.
+    return name == "lost+found";
+}
+
+// Refuses, with one clear sentence, a data directory that cannot be a kinesd
+// store, before RocksDB gets to create files in it or report it obscurely.
+void check_data_dir(const std::string& path) {
+    namespace fs = std::filesystem;
+    std::error_code ec;
+    const auto status = fs::status(path, ec);
+    if (ec && ec != std::errc::no_such_file_or_directory)
+        throw std::runtime_error("data directory " + path + " is not accessible: " + ec.message());
+    if (!fs::exists(status)) return;  // the store creates it
+    if (!fs::is_directory(status)) throw std::runtime_error("data directory " + path + " exists and is not a directory");
+    if (access(path.c_str(), R_OK | W_OK | X_OK) != 0)
+        throw std::runtime_error("data directory " + path + " is not writable: " + std::strerror(errno));
+    bool has_current = false;
+    std::string foreign;
+    for (const auto& entry : fs::directory_iterator(path, ec)) {
+        const auto name = entry.path().filename().string();
+        if (name == "CURRENT") has_current = true;
+        if (foreign.empty() && !is_store_file(name)) foreign = name;
+    }
+    if (ec) throw std::runtime_error("data directory " + path + " cannot be listed: " + ec.message());
+    if (!has_current && !foreign.empty())
+        throw std::runtime_error("data directory " + path + " is not empty and holds no kinesd store (found '" +
+                                 foreign + "'); give an empty or a kinesd data directory");
+}
+
 // The HMAC key of shard iterators and paging tokens, created once per data
 // directory so that iterators survive restarts.
 std::string load_secret(kinesd::storage::store& store) {
@@ -59,6 +120,8 @@ int run(const kinesd::config::settings& cfg) {
     unsigned cores = std::max(1u, std::thread::hardware_concurrency());
     kinesd::clock clock(cfg.clock_offset_ms);
 
+    raise_open_file_limit();
+    check_data_dir(cfg.data_dir);
     kinesd::storage::store_options store_options;
     store_options.path = cfg.data_dir;
     store_options.mode = durability_of(cfg.durability);
@@ -99,6 +162,8 @@ int run(const kinesd::config::settings& cfg) {
     server_options.port = cfg.port;
     server_options.max_connections = cfg.max_connections;
     server_options.idle_timeout = std::chrono::milliseconds(cfg.idle_timeout_ms);
+    server_options.read_timeout = std::chrono::milliseconds(cfg.read_timeout_ms);
+    server_options.max_inflight_bytes = cfg.max_inflight_bytes;
     kinesd::http::server server(ioc, server_options, router);
     server.start();
     kinesd::delivery::delivery_options delivery_options;
@@ -137,6 +202,11 @@ int run(const kinesd::config::settings& cfg) {
 }  // namespace
 
 int main(int argc, char** argv) {
+    // One malloc arena per thread keeps each worker's largest freed
+    // GetRecords answer; two arenas and fixed thresholds give it back.
+    mallopt(M_ARENA_MAX, 2);
+    mallopt(M_MMAP_THRESHOLD, 4 << 20);
+    mallopt(M_TRIM_THRESHOLD, 16 << 20);
     kinesd::config::parse_result parsed;
     try {
         parsed = kinesd::config::load(argc, argv, environment());

@@ -23,29 +23,33 @@ namespace kinesd::actions {
 
 class responder {
 public:
-    // Receives either a body (nullopt = empty 200 body) or an error.
-    using sink = std::function<void(std::optional<nlohmann::json> body, const api_error* error)>;
+    // Receives a body to encode (nullopt = empty 200 body), or a body already
+    // encoded in the request's wire format, or an error.
+    using sink =
+        std::function<void(std::optional<nlohmann::json> body, std::string* encoded, const api_error* error)>;
 
     explicit responder(sink s) : sink_(std::move(s)) {}
     ~responder() {
         if (!done_) {
             auto e = api_error::internal();
-            sink_(std::nullopt, &e);
+            sink_(std::nullopt, nullptr, &e);
         }
     }
     responder(const responder&) = delete;
     responder& operator=(const responder&) = delete;
 
-    void ok(nlohmann::json body) { finish(std::move(body), nullptr); }
-    void ok_empty() { finish(std::nullopt, nullptr); }
-    void fail(const api_error& e) { finish(std::nullopt, &e); }
+    void ok(nlohmann::json body) { finish(std::move(body), nullptr, nullptr); }
+    // For hot actions that write their answer as text themselves.
+    void ok_encoded(std::string body) { finish(std::nullopt, &body, nullptr); }
+    void ok_empty() { finish(std::nullopt, nullptr, nullptr); }
+    void fail(const api_error& e) { finish(std::nullopt, nullptr, &e); }
     bool done() const { return done_; }
 
 private:
-    void finish(std::optional<nlohmann::json> body, const api_error* e) {
+    void finish(std::optional<nlohmann::json> body, std::string* encoded, const api_error* e) {
         if (done_) return;
         done_ = true;
-        sink_(std::move(body), e);
+        sink_(std::move(body), encoded, e);
     }
     sink sink_;
     bool done_ = false;
@@ -60,11 +64,17 @@ struct action_context {
 };
 
 using action_fn = void (*)(action_context&);
+// Runs the action straight from a JSON body, skipping the general decode and
+// validation. Returns false, with the body untouched and nothing answered,
+// when it is not certain the body would pass them as it is; the general path
+// then runs as if it had not been called. Its errors are the action's own.
+using fast_action_fn = bool (*)(action_context&, std::string& body);
 
 struct action_entry {
     std::string_view target;  // "Kinesis_20131202.PutRecord"
     const shape* request_shape;
     action_fn handle;
+    fast_action_fn fast = nullptr;
 };
 
 // The registry: the single list of actions (action_table.cc).

@@ -89,7 +89,10 @@ void register_stream_consumer(action_context& ctx) {
 const shape consumer_address_shape = {members::stream_arn(), consumer_name(false), consumer_arn()};
 
 void deregister_stream_consumer(action_context& ctx) {
-    auto [stream, name] = consumer_address(ctx);
+    // Named, not a structured binding: the lambda below captures the name.
+    const auto address = consumer_address(ctx);
+    const auto& stream = address.first;
+    const auto& name = address.second;
     auto s = require_stream(ctx, stream);
     require_consumer(ctx, *s, name);
     ctx.svc.streams().update(stream, [&](stream_state& st) {

@@ -4,6 +4,8 @@
 
 #include "actions/handlers.h"
 #include "actions/kinesis_common.h"
+#include "codec/json_writer.h"
+#include "common/base64.h"
 #include "streams/encoding.h"
 
 namespace kinesd::actions {
@@ -121,6 +123,41 @@ json child_shards_of(const streams::stream_state& s, const streams::shard_state&
     return out;
 }
 
+// One element of Records, members in the order the general encoder writes them.
+void append_record(const storage::record_view& r, const std::string& sequence, bool comma, std::string& out) {
+    if (comma) out.push_back(',');
+    out.append("{\"ApproximateArrivalTimestamp\":");
+    codec::write_epoch_seconds(r.arrival_ms, out);
+    out.append(",\"Data\":\"");
+    base64::encode_to(out, r.data.data(), r.data.size());
+    out.push_back('"');
+    if (r.encrypted) out.append(",\"EncryptionType\":\"KMS\"");
+    out.append(",\"PartitionKey\":");
+    codec::write_json_string(r.partition_key, out);
+    out.append(",\"SequenceNumber\":\"").append(sequence).append("\"}");
+}
+
+// The whole answer around the Records text, members sorted like the general
+// encoder's.
+std::string get_records_json(const std::optional<json>& children, std::int64_t behind,
+                             const std::string& next_iterator, std::string records) {
+    std::string head = "{";
+    if (children) {
+        head.append("\"ChildShards\":");
+        codec::write_json(*children, head);
+        head.push_back(',');
+    }
+    head.append("\"MillisBehindLatest\":").append(std::to_string(behind));
+    if (!children) {
+        head.append(",\"NextShardIterator\":");
+        codec::write_json_string(next_iterator, head);
+    }
+    head.append(",\"Records\":[");
+    records.insert(0, head);
+    records.append("]}");
+    return records;
+}
+
 void get_records(action_context& ctx) {
     const auto& text = ctx.input["ShardIterator"].get_ref<const std::string&>();
     auto it = encoding::parse_shard_iterator(text, ctx.svc.secret());
@@ -148,34 +185,54 @@ void get_records(action_context& ctx) {
     std::int64_t horizon = ctx.now_ms - s->retention_ms();
     std::uint64_t next = it->next_counter;
     std::int64_t last_arrival = 0;
-    json records = json::array();
     std::size_t bytes_returned = 0;
+    // JSON answers are written as text record by record; CBOR ones (the Java
+    // SDKs) go through a value and the general encoder.
+    const bool as_text = ctx.format == codec::wire_format::json;
+    std::string records_text;
+    std::size_t count = 0;
+    json records = json::array();
+    if (as_text) records_text.reserve(64u << 10);
+    std::string sequence;  // reused: one number per record, no allocation each
     ctx.svc.store().read(log, next, limit, get_records_max_bytes, [&](const storage::record_view& r) {
         next = r.counter + 1;
         if (r.arrival_ms < horizon) return true;
-        json record = {{"SequenceNumber", encoding::sequence_number({shard->created_s, shard->index, r.counter,
-                                                                     std::uint64_t(r.arrival_ms / 1000)})},
-                       {"ApproximateArrivalTimestamp", r.arrival_ms},
-                       {"Data", json::binary(std::vector<std::uint8_t>(r.data.begin(), r.data.end()))},
-                       {"PartitionKey", r.partition_key}};
-        if (r.encrypted) record["EncryptionType"] = "KMS";
+        sequence.clear();
+        encoding::append_sequence_number(
+            {shard->created_s, shard->index, r.counter, std::uint64_t(r.arrival_ms / 1000)}, sequence);
+        if (as_text) {
+            append_record(r, sequence, count++ != 0, records_text);
+        } else {
+            json record = {{"SequenceNumber", sequence},
+                           {"ApproximateArrivalTimestamp", r.arrival_ms},
+                           {"Data", json::binary(std::vector<std::uint8_t>(r.data.begin(), r.data.end()))},
+                           {"PartitionKey", r.partition_key}};
+            if (r.encrypted) record["EncryptionType"] = "KMS";
+            records.push_back(std::move(record));
+        }
         bytes_returned += r.data.size() + r.partition_key.size();
-        records.push_back(std::move(record));
         last_arrival = r.arrival_ms;
         return true;
     });
     if (limiter) limiter->charge_read_bytes(log.cf_name, bytes_returned);
     next = std::max(next, log.trimmed_below.load());
     bool at_tip = next > log.committed.load();
-    json out = {{"Records", std::move(records)}};
-    out["MillisBehindLatest"] =
+    std::int64_t behind =
         at_tip || last_arrival == 0 ? 0 : std::max<std::int64_t>(0, log.last_arrival_ms.load() - last_arrival);
+    std::optional<json> children;
+    std::string next_iterator;
     if (!shard->open() && at_tip) {
-        out["ChildShards"] = child_shards_of(*s, *shard);
+        children = child_shards_of(*s, *shard);
     } else {
         encoding::iterator_fields fresh{ctx.now_ms, s->uid, shard->index, next, s->name};
-        out["NextShardIterator"] = encoding::shard_iterator(fresh, ctx.svc.secret());
+        next_iterator = encoding::shard_iterator(fresh, ctx.svc.secret());
     }
+    if (as_text) return ctx.reply->ok_encoded(get_records_json(children, behind, next_iterator, std::move(records_text)));
+    json out = {{"Records", std::move(records)}, {"MillisBehindLatest", behind}};
+    if (children)
+        out["ChildShards"] = std::move(*children);
+    else
+        out["NextShardIterator"] = std::move(next_iterator);
     ctx.reply->ok(std::move(out));
 }
 

@@ -1,8 +1,16 @@
 // Writes: PutRecord and PutRecords. Records are routed here and handed to the
 // storage writer; the reply is sent from its completion, i.e. only once the
 // records are durable.
+//
+// A JSON body goes through codec::read_record_body first: no DOM, blobs
+// decoded once into one buffer, the answer written straight as text. Whatever
+// that reader or the checks below are unsure about takes the general path
+// (decode, validate, handler), which words every error; past the request's
+// own validity both paths share the same code.
 #include "actions/handlers.h"
 #include "actions/kinesis_common.h"
+#include "codec/json_writer.h"
+#include "codec/record_body.h"
 #include "streams/encoding.h"
 
 namespace kinesd::actions {
@@ -13,12 +21,16 @@ using nlohmann::json;
 using namespace kinesis;
 
 constexpr std::int64_t model_max_data_bytes = 10485760;
+constexpr std::size_t max_partition_key_length = 256;
+constexpr std::size_t max_stream_name_length = 128;
+constexpr std::size_t max_put_records_entries = 500;
 // PutRecords: at most 5 MiB of data and partition keys per request.
 constexpr std::size_t put_records_max_bytes = 5u << 20;
 
 const field data_field{.name = "Data", .type = field_type::blob, .required = true, .min_length = 0,
                        .max_length = model_max_data_bytes};
-const field partition_key_field{.name = "PartitionKey", .required = true, .min_length = 1, .max_length = 256};
+const field partition_key_field{.name = "PartitionKey", .required = true, .min_length = 1,
+                                .max_length = max_partition_key_length};
 const field explicit_hash_key_field{.name = "ExplicitHashKey", .regex = &patterns::hash_key};
 
 const shape put_record_shape = {
@@ -33,10 +45,19 @@ const shape put_record_shape = {
 const shape put_records_entry_shape = {data_field, explicit_hash_key_field, partition_key_field};
 
 const shape put_records_shape = {
-    {.name = "Records", .type = field_type::list, .required = true, .min_length = 1, .max_length = 500,
-     .members = &put_records_entry_shape, .java_class = "com.amazonaws.kinesis.v20131202.PutRecordsRequestEntry"},
+    {.name = "Records", .type = field_type::list, .required = true, .min_length = 1,
+     .max_length = max_put_records_entries, .members = &put_records_entry_shape,
+     .java_class = "com.amazonaws.kinesis.v20131202.PutRecordsRequestEntry"},
     members::stream_name(),
     members::stream_arn(),
+};
+
+// One record to write, wherever it was read from; the bytes belong to the
+// request, which the put keeps alive until the answer.
+struct record_in {
+    std::string_view data;
+    std::string_view partition_key;
+    std::optional<std::string_view> explicit_hash_key;
 };
 
 // The stream, if it takes writes (ACTIVE or UPDATING); AWS answers
@@ -49,17 +70,16 @@ streams::stream_snapshot writable_stream(const action_context& ctx, const std::s
     return s;
 }
 
-uint128 hash_of(const json& record) {
-    if (auto it = record.find("ExplicitHashKey"); it != record.end()) {
-        const auto& text = it->get_ref<const std::string&>();
-        auto v = parse_uint128(text);
+uint128 hash_of(const record_in& record) {
+    if (record.explicit_hash_key) {
+        auto v = parse_uint128(*record.explicit_hash_key);
         if (!v)
             throw api_error::invalid_argument(
                 "Invalid ExplicitHashKey. ExplicitHashKey must be in the range: [0, 2^128-1]. Specified value was " +
-                text);
+                std::string(*record.explicit_hash_key));
         return *v;
     }
-    return encoding::partition_hash(record["PartitionKey"].get_ref<const std::string&>());
+    return encoding::partition_hash(record.partition_key);
 }
 
 std::string_view bytes_of(const json& blob) {
@@ -67,18 +87,28 @@ std::string_view bytes_of(const json& blob) {
     return {reinterpret_cast<const char*>(b.data()), b.size()};
 }
 
-void check_record_size(const streams::stream_state& s, const json& record, const std::string& path) {
-    auto data = bytes_of(record["Data"]);
-    const auto& key = record["PartitionKey"].get_ref<const std::string&>();
+// From a validated request: Data is binary, the strings are strings.
+record_in record_of(json& record) {
+    record_in r{bytes_of(record["Data"]), record["PartitionKey"].get_ref<const std::string&>(), std::nullopt};
+    if (auto it = record.find("ExplicitHashKey"); it != record.end())
+        r.explicit_hash_key = it->get_ref<const std::string&>();
+    return r;
+}
+
+// `entry` is the 1-based position in PutRecords, 0 for PutRecord.
+void check_record_size(const streams::stream_state& s, const record_in& record, std::size_t entry) {
+    std::size_t size = record.data.size();
     std::size_t limit = s.max_record_bytes();
-    if (data.size() > limit)
+    if (size > limit) {
+        std::string path = entry ? "records." + std::to_string(entry) + ".member.data" : "data";
         throw api_error::validation("1 validation error detected: Value 'java.nio.HeapByteBuffer[pos=0 lim=" +
-                                    std::to_string(data.size()) + " cap=" + std::to_string(data.size()) + "]' at '" +
-                                    path + "' failed to satisfy constraint: Member must have length less than or "
-                                           "equal to " + std::to_string(limit));
-    if (data.size() + key.size() > limit)
+                                    std::to_string(size) + " cap=" + std::to_string(size) + "]' at '" + path +
+                                    "' failed to satisfy constraint: Member must have length less than or "
+                                    "equal to " + std::to_string(limit));
+    }
+    if (size + record.partition_key.size() > limit)
         throw api_error::invalid_argument("Record size (data plus partition key) of " +
-                                          std::to_string(data.size() + key.size()) +
+                                          std::to_string(size + record.partition_key.size()) +
                                           " bytes exceeds the maximum record size of " + std::to_string(limit) +
                                           " bytes for stream " + s.name + ".");
 }
@@ -89,30 +119,39 @@ std::string throttled_message(const action_context& ctx, const streams::stream_s
            ctx.svc.settings().account_id + ".";
 }
 
-bool within_write_limit(const action_context& ctx, const streams::shard_state& shard, const json& record) {
+bool within_write_limit(const action_context& ctx, const streams::shard_state& shard, const record_in& record) {
     auto* limiter = ctx.svc.limiter();
     if (!limiter || !limiter->enabled()) return true;
-    return limiter->try_write(shard.log->cf_name, record["Data"].get_binary().size() +
-                                                      record["PartitionKey"].get_ref<const std::string&>().size());
+    return limiter->try_write(shard.log->cf_name, record.data.size() + record.partition_key.size());
+}
+
+// A full or failing disk is the server's trouble and passes: a 503 that
+// SDKs retry, saying so. Anything else stays an internal failure.
+api_error storage_failure(const rocksdb::Status& status) {
+    if (status.IsIOError() || status.IsBusy() || status.IsTryAgain() || status.IsIncomplete())
+        return api_error::service_unavailable(
+            "Storage is full or unavailable; the records were not written. Retry later.");
+    return api_error::internal();
 }
 
 std::string sequence_of(const streams::shard_state& shard, const storage::append_entry& e) {
     return encoding::sequence_number({shard.created_s, shard.index, e.counter, std::uint64_t(e.arrival_ms / 1000)});
 }
 
-// One put in flight: the records (the request itself for PutRecord, its
-// Records for PutRecords), which of them the throughput limiter refused, and
-// where the answer goes. Routing happens in submit(), which runs again when
-// a reshard closed a target shard between routing and writing: the records
-// then go to the children, so a reshard never fails or loses a put.
+// One put in flight: the records (one for PutRecord), which of them the
+// throughput limiter refused, and where the answer goes. Routing happens in
+// submit(), which runs again when a reshard closed a target shard between
+// routing and writing: the records then go to the children, so a reshard
+// never fails or loses a put.
 struct pending_put {
     service& svc;
     std::string stream;
-    std::shared_ptr<json> input;
-    std::vector<const json*> records;
+    std::shared_ptr<void> owner;  // keeps the records' bytes alive
+    std::vector<record_in> records;
     std::vector<uint128> hashes;         // computed once; re-routing reuses them
     std::vector<std::string> throttled;  // non-empty: refused with this message
     std::shared_ptr<responder> reply;
+    codec::wire_format format = codec::wire_format::json;
     bool batch = false;
     int attempt = 0;
 };
@@ -121,15 +160,70 @@ struct pending_put {
 // put fails retryably instead of chasing the stream for ever.
 constexpr int max_routing_attempts = 16;
 
+// shard_id() of the few shards a put touches, each printed once.
+class shard_ids {
+public:
+    const std::string& operator()(std::uint32_t index) {
+        for (auto& [i, text] : cache_)
+            if (i == index) return text;
+        return cache_.emplace_back(index, encoding::shard_id(index)).second;
+    }
+
+private:
+    std::vector<std::pair<std::uint32_t, std::string>> cache_;
+};
+
+// The answer as JSON text, members in the order the general encoder writes
+// them (sorted), without building a value per record.
+std::string put_records_json(const pending_put& put, const streams::stream_state& s,
+                             const std::vector<const streams::shard_state*>& targets,
+                             const std::vector<std::size_t>& entry_of, const storage::append_request& req) {
+    std::size_t failed = 0;
+    for (auto e : entry_of) failed += e == SIZE_MAX;
+    std::string out;
+    out.reserve(64 + entry_of.size() * 110);
+    out.append("{\"EncryptionType\":");
+    codec::write_json_string(s.encryption_type, out);
+    out.append(",\"FailedRecordCount\":").append(std::to_string(failed)).append(",\"Records\":[");
+    shard_ids ids;
+    for (std::size_t r = 0; r < entry_of.size(); ++r) {
+        if (r) out.push_back(',');
+        if (entry_of[r] == SIZE_MAX) {
+            out.append("{\"ErrorCode\":\"ProvisionedThroughputExceededException\",\"ErrorMessage\":");
+            codec::write_json_string(put.throttled[r], out);
+            out.push_back('}');
+            continue;
+        }
+        out.append("{\"SequenceNumber\":\"")
+            .append(sequence_of(*targets[r], req.entries[entry_of[r]]))
+            .append("\",\"ShardId\":\"")
+            .append(ids(targets[r]->index))
+            .append("\"}");
+    }
+    out.append("]}");
+    return out;
+}
+
 void answer(const pending_put& put, const streams::stream_state& s,
             const std::vector<const streams::shard_state*>& targets, const std::vector<std::size_t>& entry_of,
             const storage::append_request& req) {
     if (!put.batch) {
+        if (put.format == codec::wire_format::json) {
+            std::string out = "{\"EncryptionType\":";
+            codec::write_json_string(s.encryption_type, out);
+            out.append(",\"SequenceNumber\":\"")
+                .append(sequence_of(*targets[0], req.entries[0]))
+                .append("\",\"ShardId\":\"")
+                .append(encoding::shard_id(targets[0]->index))
+                .append("\"}");
+            return put.reply->ok_encoded(std::move(out));
+        }
         put.reply->ok({{"ShardId", encoding::shard_id(targets[0]->index)},
                        {"SequenceNumber", sequence_of(*targets[0], req.entries[0])},
                        {"EncryptionType", s.encryption_type}});
         return;
     }
+    if (put.format == codec::wire_format::json) return put.reply->ok_encoded(put_records_json(put, s, targets, entry_of, req));
     json results = json::array();
     std::size_t failed = 0;
     for (std::size_t r = 0; r < entry_of.size(); ++r) {
@@ -155,18 +249,19 @@ void submit(std::shared_ptr<pending_put> put) {
     std::vector<std::size_t> entry_of(put->records.size(), SIZE_MAX);
     auto request = std::make_shared<storage::append_request>();
     request->entries.reserve(put->records.size());
+    const bool encrypted = s->encryption_type == "KMS";
     for (std::size_t r = 0; r < put->records.size(); ++r) {
         if (!put->throttled[r].empty()) continue;
-        const json& record = *put->records[r];
+        const record_in& record = put->records[r];
         targets[r] = s->route(put->hashes[r]);
         if (!targets[r]) return put->reply->fail(api_error::internal());
         entry_of[r] = request->entries.size();
         request->entries.push_back({.shard = targets[r]->log.get(),
-                                    .partition_key = record["PartitionKey"].get_ref<const std::string&>(),
-                                    .data = bytes_of(record["Data"]),
-                                    .encrypted = s->encryption_type == "KMS"});
+                                    .partition_key = record.partition_key,
+                                    .data = record.data,
+                                    .encrypted = encrypted});
     }
-    request->owner = put->input;
+    request->owner = put->owner;
     auto* req = request.get();
     request->done = [put, s, targets = std::move(targets), entry_of = std::move(entry_of),
                      req](const rocksdb::Status& status) {
@@ -177,73 +272,172 @@ void submit(std::shared_ptr<pending_put> put) {
             put->svc.post([put] { submit(put); });
             return;
         }
-        if (!status.ok()) return put->reply->fail(api_error::internal());
+        if (!status.ok()) return put->reply->fail(storage_failure(status));
         answer(*put, *s, targets, entry_of, *req);
     };
     put->svc.store().append(std::move(request));
 }
 
-void put_record(action_context& ctx) {
-    auto name = stream_name_of(ctx);
-    auto s = writable_stream(ctx, name);
-    auto input = std::make_shared<json>(std::move(ctx.input));
-    check_record_size(*s, *input, "data");
-    uint128 hash = hash_of(*input);
-    if (auto it = input->find("SequenceNumberForOrdering"); it != input->end()) {
+void write_one(action_context& ctx, const std::string& name, const streams::stream_snapshot& s,
+               std::shared_ptr<void> owner, const record_in& record,
+               std::optional<std::string_view> sequence_for_ordering) {
+    check_record_size(*s, record, 0);
+    uint128 hash = hash_of(record);
+    if (sequence_for_ordering) {
         // Ordering is already strict per shard (one writer hands out counters);
         // the number must still be one kinesd could have issued.
-        const auto& text = it->get_ref<const std::string&>();
+        auto text = *sequence_for_ordering;
         auto parsed = encoding::parse_sequence_number(text);
         if (!parsed || std::int64_t(parsed->arrival_s) * 1000 > ctx.now_ms + 1000)
-            throw api_error::invalid_argument("ExclusiveMinimumSequenceNumber " + text + " used in PutRecord on stream " +
-                                              name + " under account " + ctx.svc.settings().account_id +
-                                              " is invalid.");
+            throw api_error::invalid_argument("ExclusiveMinimumSequenceNumber " + std::string(text) +
+                                              " used in PutRecord on stream " + name + " under account " +
+                                              ctx.svc.settings().account_id + " is invalid.");
     }
     const auto* shard = s->route(hash);
     if (!shard) throw api_error::internal();
-    if (!within_write_limit(ctx, *shard, *input)) throw api_error::throughput_exceeded(throttled_message(ctx, *s, *shard));
+    if (!within_write_limit(ctx, *shard, record))
+        throw api_error::throughput_exceeded(throttled_message(ctx, *s, *shard));
 
-    auto put = std::make_shared<pending_put>(
-        pending_put{ctx.svc, name, input, {input.get()}, {hash}, {std::string()}, ctx.reply});
+    auto put = std::make_shared<pending_put>(pending_put{
+        ctx.svc, name, std::move(owner), {record}, {hash}, {std::string()}, ctx.reply, ctx.format});
     submit(std::move(put));
 }
 
-void put_records(action_context& ctx) {
-    auto name = stream_name_of(ctx);
-    auto s = writable_stream(ctx, name);
-    auto input = std::make_shared<json>(std::move(ctx.input));
-    auto& records = (*input)["Records"];
-
+void write_batch(action_context& ctx, const std::string& name, const streams::stream_snapshot& s,
+                 std::shared_ptr<void> owner, std::vector<record_in> records) {
     std::size_t total = 0;
-    int i = 0;
-    for (auto& record : records) {
-        ++i;
-        check_record_size(*s, record, "records." + std::to_string(i) + ".member.data");
-        total += record["Data"].get_binary().size() + record["PartitionKey"].get_ref<const std::string&>().size();
+    for (std::size_t i = 0; i < records.size(); ++i) {
+        check_record_size(*s, records[i], i + 1);
+        total += records[i].data.size() + records[i].partition_key.size();
     }
     if (total > put_records_max_bytes)
         throw api_error::invalid_argument("Records size exceeds 5 MB limit");
 
     // Records over their shard's limit fail on their own, inside a 200, as
     // on AWS; the rest are written.
-    auto put = std::make_shared<pending_put>(pending_put{ctx.svc, name, input, {}, {}, {}, ctx.reply, true});
-    put->records.reserve(records.size());
-    put->hashes.reserve(records.size());
-    put->throttled.resize(records.size());
+    auto put = std::make_shared<pending_put>(
+        pending_put{ctx.svc, name, std::move(owner), std::move(records), {}, {}, ctx.reply, ctx.format, true});
+    const auto& rs = put->records;
+    put->hashes.reserve(rs.size());
+    put->throttled.resize(rs.size());
     // An invalid ExplicitHashKey fails the whole call before anything is written.
-    for (auto& record : records) put->hashes.push_back(hash_of(record));
-    for (std::size_t r = 0; r < records.size(); ++r) {
-        put->records.push_back(&records[r]);
+    for (const auto& record : rs) put->hashes.push_back(hash_of(record));
+    for (std::size_t r = 0; r < rs.size(); ++r) {
         const auto* shard = s->route(put->hashes[r]);
         if (!shard) throw api_error::internal();
-        if (!within_write_limit(ctx, *shard, records[r])) put->throttled[r] = throttled_message(ctx, *s, *shard);
+        if (!within_write_limit(ctx, *shard, rs[r])) put->throttled[r] = throttled_message(ctx, *s, *shard);
     }
     submit(std::move(put));
 }
 
+void put_record(action_context& ctx) {
+    auto name = stream_name_of(ctx);
+    auto s = writable_stream(ctx, name);
+    auto input = std::make_shared<json>(std::move(ctx.input));
+    auto record = record_of(*input);
+    std::optional<std::string_view> ordering;
+    if (auto it = input->find("SequenceNumberForOrdering"); it != input->end())
+        ordering = it->get_ref<const std::string&>();
+    write_one(ctx, name, s, input, record, ordering);
+}
+
+void put_records(action_context& ctx) {
+    auto name = stream_name_of(ctx);
+    auto s = writable_stream(ctx, name);
+    auto input = std::make_shared<json>(std::move(ctx.input));
+    auto& entries = (*input)["Records"];
+    std::vector<record_in> records;
+    records.reserve(entries.size());
+    for (auto& record : entries) records.push_back(record_of(record));
+    write_batch(ctx, name, s, input, std::move(records));
+}
+
+// ---- the fast path: bodies that certainly pass validation as they are.
+
+// Constraints of the shapes above, for the plain ASCII values the reader
+// accepts (where a length in characters is a length in bytes).
+bool valid_stream_name(std::string_view name) {
+    return name.size() <= max_stream_name_length && patterns::stream_name.matches(name);
+}
+
+bool valid_record(const std::optional<std::string_view>& data, const std::optional<std::string_view>& key,
+                  const std::optional<std::string_view>& hash_key) {
+    return data && std::int64_t(data->size()) <= model_max_data_bytes && key && !key->empty() &&
+           key->size() <= max_partition_key_length && (!hash_key || patterns::hash_key.matches(*hash_key));
+}
+
+// Layout positions: members first, then record members.
+enum { put_records_stream_name, put_records_stream_arn };
+enum { entry_data, entry_partition_key, entry_explicit_hash_key };
+const codec::body_layout put_records_layout{
+    .members = {{"StreamName"}, {"StreamARN"}},
+    .records = "Records",
+    .record_members = {{"Data", true}, {"PartitionKey"}, {"ExplicitHashKey"}},
+};
+
+enum { put_record_stream_name, put_record_data, put_record_partition_key, put_record_explicit_hash_key,
+       put_record_ordering, put_record_stream_arn };
+const codec::body_layout put_record_layout{
+    .members = {{"StreamName"}, {"Data", true}, {"PartitionKey"}, {"ExplicitHashKey"},
+                {"SequenceNumberForOrdering"}, {"StreamARN"}},
+};
+
+// Reads the body into a record_body it owns, or gives the body back untouched.
+std::shared_ptr<codec::record_body> read_body(const codec::body_layout& layout, std::string& body) {
+    auto in = std::make_shared<codec::record_body>();
+    in->text = std::move(body);
+    if (codec::read_record_body(layout, *in)) return in;
+    body = std::move(in->text);
+    return nullptr;
+}
+
+bool put_records_fast(action_context& ctx, std::string& body) {
+    auto in = read_body(put_records_layout, body);
+    if (!in) return false;
+    const auto& name = in->members[put_records_stream_name];
+    bool valid = name && !in->members[put_records_stream_arn] && valid_stream_name(*name) && in->has_records &&
+                 !in->records.empty() && in->records.size() <= max_put_records_entries;
+    for (std::size_t i = 0; valid && i < in->records.size(); ++i) {
+        const auto& r = in->records[i];
+        valid = valid_record(r[entry_data], r[entry_partition_key], r[entry_explicit_hash_key]);
+    }
+    if (!valid) {
+        body = std::move(in->text);
+        return false;
+    }
+    std::string stream(*name);
+    auto s = writable_stream(ctx, stream);
+    std::vector<record_in> records;
+    records.reserve(in->records.size());
+    for (const auto& r : in->records)
+        records.push_back({*r[entry_data], *r[entry_partition_key], r[entry_explicit_hash_key]});
+    write_batch(ctx, stream, s, std::move(in), std::move(records));
+    return true;
+}
+
+bool put_record_fast(action_context& ctx, std::string& body) {
+    auto in = read_body(put_record_layout, body);
+    if (!in) return false;
+    const auto& m = in->members;
+    const auto& name = m[put_record_stream_name];
+    if (!name || m[put_record_stream_arn] || !valid_stream_name(*name) ||
+        !valid_record(m[put_record_data], m[put_record_partition_key], m[put_record_explicit_hash_key]) ||
+        (m[put_record_ordering] && !patterns::sequence_number.matches(*m[put_record_ordering]))) {
+        body = std::move(in->text);
+        return false;
+    }
+    std::string stream(*name);
+    auto s = writable_stream(ctx, stream);
+    record_in record{*m[put_record_data], *m[put_record_partition_key], m[put_record_explicit_hash_key]};
+    auto ordering = m[put_record_ordering];
+    write_one(ctx, stream, s, std::move(in), record, ordering);
+    return true;
+}
+
 }  // namespace
 
-const action_entry put_record_action{"Kinesis_20131202.PutRecord", &put_record_shape, put_record};
-const action_entry put_records_action{"Kinesis_20131202.PutRecords", &put_records_shape, put_records};
+const action_entry put_record_action{"Kinesis_20131202.PutRecord", &put_record_shape, put_record, put_record_fast};
+const action_entry put_records_action{"Kinesis_20131202.PutRecords", &put_records_shape, put_records,
+                                      put_records_fast};
 
 }  // namespace kinesd::actions

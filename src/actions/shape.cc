@@ -37,6 +37,14 @@ void check_scalar_not_container(const json& v) {
     if (v.is_object()) type_error("Start of structure or map found where not expected.");
 }
 
+// Java's (long) cast of a double, which AWS applies: NaN is 0 and values
+// beyond [lo, hi] are clamped. A plain cast of NaN, an infinity or a huge
+// value is undefined behaviour in C++, and CBOR carries all three.
+double clamp_double(double d, double lo, double hi) {
+    if (std::isnan(d)) return 0;
+    return d < lo ? lo : (d > hi ? hi : d);
+}
+
 std::int64_t clamp_integer(const json& v, bool is_long) {
     double d;
     if (v.is_number_integer()) {
@@ -55,9 +63,7 @@ std::int64_t clamp_integer(const json& v, bool is_long) {
     d = std::floor(v.get<double>());
     double hi = is_long ? 9.2e18 : 2147483647.0;
     double lo = is_long ? -9.2e18 : -2147483648.0;
-    if (d > hi) d = hi;
-    if (d < lo) d = lo;
-    return std::int64_t(d);
+    return std::int64_t(clamp_double(d, lo, hi));
 }
 
 void check_types(const shape& s, json& obj, codec::wire_format format);
@@ -104,8 +110,10 @@ void check_value_type(const field& f, json& v, codec::wire_format format) {
         case field_type::timestamp: {
             if (is_number(v)) {
                 // JSON carries epoch seconds; CBOR (tag 1) carries milliseconds.
+                // Handlers read the result as std::int64_t.
                 double n = v.get<double>();
-                v = format == codec::wire_format::cbor ? std::floor(n) : std::floor(n * 1000.0);
+                double ms = format == codec::wire_format::cbor ? std::floor(n) : std::floor(n * 1000.0);
+                v = clamp_double(ms, -9.2e18, 9.2e18);
                 return;
             }
             check_scalar_not_container(v);

@@ -3,6 +3,7 @@
 #include <array>
 #include <charconv>
 #include <cmath>
+#include <cstring>
 
 #include "codec/codec.h"
 #include "codec/utf8.h"
@@ -24,6 +25,19 @@ constexpr std::array<std::uint8_t, 256> make_byte_classes() {
     return t;
 }
 constexpr auto byte_classes = make_byte_classes();
+
+// True when one of the eight bytes is not `plain`: below 0x20, '"', '\\' or
+// non-ASCII. Lets the common case (keys, ids) skip eight bytes per step.
+inline bool has_special_byte(std::uint64_t w) {
+    constexpr std::uint64_t ones = 0x0101010101010101ULL;
+    constexpr std::uint64_t high = 0x8080808080808080ULL;
+    const std::uint64_t quote = w ^ (ones * '"');
+    const std::uint64_t backslash = w ^ (ones * '\\');
+    const std::uint64_t found = ((w - ones * 0x20) | (quote - ones) | (backslash - ones) | w) & high;
+    // With every high bit clear, no subtraction borrows unless some byte
+    // is below its bound, so `found` is zero exactly when all eight are plain.
+    return found != 0;
+}
 
 void write_escape(unsigned char c, std::string& out) {
     static constexpr char hex[] = "0123456789abcdef";
@@ -127,6 +141,14 @@ void write_json_string(std::string_view s, std::string& out) {
     std::size_t run_start = 0;
     std::size_t i = 0;
     while (i < n) {
+        if (n - i >= 8) {
+            std::uint64_t w;
+            std::memcpy(&w, p + i, 8);
+            if (!has_special_byte(w)) {
+                i += 8;
+                continue;
+            }
+        }
         const std::uint8_t cls = byte_classes[p[i]];
         if (cls == plain) {
             ++i;

@@ -130,24 +130,24 @@ std::string encode(std::string_view bytes) {
     return out;
 }
 
-bool decode(std::string_view text, std::string& out, std::string* error) {
-    out.clear();
+std::size_t decode_to(std::string_view text, char* out) {
     const std::size_t n = text.size();
-    if (n == 0) return true;
-    if (n % 4 != 0) return fail(text, out, error);
+    if (n == 0) return 0;
+    if (n % 4 != 0) return npos;
 
     std::size_t pad = 0;
     if (text[n - 1] == '=') pad = text[n - 2] == '=' ? 2 : 1;
 
-    out.resize(n / 4 * 3);
     const auto* src = reinterpret_cast<const unsigned char*>(text.data());
-    auto* dst = reinterpret_cast<unsigned char*>(out.data());
+    auto* dst = reinterpret_cast<unsigned char*>(out);
     const std::size_t full_quads = n / 4 - (pad ? 1 : 0);
 
+    // Every quad is read before its three bytes are written, and the output
+    // never overtakes the input, so out may alias text.
     for (std::size_t q = 0; q < full_quads; ++q, src += 4, dst += 3) {
         const std::uint32_t v =
             tables.at[0][src[0]] | tables.at[1][src[1]] | tables.at[2][src[2]] | tables.at[3][src[3]];
-        if (v & bad_bit) return fail(text, out, error);
+        if (v & bad_bit) return npos;
         dst[0] = static_cast<unsigned char>(v >> 16);
         dst[1] = static_cast<unsigned char>(v >> 8);
         dst[2] = static_cast<unsigned char>(v);
@@ -156,17 +156,24 @@ bool decode(std::string_view text, std::string& out, std::string* error) {
     if (pad == 1) {
         const std::uint32_t v = tables.at[0][src[0]] | tables.at[1][src[1]] | tables.at[2][src[2]];
         // The low two bits of the third character carry no data and must be zero.
-        if ((v & bad_bit) || (v & 0xFF) != 0) return fail(text, out, error);
+        if ((v & bad_bit) || (v & 0xFF) != 0) return npos;
         dst[0] = static_cast<unsigned char>(v >> 16);
         dst[1] = static_cast<unsigned char>(v >> 8);
         dst += 2;
     } else if (pad == 2) {
         const std::uint32_t v = tables.at[0][src[0]] | tables.at[1][src[1]];
-        if ((v & bad_bit) || (v & 0xFFFF) != 0) return fail(text, out, error);
+        if ((v & bad_bit) || (v & 0xFFFF) != 0) return npos;
         dst[0] = static_cast<unsigned char>(v >> 16);
         dst += 1;
     }
-    out.resize(static_cast<std::size_t>(dst - reinterpret_cast<unsigned char*>(out.data())));
+    return static_cast<std::size_t>(dst - reinterpret_cast<unsigned char*>(out));
+}
+
+bool decode(std::string_view text, std::string& out, std::string* error) {
+    out.resize(decoded_size_bound(text.size()));
+    const std::size_t size = decode_to(text, out.data());
+    if (size == npos) return fail(text, out, error);
+    out.resize(size);
     return true;
 }
 

@@ -16,4 +16,11 @@ void encode_to(std::string& out, const void* bytes, std::size_t size);
 // "Invalid Base64 character: '!'", "Invalid last non-pad Base64 character dectected".
 bool decode(std::string_view text, std::string& out, std::string* error = nullptr);
 
+// Decodes into out, which has room for decoded_size_bound(text.size()) bytes
+// (out may be text.data() itself: decoding in place is safe). Returns the
+// decoded size, or npos when decode() would fail (it says why).
+inline constexpr std::size_t npos = static_cast<std::size_t>(-1);
+std::size_t decode_to(std::string_view text, char* out);
+constexpr std::size_t decoded_size_bound(std::size_t text_size) { return text_size / 4 * 3; }
+
 }  // namespace kinesd::base64

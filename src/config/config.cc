@@ -57,9 +57,14 @@ const std::vector<setting_row>& settings_table() {
         KINESD_STRING("account-id", account_id, "12-digit account id reported in ARNs and errors"),
         KINESD_STRING("durability", durability,
                       "sync: acknowledge after the WAL is fsynced; flush: after the OS has it; none: memory only"),
-        KINESD_NUMBER("max-connections", max_connections, "connections served at once"),
+        KINESD_NUMBER("max-connections", max_connections,
+                      "connections open at once (beyond: answered 503 and closed)"),
         KINESD_NUMBER("idle-timeout-ms", idle_timeout_ms, "close keep-alive connections idle this long"),
+        KINESD_NUMBER("read-timeout-ms", read_timeout_ms,
+                      "time a request may take from its first byte to its last, and a response write"),
         KINESD_NUMBER("max-body-bytes", max_body_bytes, "largest request body accepted (larger: HTTP 413)"),
+        KINESD_NUMBER("max-inflight-bytes", max_inflight_bytes,
+                      "request body bytes received or processed at once (beyond: HTTP 503); >= max-body-bytes"),
         KINESD_NUMBER("io-threads", io_threads, "network threads (0 = one per core)"),
         KINESD_NUMBER("worker-threads", worker_threads, "threads running actions (0 = four per core)"),
         KINESD_NUMBER("write-buffer-mb", write_buffer_mb, "RocksDB memtable budget shared by all shards"),
@@ -172,6 +177,10 @@ parse_result load(int argc, const char* const* argv, const std::vector<std::stri
     for (auto& [row, value] : flags) row->assign(s, value);
     if (s.durability != "sync" && s.durability != "flush" && s.durability != "none")
         throw std::invalid_argument("durability must be sync, flush or none");
+    // A body the budget could never hold would be refused for ever.
+    if (s.max_inflight_bytes < s.max_body_bytes)
+        throw std::invalid_argument("max-inflight-bytes must be at least max-body-bytes");
+    if (s.read_timeout_ms == 0) throw std::invalid_argument("read-timeout-ms must be positive");
     if (s.account_id.size() != 12 || s.account_id.find_first_not_of("0123456789") != std::string::npos)
         throw std::invalid_argument("account-id must be 12 digits");
     return result;

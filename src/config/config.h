@@ -13,16 +13,18 @@ struct settings {
     // network
     std::string host = "0.0.0.0";
     std::uint16_t port = 4567;
-    std::size_t max_connections = 10000;
+    std::size_t max_connections = 10240;
     std::int64_t idle_timeout_ms = 60000;
+    std::int64_t read_timeout_ms = 30000;
     std::size_t max_body_bytes = 16u << 20;
+    std::size_t max_inflight_bytes = 256u << 20;
     int io_threads = 0;      // 0 = one per core
     int worker_threads = 0;  // 0 = 4 per core
     // storage
     std::string data_dir = "./data";
     std::string durability = "sync";  // sync | flush | none
-    std::size_t write_buffer_mb = 64;
-    std::size_t block_cache_mb = 16;
+    std::size_t write_buffer_mb = 32;
+    std::size_t block_cache_mb = 48;
     // identity and limits
     std::string region = "us-east-1";
     std::string account_id = "000000000000";

@@ -486,7 +486,9 @@ void delivery_worker::settle() {
 }
 
 void delivery_worker::checkpoint(const batch& b) {
-    for (const auto& [cf, next] : b.ends) {
+    for (const auto& end : b.ends) {
+        const auto& cf = end.first;
+        const auto next = end.second;
         auto it = std::find_if(lanes_.begin(), lanes_.end(), [&](const lane& l) { return l.cf == cf; });
         if (it == lanes_.end() || next <= it->saved) continue;
         if (!ctx_.registry.save_checkpoint(*stream_, cf, next)) continue;

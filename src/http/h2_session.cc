@@ -9,6 +9,7 @@
 #include <cctype>
 #include <charconv>
 #include <cstring>
+#include <optional>
 #include <string_view>
 
 namespace kinesd::http {
@@ -103,7 +104,9 @@ void h2_session::run() {
     do_write();
     if (closed_) return;
     do_read();
-    arm_idle_timer(options.idle_timeout);
+    // The first check comes early enough to catch a request that the
+    // preface started but that trickles in.
+    arm_idle_timer(std::min(options.idle_timeout, options.read_timeout));
 }
 
 void h2_session::shutdown() {
@@ -119,7 +122,16 @@ h2_session::stream_state* h2_session::find_stream(std::int32_t id) {
 
 int h2_session::on_begin_headers(nghttp2_session*, const nghttp2_frame* frame, void* user) {
     if (frame->hd.type != NGHTTP2_HEADERS || frame->headers.cat != NGHTTP2_HCAT_REQUEST) return 0;
-    self_of(user)->streams_[frame->hd.stream_id] = std::make_unique<stream_state>();
+    auto* self = self_of(user);
+    auto st = std::make_unique<stream_state>();
+    st->started = clock_type::now();
+    st->reservation = self->context_->budget->open();
+    self->streams_[frame->hd.stream_id] = std::move(st);
+    // A request must be complete within the read timeout of its start: make
+    // sure the timer looks by then.
+    const auto deadline = clock_type::now() + self->context_->options.read_timeout;
+    if (!self->terminating_ && self->idle_timer_.expiry() > deadline)
+        self->arm_idle_timer(self->context_->options.read_timeout);
     return 0;
 }
 
@@ -141,7 +153,10 @@ int h2_session::on_header(nghttp2_session*, const nghttp2_frame* frame, const st
     } else if (n == "content-length") {
         std::uint64_t length = 0;
         auto [end, ec] = std::from_chars(v.data(), v.data() + v.size(), length);
-        if (ec == std::errc() && length > self->context_->handler.body_limit()) st->too_large = true;
+        if (ec == std::errc()) {
+            if (length > self->context_->handler.body_limit()) st->too_large = true;
+            st->declared_length = static_cast<std::size_t>(length);
+        }
     } else {
         set_request_header(st->req, n, v);
     }
@@ -165,6 +180,11 @@ int h2_session::on_data_chunk(nghttp2_session*, std::uint8_t, std::int32_t strea
         std::string().swap(st->req.body);
         return 0;
     }
+    if (!st->reservation.grow_to(st->req.body.size() + len)) {
+        st->discarded = st->req.body.size() + len;
+        self->refuse_busy(*st);
+        return 0;
+    }
     st->req.body.append(reinterpret_cast<const char*>(data), len);
     return 0;
 }
@@ -175,10 +195,13 @@ int h2_session::on_frame_recv(nghttp2_session*, const nghttp2_frame* frame, void
     const auto id = frame->hd.stream_id;
     auto* st = self->find_stream(id);
     if (!st || st->responded || st->dispatched) return 0;
-    // Answer as soon as the limit is known to be exceeded: from the
-    // declared length, or from the data received so far.
+    // A declared length is reserved whole before any body byte arrives.
+    if (frame->hd.type == NGHTTP2_HEADERS && !st->too_large && !st->reservation.grow_to(st->declared_length))
+        self->refuse_busy(*st);
+    // Answer as soon as a limit is known to be exceeded: from the declared
+    // length, or from the data received so far.
     if (st->too_large) {
-        self->submit(id, *st, self->context_->handler.too_large_reply());
+        self->submit(id, *st, self->early_reply(*st));
         return 0;
     }
     if (frame->hd.flags & NGHTTP2_FLAG_END_STREAM) self->dispatch(id, *st);
@@ -196,6 +219,17 @@ int h2_session::on_frame_send(nghttp2_session*, const nghttp2_frame* frame, void
         self->reset_if_still_sending(id, *st);
     }
     return 0;
+}
+
+void h2_session::refuse_busy(stream_state& st) {
+    st.too_large = true;
+    st.busy = true;
+    st.reservation.release();
+    std::string().swap(st.req.body);
+}
+
+reply h2_session::early_reply(const stream_state& st) const {
+    return st.busy ? busy_reply(st.req.content_type) : context_->handler.too_large_reply();
 }
 
 // After an early too-large answer the client may stop sending via
@@ -366,12 +400,27 @@ void h2_session::on_idle_timer(const error_code& ec) {
         return;
     }
     const auto idle = context_->options.idle_timeout;
+    const auto now = clock_type::now();
     const bool awaiting = std::any_of(streams_.begin(), streams_.end(), [](const auto& entry) {
         return entry.second->dispatched && !entry.second->responded;
     });
-    const auto quiet_for = clock_type::now() - last_activity_;
-    if (awaiting || quiet_for < idle) {
-        arm_idle_timer(awaiting ? clock_type::duration(idle) : idle - quiet_for);
+    // A request still arriving after the read timeout is a stalled or
+    // trickling client: the connection goes, as an HTTP/1.1 one would.
+    std::optional<clock_type::time_point> oldest_receiving;
+    for (const auto& [id, st] : streams_)
+        if (!st->dispatched && !st->responded && (!oldest_receiving || st->started < *oldest_receiving))
+            oldest_receiving = st->started;
+    if (oldest_receiving && now - *oldest_receiving >= context_->options.read_timeout) {
+        spdlog::debug("h2c {}: request not complete within the read timeout, closing", peer_);
+        terminate();
+        return;
+    }
+    const auto quiet_for = now - last_activity_;
+    if (awaiting || oldest_receiving || quiet_for < idle) {
+        auto next = awaiting || quiet_for >= idle ? clock_type::duration(idle) : idle - quiet_for;
+        if (oldest_receiving)
+            next = std::min(next, *oldest_receiving + context_->options.read_timeout - now);
+        arm_idle_timer(next);
         return;
     }
     spdlog::debug("h2c {}: idle, closing", peer_);

@@ -36,7 +36,14 @@ public:
 private:
     struct stream_state {
         request req;
+        std::chrono::steady_clock::time_point started;
+        std::size_t declared_length = 0;
+        // This stream's body bytes in the in-flight budget, until it closes.
+        inflight_budget::reservation reservation;
+        // The body is being discarded after an early answer: 413 when too
+        // large, 503 (`busy`) when it did not fit the in-flight budget.
         bool too_large = false;
+        bool busy = false;
         std::size_t discarded = 0;  // body bytes received, when too large
         bool response_sent = false;  // the whole early response went out
         bool reset_sent = false;
@@ -63,6 +70,8 @@ private:
                                       void* user);
 
     stream_state* find_stream(std::int32_t id);
+    void refuse_busy(stream_state& st);
+    reply early_reply(const stream_state& st) const;
     void reset_if_still_sending(std::int32_t id, stream_state& st);
     bool feed(const void* data, std::size_t n);
     void do_read();

@@ -18,8 +18,10 @@
 #include <stdexcept>
 #include <vector>
 
+#include "codec/codec.h"
 #include "http/h2_session.h"
 #include "http/session.h"
+#include "kinesd/api_error.h"
 
 namespace kinesd::http {
 
@@ -87,6 +89,75 @@ void connection_set::shutdown_all() {
     // Outside the lock: dropping the last reference here runs a destructor
     // that takes the lock to release its slot.
     for (auto& c : open) c->shutdown();
+}
+
+// ---- in-flight budget -------------------------------------------------------
+
+inflight_budget::reservation::reservation(reservation&& other) noexcept
+    : budget_(std::move(other.budget_)), bytes_(other.bytes_) {
+    other.bytes_ = 0;
+}
+
+inflight_budget::reservation& inflight_budget::reservation::operator=(reservation&& other) noexcept {
+    if (this != &other) {
+        release();
+        budget_ = std::move(other.budget_);
+        bytes_ = other.bytes_;
+        other.bytes_ = 0;
+    }
+    return *this;
+}
+
+bool inflight_budget::reservation::grow_to(std::size_t total) {
+    if (total <= bytes_) return true;
+    if (budget_ && !budget_->take(total - bytes_)) return false;
+    bytes_ = total;
+    return true;
+}
+
+void inflight_budget::reservation::release() {
+    if (budget_ && bytes_ > 0) budget_->give_back(bytes_);
+    bytes_ = 0;
+}
+
+inflight_budget::reservation inflight_budget::open() { return reservation(shared_from_this()); }
+
+bool inflight_budget::take(std::size_t bytes) {
+    auto used = used_.load(std::memory_order_relaxed);
+    do {
+        if (bytes > limit_ || used > limit_ - bytes) {
+            note_refused();
+            return false;
+        }
+    } while (!used_.compare_exchange_weak(used, used + bytes, std::memory_order_relaxed));
+    return true;
+}
+
+// Under sustained overload requests alternate between fitting and not, so a
+// line per change of state would still be a line per request: report at
+// most once per interval, with the count since the last report.
+void inflight_budget::note_refused() {
+    using namespace std::chrono;
+    refused_since_report_.fetch_add(1, std::memory_order_relaxed);
+    const auto now = duration_cast<milliseconds>(steady_clock::now().time_since_epoch()).count();
+    auto last = last_report_ms_.load(std::memory_order_relaxed);
+    if (last != 0 && now - last < report_interval_ms) return;
+    if (!last_report_ms_.compare_exchange_strong(last, now, std::memory_order_relaxed)) return;
+    spdlog::warn("in-flight request bytes limit ({} bytes) reached: {} request(s) answered 503 since the last report",
+                 limit_, refused_since_report_.exchange(0, std::memory_order_relaxed));
+}
+
+void inflight_budget::give_back(std::size_t bytes) { used_.fetch_sub(bytes, std::memory_order_relaxed); }
+
+reply busy_reply(std::string_view content_type) {
+    const auto format = codec::format_from_content_type(content_type).value_or(codec::wire_format::json);
+    const auto error = api_error::service_unavailable("The server is busy receiving other requests. Retry later.");
+    reply r;
+    r.status = static_cast<unsigned>(error.status());
+    r.headers.emplace_back("Content-Type", codec::content_type(format));
+    r.headers.emplace_back("x-amzn-ErrorType", error.type());
+    r.body = codec::encode_error(format, error);
+    return r;
 }
 
 // ---- shared header rules ----------------------------------------------------
@@ -187,6 +258,12 @@ private:
             return;
         }
         buffer_.commit(n);
+        // Once a client has started talking it must finish its preface
+        // within the read timeout, however slowly it dribbles.
+        if (!started_) {
+            started_ = true;
+            stream_.expires_after(context_->options.read_timeout);
+        }
         const auto* p = static_cast<const char*>(buffer_.data().data());
         const std::string_view seen(p, buffer_.size());
         const auto common = std::min(seen.size(), h2_preface.size());
@@ -219,6 +296,7 @@ private:
     beast::tcp_stream stream_;
     beast::flat_buffer buffer_;
     bool done_ = false;  // handed over or closed: stream_ is no longer ours
+    bool started_ = false;
 };
 
 }  // namespace
@@ -296,8 +374,7 @@ void listener::on_accept(const error_code& ec, tcp::socket socket) {
     auto slot = connections_->open(context_->options.max_connections);
     if (!slot) {
         note_refused();
-        error_code ignored;
-        socket.close(ignored);
+        refuse(socket);
     } else {
         note_accepted();
         error_code ignored;
@@ -309,6 +386,24 @@ void listener::on_accept(const error_code& ec, tcp::socket socket) {
         net::dispatch(executor, [s] { s->run(); });
     }
     do_accept();
+}
+
+// One non-blocking write into the empty send buffer of a fresh socket: an
+// HTTP/1.1 client reads a retryable 503 instead of a bare reset, and the
+// listener never waits on a client it is refusing.
+void listener::refuse(tcp::socket& socket) {
+    static const std::string response = [] {
+        const std::string body =
+            R"({"__type":"ServiceUnavailableException","message":"Too many open connections. Retry later."})";
+        return "HTTP/1.1 503 Service Unavailable\r\nContent-Type: application/x-amz-json-1.1\r\n"
+               "x-amzn-ErrorType: ServiceUnavailableException\r\nConnection: close\r\nContent-Length: " +
+               std::to_string(body.size()) + "\r\n\r\n" + body;
+    }();
+    error_code ignored;
+    socket.non_blocking(true, ignored);
+    socket.write_some(net::buffer(response), ignored);
+    socket.shutdown(tcp::socket::shutdown_both, ignored);
+    socket.close(ignored);
 }
 
 void listener::note_refused() {

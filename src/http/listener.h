@@ -6,6 +6,7 @@
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/steady_timer.hpp>
 
+#include <atomic>
 #include <chrono>
 #include <cstdint>
 #include <memory>
@@ -67,12 +68,68 @@ private:
     std::unordered_map<std::uint64_t, std::weak_ptr<connection>> live_;
 };
 
+// The request body bytes being received or processed at once, across every
+// connection and both protocols. A body that does not fit is answered with a
+// retryable 503 instead of being buffered, so many large concurrent puts
+// cannot grow memory without bound.
+class inflight_budget : public std::enable_shared_from_this<inflight_budget> {
+public:
+    // Holds bytes of the budget until released or destroyed (after the
+    // reply is written, or when the connection dies). Move-only.
+    class reservation {
+    public:
+        reservation() = default;
+        reservation(reservation&& other) noexcept;
+        reservation& operator=(reservation&& other) noexcept;
+        reservation(const reservation&) = delete;
+        reservation& operator=(const reservation&) = delete;
+        ~reservation() { release(); }
+
+        std::size_t bytes() const noexcept { return bytes_; }
+        // Grows the reservation to `total` bytes; false (and unchanged) when
+        // the budget cannot cover the difference. A default-built
+        // reservation (no budget) always grows.
+        bool grow_to(std::size_t total);
+        void release();
+
+    private:
+        friend class inflight_budget;
+        explicit reservation(std::shared_ptr<inflight_budget> budget) : budget_(std::move(budget)) {}
+        std::shared_ptr<inflight_budget> budget_;
+        std::size_t bytes_ = 0;
+    };
+
+    explicit inflight_budget(std::size_t limit) : limit_(limit) {}
+
+    // An empty reservation drawing on this budget; grow_to() takes bytes.
+    reservation open();
+    std::size_t limit() const noexcept { return limit_; }
+    std::size_t in_use() const noexcept { return used_.load(std::memory_order_relaxed); }
+
+private:
+    static constexpr std::int64_t report_interval_ms = 10'000;
+
+    bool take(std::size_t bytes);
+    void give_back(std::size_t bytes);
+    void note_refused();
+
+    const std::size_t limit_;
+    std::atomic<std::size_t> used_{0};
+    std::atomic<std::size_t> refused_since_report_{0};
+    std::atomic<std::int64_t> last_report_ms_{0};
+};
+
 // Shared by the listener and every session; sessions may outlive the server
 // object by a few handlers, so they hold it by shared_ptr.
 struct connection_context {
     dispatcher& handler;
     server_options options;
+    std::shared_ptr<inflight_budget> budget;
 };
+
+// The retryable answer to a body that does not fit the in-flight budget, in
+// the wire format the request's Content-Type names (JSON when unknown).
+reply busy_reply(std::string_view content_type);
 
 // IMF-fixdate, as the Date header wants: "Sun, 06 Nov 1994 08:49:37 GMT".
 std::string http_date(std::chrono::system_clock::time_point when);
@@ -94,6 +151,7 @@ public:
 private:
     void do_accept();
     void on_accept(const boost::system::error_code& ec, boost::asio::ip::tcp::socket socket);
+    void refuse(boost::asio::ip::tcp::socket& socket);
     void note_refused();
     void note_accepted();
 

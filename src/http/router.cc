@@ -90,28 +90,28 @@ void router::process(request& req, reply_handler done) {
         return done(xml_reply(req, 404, "<UnknownOperationException/>\n"));
     }
 
-    nlohmann::json input;
-    try {
-        input = codec::decode(*format, req.body);
-    } catch (const api_error& e) {
-        return done(error_reply(req, *format, e));
-    }
-    if (!action) return done(error_reply(req, *format, api_error::unknown_operation()));
-
     // The responder turns the handler's answer into a wire reply, on whatever
     // thread the handler finishes on.
     auto reply_to = std::make_shared<actions::responder>(
         [req_headers = request{.origin = req.origin}, format = *format, done = std::move(done)](
-            std::optional<nlohmann::json> body, const api_error* error) mutable {
+            std::optional<nlohmann::json> body, std::string* encoded, const api_error* error) mutable {
             if (error) return done(error_reply(req_headers, format, *error));
             reply r;
             r.headers.emplace_back("Content-Type", codec::content_type(format));
-            if (body) codec::encode_to(format, *body, r.body);
+            if (encoded)
+                r.body = std::move(*encoded);
+            else if (body)
+                codec::encode_to(format, *body, r.body);
             add_common_headers(r, req_headers);
             done(std::move(r));
         });
-    actions::action_context ctx{svc_, *format, std::move(input), reply_to, svc_.clock().now_ms()};
+    actions::action_context ctx{svc_, *format, {}, reply_to, svc_.clock().now_ms()};
     try {
+        // The hot actions read JSON bodies themselves; when unsure they leave
+        // the body to the general path below, which words every error.
+        if (action && action->fast && *format == wire_format::json && action->fast(ctx, req.body)) return;
+        ctx.input = codec::decode(*format, req.body);
+        if (!action) throw api_error::unknown_operation();
         actions::validate(*action->request_shape, ctx.input, *format);
         action->handle(ctx);
     } catch (const api_error& e) {

@@ -15,7 +15,9 @@ server::~server() { stop(); }
 
 void server::start() {
     if (listener_) throw std::logic_error("server already started");
-    auto context = std::make_shared<const connection_context>(connection_context{dispatcher_, options_});
+    auto budget = std::make_shared<inflight_budget>(options_.max_inflight_bytes);
+    auto context =
+        std::make_shared<const connection_context>(connection_context{dispatcher_, options_, std::move(budget)});
     auto l = std::make_shared<listener>(ioc_, std::move(context));
     port_ = l->open();
     listener_ = std::move(l);

@@ -21,15 +21,20 @@ struct server_options {
     std::string host = "0.0.0.0";
     // 0 binds an ephemeral port; local_port() tells which.
     std::uint16_t port = 4567;
-    // Beyond this many open connections new ones are accepted and closed at
-    // once, so clients fail fast instead of waiting in the backlog.
-    std::size_t max_connections = 4096;
+    // Beyond this many open connections new ones are accepted, answered 503
+    // and closed at once, so clients fail fast instead of waiting in the
+    // backlog. Room for 10,000 idle keep-alive clients and then some.
+    std::size_t max_connections = 10'240;
     // How long a connection may sit between requests (HTTP/1.1) or without
     // traffic and without requests in flight (HTTP/2).
     std::chrono::milliseconds idle_timeout{60'000};
-    // How long a started request (headers and body) or a response write may
-    // take; it bounds slow or stalled clients.
+    // How long a started request may take from its first byte to its last
+    // (headers and body together, however slowly they trickle in), and how
+    // long a response write may take; it bounds slow or stalled clients.
     std::chrono::milliseconds read_timeout{30'000};
+    // Request body bytes received or being processed at once, over every
+    // connection; a body that does not fit is answered 503 unread.
+    std::size_t max_inflight_bytes = 256u << 20;
     // Largest request header block. SigV4 headers are a few hundred bytes;
     // Beast's own default (8 KiB) is a little tight for browsers with cookies.
     std::uint32_t header_limit = 16 * 1024;

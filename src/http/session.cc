@@ -24,6 +24,11 @@ constexpr std::string_view continue_line = "HTTP/1.1 100 Continue\r\n\r\n";
 
 // How long the too-large path keeps draining an unwanted body after answering.
 constexpr auto linger_time = std::chrono::seconds(2);
+// What an idle connection reads its next request into: most requests fit,
+// and 10,000 idle keep-alive connections should not hold 16 KiB each.
+constexpr std::size_t first_read_size = 4096;
+// A buffer grown by a large body is given back when the connection goes idle.
+constexpr std::size_t idle_buffer_keep = 64 * 1024;
 
 bool is_parse_error(const error_code& ec) {
     return &ec.category() == &bhttp::make_error_code(bhttp::error::bad_method).category() &&
@@ -76,8 +81,9 @@ void session::wait_for_request() {
         read_header();
         return;
     }
+    if (buffer_.capacity() > idle_buffer_keep) buffer_.shrink_to_fit();
     stream_.expires_after(context_->options.idle_timeout);
-    stream_.async_read_some(buffer_.prepare(16 * 1024),
+    stream_.async_read_some(buffer_.prepare(first_read_size),
                             beast::bind_front_handler(&session::on_first_bytes, shared_from_this()));
 }
 
@@ -94,7 +100,8 @@ void session::read_header() {
     parser_.emplace();
     parser_->header_limit(context_->options.header_limit);
     parser_->body_limit(context_->handler.body_limit());
-    stream_.expires_after(context_->options.read_timeout);
+    request_deadline_ = std::chrono::steady_clock::now() + context_->options.read_timeout;
+    stream_.expires_at(request_deadline_);
     bhttp::async_read_header(stream_, buffer_, *parser_,
                              [self = shared_from_this()](const error_code& ec, std::size_t) {
                                  self->on_header(ec);
@@ -122,6 +129,7 @@ void session::on_header(const error_code& ec) {
         close();
         return;
     }
+    if (!reserve_body()) return;
     if (parser_->is_done()) {
         dispatch();
         return;
@@ -134,8 +142,28 @@ void session::on_header(const error_code& ec) {
     read_body();
 }
 
+// A declared length is reserved whole before any body byte is read; a
+// chunked body is reserved as it arrives (on_body_part).
+bool session::reserve_body() {
+    const auto declared = parser_->content_length();
+    const auto needed = declared ? static_cast<std::size_t>(*declared) : parser_->get().body().size();
+    if (reservation_.bytes() == 0) reservation_ = context_->budget->open();
+    if (reservation_.grow_to(needed)) return true;
+    refuse_busy();
+    return false;
+}
+
+void session::refuse_busy() {
+    const auto content_type = parser_ ? std::string(parser_->get()[bhttp::field::content_type]) : std::string();
+    reservation_.release();
+    // The unread body is drained, not stored, for as long as a request may
+    // take, so that the client gets to read the 503 instead of a reset.
+    linger_for_ = context_->options.read_timeout;
+    reply_and_close(busy_reply(content_type));
+}
+
 void session::send_continue() {
-    stream_.expires_after(context_->options.read_timeout);
+    stream_.expires_at(request_deadline_);
     net::async_write(stream_, net::buffer(continue_line.data(), continue_line.size()),
                      [self = shared_from_this()](const error_code& ec, std::size_t) {
                          if (ec) {
@@ -147,9 +175,22 @@ void session::send_continue() {
 }
 
 void session::read_body() {
-    stream_.expires_after(context_->options.read_timeout);
-    bhttp::async_read(stream_, buffer_, *parser_,
-                      [self = shared_from_this()](const error_code& ec, std::size_t) { self->on_body(ec); });
+    stream_.expires_at(request_deadline_);
+    bhttp::async_read_some(stream_, buffer_, *parser_, [self = shared_from_this()](const error_code& ec, std::size_t) {
+        self->on_body_part(ec);
+    });
+}
+
+void session::on_body_part(const error_code& ec) {
+    if (closed_) return;
+    if (ec || parser_->is_done()) {
+        on_body(ec);
+        return;
+    }
+    if (!reserve_body()) return;
+    bhttp::async_read_some(stream_, buffer_, *parser_, [self = shared_from_this()](const error_code& ec, std::size_t) {
+        self->on_body_part(ec);
+    });
 }
 
 void session::on_body(const error_code& ec) {
@@ -168,6 +209,7 @@ void session::on_body(const error_code& ec) {
         close();
         return;
     }
+    if (!reserve_body()) return;
     dispatch();
 }
 
@@ -213,6 +255,7 @@ void session::reply_and_close(reply r) {
     if (parser_) version_ = parser_->get().version();
     parser_.reset();
     linger_after_write_ = true;
+    if (linger_for_.count() == 0) linger_for_ = std::chrono::duration_cast<std::chrono::milliseconds>(linger_time);
     write_response(std::move(r), false);
 }
 
@@ -235,6 +278,9 @@ void session::write_response(reply r, bool keep_alive) {
 
 void session::on_write(const error_code& ec, bool close_after) {
     if (closed_) return;
+    // The reply is out: its request no longer holds memory.
+    reservation_.release();
+    response_ = {};
     if (ec) {
         close();
         return;
@@ -256,7 +302,8 @@ void session::linger() {
     error_code ignored;
     stream_.socket().shutdown(net::ip::tcp::socket::shutdown_send, ignored);
     buffer_.clear();
-    stream_.expires_after(linger_time);
+    buffer_.shrink_to_fit();
+    stream_.expires_after(linger_for_);
     drain();
 }
 

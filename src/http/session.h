@@ -7,10 +7,11 @@
 #include <boost/beast/http/parser.hpp>
 #include <boost/beast/http/string_body.hpp>
 
+#include <chrono>
 #include <cstdint>
 #include <memory>
-#include <string>
 #include <optional>
+#include <string>
 
 #include "http/listener.h"
 
@@ -34,14 +35,19 @@ private:
     void on_first_bytes(const boost::system::error_code& ec, std::size_t n);
     void read_header();
     void on_header(const boost::system::error_code& ec);
+    // Takes the body's bytes from the in-flight budget; false when they do
+    // not fit, after answering 503.
+    bool reserve_body();
     void send_continue();
     void read_body();
+    void on_body_part(const boost::system::error_code& ec);
     void on_body(const boost::system::error_code& ec);
     void dispatch();
     void on_reply(std::uint64_t serial, reply r);
     // Answers without having read the whole request, then closes.
     void reply_and_close(reply r);
     void write_response(reply r, bool keep_alive);
+    void refuse_busy();
     void on_write(const boost::system::error_code& ec, bool close);
     // Sends FIN, then reads and discards what the client still sends for a
     // moment, so that the kernel does not answer unread body bytes with a
@@ -59,6 +65,11 @@ private:
     const std::string peer_;  // for logs
     std::optional<parser_type> parser_;
     response_type response_;
+    // A started request must be complete by then, however it trickles in:
+    // Beast's expiry bounds one operation, the body takes several.
+    std::chrono::steady_clock::time_point request_deadline_;
+    // The current request's body bytes, held until its reply is written.
+    inflight_budget::reservation reservation_;
     // Counts dispatched requests; a reply for anything but the current one
     // (e.g. after a shutdown) is dropped.
     std::uint64_t serial_ = 0;
@@ -66,6 +77,7 @@ private:
     bool keep_alive_ = true;
     unsigned version_ = 11;
     bool linger_after_write_ = false;
+    std::chrono::milliseconds linger_for_{0};
     bool closed_ = false;
 };
 

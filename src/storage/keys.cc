@@ -56,10 +56,93 @@ bool decode_record_value(std::string_view bytes, record_value& out) {
     return true;
 }
 
+namespace {
+constexpr std::size_t chunk_header = 1 + 8 + 4;
+constexpr std::size_t record_header = 2 + 4;
+
+void put_be(char* out, std::uint64_t v, int bytes) {
+    for (int i = bytes - 1; i >= 0; --i) {
+        out[i] = char(v & 0xff);
+        v >>= 8;
+    }
+}
+
+std::uint64_t get_be(std::string_view in, int bytes) {
+    std::uint64_t v = 0;
+    for (int i = 0; i < bytes; ++i) v = (v << 8) | static_cast<unsigned char>(in[i]);
+    return v;
+}
+}  // namespace
+
+void begin_chunk(std::string& out, std::int64_t arrival_ms) {
+    out.clear();
+    char head[chunk_header];
+    head[0] = char(chunk_marker);
+    put_be(head + 1, std::uint64_t(arrival_ms), 8);
+    put_be(head + 9, 0, 4);
+    out.append(head, chunk_header);
+}
+
+void add_to_chunk(std::string& out, std::string_view partition_key, std::string_view data, bool encrypted) {
+    char head[record_header];
+    head[0] = char(((partition_key.size() >> 8) & 0x7f) | (encrypted ? 0x80 : 0));
+    head[1] = char(partition_key.size() & 0xff);
+    put_be(head + 2, data.size(), 4);
+    out.append(head, record_header);
+    out.append(partition_key);
+    out.append(data);
+    put_be(out.data() + 9, chunk_count(out) + 1, 4);
+}
+
+std::uint32_t chunk_count(std::string_view chunk) {
+    return chunk.size() < chunk_header ? 0 : std::uint32_t(get_be(chunk.substr(9), 4));
+}
+
+bool chunk_reader::open(std::string_view value) {
+    taken_ = 0;
+    if (!value.empty() && static_cast<unsigned char>(value[0]) == chunk_marker) {
+        if (value.size() < chunk_header) return false;
+        single_ = false;
+        arrival_ms_ = std::int64_t(get_be(value.substr(1), 8));
+        count_ = std::uint32_t(get_be(value.substr(9), 4));
+        rest_ = value.substr(chunk_header);
+        return true;
+    }
+    record_value rv;
+    if (!decode_record_value(value, rv)) return false;
+    single_ = true;
+    arrival_ms_ = rv.arrival_ms;
+    count_ = 1;
+    rest_ = value;
+    return true;
+}
+
+bool chunk_reader::next(record_value& out) {
+    if (taken_ >= count_) return false;
+    if (single_) {
+        ++taken_;
+        return decode_record_value(rest_, out);
+    }
+    if (rest_.size() < record_header) return false;
+    const auto b0 = static_cast<unsigned char>(rest_[0]);
+    const std::size_t key_size = (std::size_t(b0 & 0x7f) << 8) | static_cast<unsigned char>(rest_[1]);
+    const std::size_t data_size = get_be(rest_.substr(2), 4);
+    if (rest_.size() - record_header < key_size + data_size) return false;
+    out.arrival_ms = arrival_ms_;
+    out.encrypted = (b0 & 0x80) != 0;
+    out.partition_key = rest_.substr(record_header, key_size);
+    out.data = rest_.substr(record_header + key_size, data_size);
+    rest_.remove_prefix(record_header + key_size + data_size);
+    ++taken_;
+    return true;
+}
+
 std::string stream_meta_key(std::string_view stream_name) {
     return std::string(stream_meta_prefix) + std::string(stream_name);
 }
 
 std::string counter_meta_key(std::string_view cf_name) { return "counter/" + std::string(cf_name); }
+
+std::string trim_meta_key(std::string_view cf_name) { return "trim/" + std::string(cf_name); }
 
 }  // namespace kinesd::storage::keys

@@ -6,16 +6,30 @@
 //   "meta"                 stream metadata, shard counters, server secrets
 //   "shard-<uid>-<index>"  one per shard: the shard's records, append-only
 //
-// Shard column family: key = 8-byte big-endian counter (so keys sort in
-// append order and a seek finds a position directly); value = 8-byte
-// big-endian arrival time in epoch milliseconds, 2-byte big-endian partition
-// key length (its top bit set when the record was written to a KMS-encrypted
-// stream: a record keeps the encryption it was written under), the partition
-// key, then the data bytes.
+// Shard column family: one entry per chunk of consecutive records that were
+// committed together. key = 8-byte big-endian counter of the chunk's first
+// record (keys sort in append order; a record's chunk is the last key at or
+// before its counter). Chunks exist because RocksDB's cost is per entry: one
+// entry per request and shard instead of one per record is what lets a put
+// of 500 records cost about what a put of one does.
+//
+// Chunk value: byte 0xC1, 8-byte big-endian arrival time in epoch
+// milliseconds (shared by the chunk: it was written at once), 4-byte
+// big-endian record count, then per record a 2-byte big-endian partition key
+// length (its top bit set when the record was written to a KMS-encrypted
+// stream: a record keeps the encryption it was written under), a 4-byte
+// big-endian data length, the partition key and the data bytes.
+//
+// Older data directories hold one record per entry: 8-byte big-endian arrival
+// time, the 2-byte key length as above, the partition key, then the data.
+// Such a value never starts with 0xC1 (arrival times are far below 2^56), so
+// the chunk reader reads both.
 //
 // Meta column family keys:
 //   "stream/<name>"        JSON of the stream's metadata (streams/stream_state)
 //   "counter/<cf name>"    8-byte big-endian last counter handed out in that shard
+//   "trim/<cf name>"       8-byte big-endian first counter not trimmed away
+//                          (the chunk holding it may keep older records)
 //   "secret/iterator"      the HMAC key for shard iterators and paging tokens
 //   "firehose/<name>"      JSON of a delivery stream's metadata
 //   "firehose-checkpoint/<name>/<cf name>"  delivery progress in one shard log
@@ -48,9 +62,35 @@ void encode_record_value(std::string& out, std::int64_t arrival_ms, std::string_
 // false when the bytes are too short to be a record value (a foreign database).
 bool decode_record_value(std::string_view bytes, record_value& out);
 
+// Chunk values (see the layout above). Appending never reallocates more than
+// the string's usual growth; the count in the header is patched in place.
+constexpr unsigned char chunk_marker = 0xC1;
+void begin_chunk(std::string& out, std::int64_t arrival_ms);
+void add_to_chunk(std::string& out, std::string_view partition_key, std::string_view data, bool encrypted);
+std::uint32_t chunk_count(std::string_view chunk);
+
+// Walks the records of one stored value, chunk or single record.
+class chunk_reader {
+public:
+    // false when the bytes are neither (a foreign or damaged value).
+    bool open(std::string_view value);
+    std::uint32_t count() const { return count_; }
+    std::int64_t arrival_ms() const { return arrival_ms_; }
+    // The next record; false at the end or when the value is truncated.
+    bool next(record_value& out);
+
+private:
+    std::string_view rest_;
+    std::uint32_t count_ = 0;
+    std::uint32_t taken_ = 0;
+    std::int64_t arrival_ms_ = 0;
+    bool single_ = false;
+};
+
 std::string stream_meta_key(std::string_view stream_name);
 constexpr std::string_view stream_meta_prefix = "stream/";
 std::string counter_meta_key(std::string_view cf_name);
+std::string trim_meta_key(std::string_view cf_name);
 constexpr std::string_view iterator_secret_key = "secret/iterator";
 constexpr std::string_view firehose_meta_prefix = "firehose/";
 constexpr std::string_view firehose_checkpoint_prefix = "firehose-checkpoint/";

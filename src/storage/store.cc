@@ -5,7 +5,11 @@
 #include <rocksdb/write_buffer_manager.h>
 #include <spdlog/spdlog.h>
 
+#include <sys/resource.h>
+
 #include <algorithm>
+#include <cstdarg>
+#include <cstdio>
 #include <filesystem>
 #include <stdexcept>
 
@@ -40,6 +44,19 @@ store::~store() {
     if (db_) db_->Close().PermitUncheckedError();
 }
 
+namespace {
+
+// RocksDB keeps up to max_open_files table files open; with sockets, WAL and
+// manifest on top, it must stay well under the process's descriptor limit.
+int open_files_budget(int wanted) {
+    rlimit limit{};
+    if (wanted <= 0 || getrlimit(RLIMIT_NOFILE, &limit) != 0 || limit.rlim_cur == RLIM_INFINITY) return wanted;
+    auto half = static_cast<long long>(limit.rlim_cur / 2);
+    return static_cast<int>(std::clamp<long long>(half, 64, wanted));
+}
+
+}  // namespace
+
 rocksdb::ColumnFamilyOptions store::shard_cf_options() const {
     rocksdb::ColumnFamilyOptions cf;
     // Shards are append-only logs whose payloads are often already compressed
@@ -48,6 +65,10 @@ rocksdb::ColumnFamilyOptions store::shard_cf_options() const {
     cf.compression = rocksdb::kNoCompression;
     cf.write_buffer_size = options_.shard_write_buffer_bytes;
     cf.max_write_buffer_number = 2;
+    // A memtable grows in arena blocks of write_buffer_size / 8 by default:
+    // with thousands of shards each holding a few records, that is half a
+    // megabyte reserved per shard for a few hundred bytes of data.
+    cf.arena_block_size = 64 << 10;
     cf.level_compaction_dynamic_level_bytes = true;
     rocksdb::BlockBasedTableOptions table;
     table.block_cache = cache_;
@@ -55,9 +76,34 @@ rocksdb::ColumnFamilyOptions store::shard_cf_options() const {
     // bloom filters would only cost memory.
     table.filter_policy.reset();
     table.block_size = 64 << 10;
+    // Index blocks live in the block cache, so the memory of table readers is
+    // bounded by --block-cache-mb however many shards and files there are,
+    // instead of growing with every open SST file.
+    table.cache_index_and_filter_blocks = true;
+    table.cache_index_and_filter_blocks_with_high_priority = true;
     cf.table_factory.reset(rocksdb::NewBlockBasedTableFactory(table));
     return cf;
 }
+
+namespace {
+
+// RocksDB's own LOG file lives in the data directory, so on a full disk it
+// fails too, and RocksDB aborts on the next line written to a log file that
+// has failed once. Its messages come to our log instead; at debug level,
+// because while the disk stays full it repeats them on every retry, and the
+// writer reports the episode itself.
+class rocksdb_log_forwarder : public rocksdb::Logger {
+public:
+    rocksdb_log_forwarder() : rocksdb::Logger(rocksdb::InfoLogLevel::WARN_LEVEL) {}
+    using rocksdb::Logger::Logv;
+    void Logv(const char* format, va_list ap) override {
+        char line[1024];
+        std::vsnprintf(line, sizeof line, format, ap);
+        spdlog::debug("rocksdb: {}", line);
+    }
+};
+
+}  // namespace
 
 void store::open_db() {
     std::filesystem::create_directories(options_.path);
@@ -68,13 +114,29 @@ void store::open_db() {
     db_options.create_if_missing = true;
     db_options.create_missing_column_families = true;
     db_options.write_buffer_manager = write_buffers_;
-    // A quiet shard must not pin old WAL files forever.
-    db_options.max_total_wal_size = 256u << 20;
-    db_options.max_open_files = options_.max_open_files;
+    // A quiet shard must not pin old WAL files forever, and a restart replays
+    // the WAL: with writes spread over hundreds of shards, 256 MiB of WAL took
+    // seconds to replay, so it is kept to the memtable budget.
+    db_options.max_total_wal_size = std::max<std::uint64_t>(options_.write_buffer_total_bytes, 32u << 20);
+    db_options.max_open_files = open_files_budget(options_.max_open_files);
     db_options.max_background_jobs = 2;
     db_options.keep_log_file_num = 3;
     db_options.info_log_level = rocksdb::InfoLogLevel::WARN_LEVEL;
+    db_options.info_log = std::make_shared<rocksdb_log_forwarder>();
     db_options.avoid_unnecessary_blocking_io = true;
+    // Start-up must not grow with the data stored: no read of every SST's
+    // properties or size on open. (What the WAL replays is still flushed at
+    // open: kept in memtables instead, the metadata column family would pin
+    // the old WAL files, and their disk space, until the WAL size limit.)
+    db_options.skip_stats_update_on_db_open = true;
+    db_options.skip_checking_sst_file_sizes_on_db_open = true;
+    // The manifest records every column family and flush; rolling it small
+    // keeps its replay at open short with thousands of shards.
+    db_options.max_manifest_file_size = 64u << 20;
+    // The periodic stats dump walks every column family under the DB mutex and
+    // nobody reads it.
+    db_options.stats_dump_period_sec = 0;
+    db_options.stats_persist_period_sec = 0;
 
     std::vector<std::string> names;
     auto listed = rocksdb::DB::ListColumnFamilies(db_options, options_.path, &names);
@@ -92,6 +154,10 @@ void store::open_db() {
     std::vector<rocksdb::ColumnFamilyDescriptor> descriptors;
     for (auto& name : names) {
         rocksdb::ColumnFamilyOptions cf;
+        // Small memtables for default and meta too: after a full disk,
+        // RocksDB resumes only once the free space exceeds the largest
+        // column family's write buffer.
+        cf.write_buffer_size = options_.shard_write_buffer_bytes;
         if (keys::is_shard_cf_name(name)) cf = shard_cf_options();
         descriptors.emplace_back(name, cf);
     }
@@ -124,16 +190,25 @@ void store::open_db() {
         std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(rocksdb::ReadOptions(), shard->cf));
         it->SeekToLast();
         if (it->Valid()) {
-            last = std::max(last, keys::decode_counter(it->key().ToStringView()));
-            keys::record_value rv;
-            if (keys::decode_record_value(it->value().ToStringView(), rv)) shard->last_arrival_ms = rv.arrival_ms;
+            keys::chunk_reader chunk;
+            if (chunk.open(it->value().ToStringView())) {
+                last = std::max(last, keys::decode_counter(it->key().ToStringView()) + chunk.count() - 1);
+                shard->last_arrival_ms = chunk.arrival_ms();
+            }
         }
         it->SeekToFirst();
-        shard->trimmed_below = it->Valid() ? keys::decode_counter(it->key().ToStringView()) : last + 1;
+        std::uint64_t first = it->Valid() ? keys::decode_counter(it->key().ToStringView()) : last + 1;
+        if (get_meta(keys::trim_meta_key(name), &value)) first = std::max(first, keys::decode_counter(value));
+        shard->trimmed_below = first;
         shard->committed = last;
         shard->next_counter = last + 1;
     }
     spdlog::info("opened data directory {} ({} shard column families)", options_.path, shards_.size());
+    std::uint64_t memtables = 0, table_readers = 0;
+    db_->GetAggregatedIntProperty(rocksdb::DB::Properties::kCurSizeAllMemTables, &memtables);
+    db_->GetAggregatedIntProperty(rocksdb::DB::Properties::kEstimateTableReadersMem, &table_readers);
+    spdlog::debug("rocksdb memory after open: memtables {} KiB, block cache {} KiB, table readers {} KiB",
+                  memtables >> 10, cache_->GetUsage() >> 10, table_readers >> 10);
 }
 
 rocksdb::Status store::put_meta(std::string_view key, std::string_view value) {
@@ -171,6 +246,35 @@ shard_ref store::open_shard(const std::string& cf_name, bool create) {
     shard->cf = handle;
     shards_[cf_name] = shard;
     return shard;
+}
+
+std::vector<shard_ref> store::open_shards(const std::vector<std::string>& cf_names) {
+    std::lock_guard lock(shards_mutex_);
+    std::vector<rocksdb::ColumnFamilyDescriptor> missing;
+    for (auto& name : cf_names)
+        if (!shards_.count(name) &&
+            std::none_of(missing.begin(), missing.end(), [&](const auto& d) { return d.name == name; }))
+            missing.emplace_back(name, shard_cf_options());
+    if (!missing.empty()) {
+        std::vector<rocksdb::ColumnFamilyHandle*> handles;
+        auto s = db_->CreateColumnFamilies(missing, &handles);
+        if (!s.ok()) {
+            // RocksDB may have created some before failing: keep those.
+            for (auto* h : handles) db_->DestroyColumnFamilyHandle(h).PermitUncheckedError();
+            throw std::runtime_error("cannot create " + std::to_string(missing.size()) +
+                                     " column families: " + s.ToString());
+        }
+        for (std::size_t i = 0; i < handles.size(); ++i) {
+            auto shard = std::make_shared<shard_log>();
+            shard->cf_name = missing[i].name;
+            shard->cf = handles[i];
+            shards_[missing[i].name] = shard;
+        }
+    }
+    std::vector<shard_ref> out;
+    out.reserve(cf_names.size());
+    for (auto& name : cf_names) out.push_back(shards_.at(name));
+    return out;
 }
 
 void store::drop_shard(const shard_ref& shard) {
@@ -258,13 +362,26 @@ void store::commit(std::vector<task>& tasks) {
             dropped_handles_.push_back(shard->cf);
         }
         delete_meta(keys::counter_meta_key(shard->cf_name)).PermitUncheckedError();
+        delete_meta(keys::trim_meta_key(shard->cf_name)).PermitUncheckedError();
         shards_.erase(shard->cf_name);
         return;
     }
 
     rocksdb::WriteBatch batch;
-    std::string value;
     char key[8];
+    // Every record a shard gets in this commit goes into one chunk (split at
+    // max_chunk_bytes), so RocksDB sees one entry per shard, not per record.
+    struct open_chunk {
+        shard_log* shard;
+        std::uint64_t first_counter;
+        std::string value;
+    };
+    std::vector<open_chunk> chunks;
+    auto seal = [&](open_chunk& c) {
+        if (keys::chunk_count(c.value) == 0) return;
+        keys::encode_counter(c.first_counter, key);
+        batch.Put(c.shard->cf, rocksdb::Slice(key, 8), c.value);
+    };
     std::vector<shard_log*> touched;
     std::int64_t now = clock_.now_ms();
     std::vector<rocksdb::Status> rejected(tasks.size());
@@ -277,25 +394,39 @@ void store::commit(std::vector<task>& tasks) {
         if (!rejected[i].ok()) continue;
         for (auto& e : req.entries) {
             shard_log& shard = *e.shard;
-            // Arrival times never go backwards within a shard, so AT_TIMESTAMP
-            // can binary-search by counter.
-            std::int64_t arrival = std::max(now, shard.last_arrival_ms.load(std::memory_order_relaxed));
-            shard.last_arrival_ms.store(arrival, std::memory_order_relaxed);
+            auto chunk = std::find_if(chunks.begin(), chunks.end(), [&](const open_chunk& c) { return c.shard == &shard; });
+            if (chunk == chunks.end()) {
+                // Arrival times never go backwards within a shard, so
+                // AT_TIMESTAMP can binary-search by counter.
+                std::int64_t arrival = std::max(now, shard.last_arrival_ms.load(std::memory_order_relaxed));
+                shard.last_arrival_ms.store(arrival, std::memory_order_relaxed);
+                chunk = chunks.insert(chunks.end(), open_chunk{&shard, shard.next_counter, {}});
+                keys::begin_chunk(chunk->value, arrival);
+                touched.push_back(&shard);
+            } else if (chunk->value.size() + e.data.size() + e.partition_key.size() > options_.max_chunk_bytes) {
+                seal(*chunk);
+                chunk->first_counter = shard.next_counter;
+                keys::begin_chunk(chunk->value, shard.last_arrival_ms.load(std::memory_order_relaxed));
+            }
             e.counter = shard.next_counter++;
-            e.arrival_ms = arrival;
-            keys::encode_counter(e.counter, key);
-            keys::encode_record_value(value, arrival, e.partition_key, e.data, e.encrypted);
-            batch.Put(shard.cf, rocksdb::Slice(key, 8), value);
-            if (std::find(touched.begin(), touched.end(), &shard) == touched.end()) touched.push_back(&shard);
+            e.arrival_ms = shard.last_arrival_ms.load(std::memory_order_relaxed);
+            keys::add_to_chunk(chunk->value, e.partition_key, e.data, e.encrypted);
         }
     }
+    for (auto& c : chunks) seal(c);
     for (auto* shard : touched) {
         keys::encode_counter(shard->next_counter - 1, key);
         batch.Put(meta_, keys::counter_meta_key(shard->cf_name), rocksdb::Slice(key, 8));
     }
-    rocksdb::Status status = batch.Count() ? db_->Write(write_options_, &batch) : rocksdb::Status::OK();
+    rocksdb::Status status = rocksdb::Status::OK();
+    if (batch.Count()) {
+        // While storage is failing, batches fail fast instead of each
+        // waiting on a disk that cannot take them.
+        status = writable() ? db_->Write(write_options_, &batch) : write_failure_;
+        if (!status.ok()) note_write_failure(status);
+    }
     if (!status.ok()) {
-        spdlog::error("write of {} records failed: {}", batch.Count(), status.ToString());
+        // Nothing of the batch is visible: its counters are handed out again.
         for (auto* shard : touched) shard->next_counter = shard->committed.load() + 1;
     } else {
         for (auto* shard : touched) shard->committed.store(shard->next_counter - 1, std::memory_order_release);
@@ -306,27 +437,74 @@ void store::commit(std::vector<task>& tasks) {
     }
 }
 
+namespace {
+// Often enough that writes resume soon after space is freed; seldom enough
+// that a disk that stays full is not hammered by flush attempts.
+constexpr auto resume_interval = std::chrono::milliseconds(250);
+}  // namespace
+
+bool store::writable() {
+    if (!write_failed_) return true;
+    const auto now = std::chrono::steady_clock::now();
+    if (now - last_resume_attempt_ < resume_interval) return false;
+    last_resume_attempt_ = now;
+    // After a failed WAL write RocksDB stays in a background-error state;
+    // Resume() flushes the memtables to a fresh WAL and clears it once the
+    // disk takes writes again (and is a no-op when there is no such state).
+    auto s = db_->Resume();
+    if (!s.ok()) {
+        spdlog::debug("storage still failing: {}", s.ToString());
+        return false;
+    }
+    const auto took = std::chrono::duration_cast<std::chrono::milliseconds>(now - failed_since_).count();
+    // At warn, so that whoever filters for the error also sees it end.
+    spdlog::warn("storage writable again after {} ms ({} batches refused meanwhile)", took, refused_batches_);
+    write_failed_ = false;
+    refused_batches_ = 0;
+    return true;
+}
+
+void store::note_write_failure(const rocksdb::Status& status) {
+    ++refused_batches_;
+    if (write_failed_) return;
+    // One line per episode: every put fails while it lasts.
+    spdlog::error("storage write failed, refusing writes until it recovers: {}", status.ToString());
+    write_failed_ = true;
+    write_failure_ = status;
+    failed_since_ = last_resume_attempt_ = std::chrono::steady_clock::now();
+}
+
 std::size_t store::read(const shard_log& shard, std::uint64_t from, std::size_t limit, std::size_t max_bytes,
                         const std::function<bool(const record_view&)>& fn) const {
     std::uint64_t last = shard.committed.load(std::memory_order_acquire);
     from = std::max(from, shard.trimmed_below.load(std::memory_order_acquire));
     if (from > last || limit == 0 || shard.dropped) return 0;
-    char lower[8], upper[8];
-    keys::encode_counter(from, lower);
+    char target[8], upper[8];
+    keys::encode_counter(from, target);
     keys::encode_counter(last + 1, upper);
     rocksdb::Slice upper_slice(upper, 8);
     rocksdb::ReadOptions ro;
     ro.iterate_upper_bound = &upper_slice;
     std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(ro, shard.cf));
+    // `from` sits in the last chunk that starts at or before it, or, when
+    // that chunk was trimmed away, in the first chunk after it.
+    it->SeekForPrev(rocksdb::Slice(target, 8));
+    if (!it->Valid()) it->Seek(rocksdb::Slice(target, 8));
     std::size_t count = 0, bytes = 0;
-    for (it->Seek(rocksdb::Slice(lower, 8)); it->Valid() && count < limit; it->Next()) {
+    for (; it->Valid(); it->Next()) {
+        keys::chunk_reader chunk;
+        if (!chunk.open(it->value().ToStringView())) continue;
+        std::uint64_t counter = keys::decode_counter(it->key().ToStringView());
         keys::record_value rv;
-        if (!keys::decode_record_value(it->value().ToStringView(), rv)) continue;
-        record_view view{keys::decode_counter(it->key().ToStringView()), rv.arrival_ms, rv.partition_key, rv.data,
-                         rv.encrypted};
-        ++count;
-        bytes += rv.data.size() + rv.partition_key.size();
-        if (!fn(view) || bytes >= max_bytes) break;
+        for (; chunk.next(rv); ++counter) {
+            if (counter < from) continue;
+            if (counter > last) return count;
+            ++count;
+            bytes += rv.data.size() + rv.partition_key.size();
+            if (!fn(record_view{counter, rv.arrival_ms, rv.partition_key, rv.data, rv.encrypted}) ||
+                bytes >= max_bytes || count >= limit)
+                return count;
+        }
     }
     return count;
 }
@@ -361,9 +539,22 @@ rocksdb::Status store::trim(shard_log& shard, std::uint64_t below) {
     if (below <= shard.trimmed_below.load()) return rocksdb::Status::OK();
     // Readers stop seeing the range before the tombstone is written.
     shard.trimmed_below.store(below, std::memory_order_release);
+    // Only whole chunks go: the one holding `below` stays, and readers skip
+    // its records under trimmed_below, which is kept for the next start.
     char lower[8], upper[8];
-    keys::encode_counter(0, lower);
     keys::encode_counter(below, upper);
+    if (auto s = put_meta(keys::trim_meta_key(shard.cf_name), rocksdb::Slice(upper, 8).ToStringView()); !s.ok())
+        return s;
+    {
+        std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(rocksdb::ReadOptions(), shard.cf));
+        it->SeekForPrev(rocksdb::Slice(upper, 8));
+        if (!it->Valid()) return rocksdb::Status::OK();
+        const auto start = keys::decode_counter(it->key().ToStringView());
+        keys::chunk_reader chunk;
+        const bool whole_chunk_below = chunk.open(it->value().ToStringView()) && start + chunk.count() <= below;
+        keys::encode_counter(whole_chunk_below ? below : start, upper);
+    }
+    keys::encode_counter(0, lower);
     rocksdb::WriteOptions w;
     return db_->DeleteRange(w, shard.cf, rocksdb::Slice(lower, 8), rocksdb::Slice(upper, 8));
 }

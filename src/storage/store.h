@@ -10,6 +10,7 @@
 // every pending append into a single WriteBatch, so concurrent requests share
 // one fsync (group commit) and the I/O threads never wait on the disk.
 #include <atomic>
+#include <chrono>
 #include <condition_variable>
 #include <cstdint>
 #include <deque>
@@ -41,6 +42,9 @@ struct store_options {
     std::size_t shard_write_buffer_bytes = 4u << 20;
     std::size_t block_cache_bytes = 16u << 20;
     std::size_t max_batch_bytes = 32u << 20;  // one group commit at most
+    // A shard's records in one commit share a RocksDB entry up to this size;
+    // bounded so that reading one record never loads megabytes.
+    std::size_t max_chunk_bytes = 256u << 10;
     int max_open_files = 1024;
 };
 
@@ -104,6 +108,10 @@ public:
     // Opens the shard's column family, creating it when `create` is set.
     // Returns null when it does not exist and create is false.
     shard_ref open_shard(const std::string& cf_name, bool create);
+    // The same for several shards at once, creating the missing ones in one
+    // step: RocksDB rewrites its OPTIONS file (every column family's options)
+    // on each create, so a stream's shards are created together, not one by one.
+    std::vector<shard_ref> open_shards(const std::vector<std::string>& cf_names);
     // Drops the column family after every append queued before this call.
     void drop_shard(const shard_ref& shard);
     // Drops every shard column family whose name is not in `keep` (leftovers
@@ -145,6 +153,11 @@ private:
     };
     void writer_loop();
     void commit(std::vector<task>& tasks);
+    // While a write failure persists (typically a full disk, after which
+    // RocksDB refuses every write until resumed): whether this batch may be
+    // attempted. Tries DB::Resume() at most every resume_interval.
+    bool writable();
+    void note_write_failure(const rocksdb::Status& status);
     void open_db();
     rocksdb::ColumnFamilyOptions shard_cf_options() const;
 
@@ -164,6 +177,14 @@ private:
     std::condition_variable queue_cv_;
     std::deque<task> queue_;
     bool stopping_ = false;
+
+    // writer thread only: the current write-failure episode, if any
+    bool write_failed_ = false;
+    rocksdb::Status write_failure_;
+    std::chrono::steady_clock::time_point failed_since_;
+    std::chrono::steady_clock::time_point last_resume_attempt_;
+    std::size_t refused_batches_ = 0;
+
     std::thread writer_;
 };
 

@@ -5,6 +5,7 @@
 
 #include <array>
 #include <cstring>
+#include <memory>
 
 #include "common/base64.h"
 
@@ -30,9 +31,15 @@ std::optional<std::uint32_t> parse_shard_id(std::string_view text) {
 }
 
 uint128 partition_hash(std::string_view partition_key) {
+    // EVP_Digest looks MD5 up and allocates a context on every call, which
+    // cost more than the hash itself; once per process and per thread is enough.
+    static EVP_MD* const md5 = EVP_MD_fetch(nullptr, "MD5", nullptr);
+    thread_local std::unique_ptr<EVP_MD_CTX, decltype(&EVP_MD_CTX_free)> ctx(EVP_MD_CTX_new(), EVP_MD_CTX_free);
     unsigned char md[EVP_MAX_MD_SIZE];
     unsigned int len = 0;
-    EVP_Digest(partition_key.data(), partition_key.size(), md, &len, EVP_md5(), nullptr);
+    EVP_DigestInit_ex2(ctx.get(), md5, nullptr);
+    EVP_DigestUpdate(ctx.get(), partition_key.data(), partition_key.size());
+    EVP_DigestFinal_ex(ctx.get(), md, &len);
     uint128 v = 0;
     for (int i = 0; i < 16; ++i) v = (v << 8) | md[i];
     return v;
@@ -95,7 +102,7 @@ constexpr std::uint64_t mask36 = (1ULL << 36) - 1;
 
 }  // namespace
 
-std::string sequence_number(const sequence_fields& f) {
+void append_sequence_number(const sequence_fields& f, std::string& out) {
     u192 v;
     v.shift_in(2, 4);
     v.shift_in(f.shard_created_s & mask36, 36);
@@ -105,17 +112,39 @@ std::string sequence_number(const sequence_fields& f) {
     v.shift_in(f.arrival_s & mask36, 36);
     v.shift_in(f.shard_index, 32);
     v.shift_in(2, 4);
-    char buf[72];
-    int pos = 72;
-    while (!v.is_zero()) {
-        std::uint64_t part = v.divmod_1e18();
-        for (int i = 0; i < 18; ++i) {
+    // Nine digits at a time over 32-bit limbs: every division is a 64-bit one
+    // by a constant, which compiles to multiplications, where 128-bit
+    // divisions are library calls. That matters at one number per record.
+    std::uint32_t limbs[6];
+    for (int i = 0; i < 3; ++i) {
+        limbs[2 * i] = std::uint32_t(v.w[i] >> 32);
+        limbs[2 * i + 1] = std::uint32_t(v.w[i]);
+    }
+    constexpr std::uint64_t billion = 1000000000ULL;
+    char buf[63];
+    int pos = 63;
+    while (pos > 0) {
+        std::uint64_t rem = 0;
+        for (auto& limb : limbs) {
+            const std::uint64_t cur = (rem << 32) | limb;
+            limb = std::uint32_t(cur / billion);
+            rem = cur % billion;
+        }
+        auto part = std::uint32_t(rem);
+        for (int d = 0; d < 9; ++d) {
             buf[--pos] = char('0' + part % 10);
             part /= 10;
         }
     }
-    while (pos < 71 && buf[pos] == '0') ++pos;
-    return std::string(buf + pos, buf + 72);
+    // The leading 2 in the top nibble makes every number exactly 56 digits.
+    out.append(buf + 63 - sequence_number_digits, sequence_number_digits);
+}
+
+std::string sequence_number(const sequence_fields& f) {
+    std::string out;
+    out.reserve(sequence_number_digits);
+    append_sequence_number(f, out);
+    return out;
 }
 
 std::optional<sequence_fields> parse_sequence_number(std::string_view text) {

@@ -40,7 +40,10 @@ constexpr std::uint64_t starting_counter = 0;
 // The counter of a closed shard's EndingSequenceNumber: above any record's.
 constexpr std::uint64_t ending_counter = 0x7fffffffffffffffULL;
 
+constexpr std::size_t sequence_number_digits = 56;
 std::string sequence_number(const sequence_fields& f);
+// The same digits appended to `out`, for answers written as text.
+void append_sequence_number(const sequence_fields& f, std::string& out);
 // nullopt when the text is not a sequence number of this layout.
 std::optional<sequence_fields> parse_sequence_number(std::string_view text);
 

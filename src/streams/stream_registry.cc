@@ -15,12 +15,19 @@ stream_registry::stream_registry(storage::store& store, const kinesd::clock& clo
     : store_(store), clock_(clock), options_(options) {}
 
 void stream_registry::attach_logs(stream_state& s, bool create) {
+    std::vector<std::string> names;
+    std::vector<streams::shard_state*> waiting;
     for (auto& shard : s.shards) {
         if (shard.log) continue;
-        auto name = storage::keys::shard_cf_name(s.uid, shard.index);
-        shard.log = store_.open_shard(name, true);
-        if (!create && shard.log->committed == 0 && shard.log->trimmed_below == 1)
-            spdlog::debug("shard {} of stream {} starts empty", shard.index, s.name);
+        names.push_back(storage::keys::shard_cf_name(s.uid, shard.index));
+        waiting.push_back(&shard);
+    }
+    if (names.empty()) return;
+    auto logs = store_.open_shards(names);
+    for (std::size_t i = 0; i < waiting.size(); ++i) {
+        waiting[i]->log = std::move(logs[i]);
+        if (!create && waiting[i]->log->committed == 0 && waiting[i]->log->trimmed_below == 1)
+            spdlog::debug("shard {} of stream {} starts empty", waiting[i]->index, s.name);
     }
 }
 

@@ -16,6 +16,12 @@ import sys
 import tempfile
 import time
 
+
+# Memory bounds are set for a normal build. Under AddressSanitizer the same
+# server needs about twice the memory (shadow memory, quarantine), so the
+# sanitizer job scales every bound by KINESD_MEMORY_BOUND_SCALE.
+MEMORY_BOUND_SCALE = float(os.environ.get("KINESD_MEMORY_BOUND_SCALE", "1"))
+
 _PR_SET_PDEATHSIG = 1
 
 

@@ -321,7 +321,8 @@ TEST(Shape, CborBlobsStayBinary) {
     json request = {{"Blob", json::binary({1, 2, 3})}};
     json out = validated(all_types_shape, request, wire_format::cbor);
     ASSERT_TRUE(out["Blob"].is_binary());
-    EXPECT_EQ(out["Blob"].get_binary(), (std::vector<std::uint8_t>{1, 2, 3}));
+    const std::vector<std::uint8_t>& bytes = out["Blob"].get_binary();
+    EXPECT_EQ(bytes, (std::vector<std::uint8_t>{1, 2, 3}));
 }
 
 TEST(Shape, TimestampsBecomeMilliseconds) {

@@ -50,7 +50,7 @@ TEST(Keys, CounterRoundTrips) {
 }
 
 TEST(Keys, RecordValueRoundTrips) {
-    const std::string binary("\0\x01\xff\x80data\0", 9);
+    const std::string binary("\0\x01\xff\x80" "data\0", 9);
     struct sample {
         std::int64_t arrival_ms;
         std::string partition_key;
@@ -111,6 +111,70 @@ TEST(Keys, NamesAndMetaKeys) {
     EXPECT_NE(counter_meta_key(shard_cf_name(1, 0)), stream_meta_key(shard_cf_name(1, 0)));
     EXPECT_EQ(counter_meta_key("x").rfind(stream_meta_prefix, 0), std::string::npos);
     EXPECT_STREQ(meta_cf, "meta");
+}
+
+}  // namespace
+}  // namespace kinesd::storage::keys
+
+namespace kinesd::storage::keys {
+namespace {
+
+TEST(Keys, ChunkRoundTripsRecordsInOrder) {
+    std::string chunk;
+    begin_chunk(chunk, 1'700'000'000'123);
+    add_to_chunk(chunk, "pk-1", "hello", false);
+    add_to_chunk(chunk, std::string(300, 'k'), std::string(70000, 'd'), true);
+    add_to_chunk(chunk, "", "", false);
+    EXPECT_EQ(static_cast<unsigned char>(chunk[0]), chunk_marker);
+    EXPECT_EQ(chunk_count(chunk), 3u);
+
+    chunk_reader reader;
+    ASSERT_TRUE(reader.open(chunk));
+    EXPECT_EQ(reader.count(), 3u);
+    EXPECT_EQ(reader.arrival_ms(), 1'700'000'000'123);
+    record_value rv;
+    ASSERT_TRUE(reader.next(rv));
+    EXPECT_EQ(rv.partition_key, "pk-1");
+    EXPECT_EQ(rv.data, "hello");
+    EXPECT_FALSE(rv.encrypted);
+    ASSERT_TRUE(reader.next(rv));
+    EXPECT_EQ(rv.partition_key, std::string(300, 'k'));
+    EXPECT_EQ(rv.data.size(), 70000u);
+    EXPECT_TRUE(rv.encrypted);
+    EXPECT_EQ(rv.arrival_ms, 1'700'000'000'123);
+    ASSERT_TRUE(reader.next(rv));
+    EXPECT_EQ(rv.data, "");
+    EXPECT_FALSE(reader.next(rv));
+}
+
+TEST(Keys, ChunkReaderReadsALegacySingleRecordValue) {
+    std::string value;
+    encode_record_value(value, 42, "key", "data", true);
+    chunk_reader reader;
+    ASSERT_TRUE(reader.open(value));
+    EXPECT_EQ(reader.count(), 1u);
+    EXPECT_EQ(reader.arrival_ms(), 42);
+    record_value rv;
+    ASSERT_TRUE(reader.next(rv));
+    EXPECT_EQ(rv.partition_key, "key");
+    EXPECT_EQ(rv.data, "data");
+    EXPECT_TRUE(rv.encrypted);
+    EXPECT_FALSE(reader.next(rv));
+}
+
+TEST(Keys, ChunkReaderStopsAtTruncation) {
+    std::string chunk;
+    begin_chunk(chunk, 7);
+    add_to_chunk(chunk, "a", "0123456789", false);
+    add_to_chunk(chunk, "b", "0123456789", false);
+    chunk.resize(chunk.size() - 3);
+    chunk_reader reader;
+    ASSERT_TRUE(reader.open(chunk));
+    record_value rv;
+    EXPECT_TRUE(reader.next(rv));
+    EXPECT_FALSE(reader.next(rv));
+    EXPECT_FALSE(reader.open(std::string_view(chunk).substr(0, 5)));
+    EXPECT_FALSE(reader.open(""));
 }
 
 }  // namespace

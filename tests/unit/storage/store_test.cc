@@ -255,9 +255,8 @@ TEST_F(StoreTest, TrimHidesAndDeletesOlderRecords) {
     {
         store& st = open();
         shard_ref s = st.open_shard(name, true);
-        std::vector<input> batch;
-        for (int i = 1; i <= 10; ++i) batch.push_back({s, "k", "r" + std::to_string(i)});
-        append_and_wait(st, batch);
+        // One request each: one chunk each, so whole chunks can go.
+        for (int i = 1; i <= 10; ++i) append_and_wait(st, {{s, "k", "r" + std::to_string(i)}});
 
         ASSERT_TRUE(st.trim(*s, 6).ok());
         EXPECT_EQ(s->trimmed_below.load(), 6u);
@@ -288,6 +287,102 @@ TEST_F(StoreTest, TrimHidesAndDeletesOlderRecords) {
     ASSERT_NE(s, nullptr);
     EXPECT_EQ(s->trimmed_below.load(), 6u);
     EXPECT_EQ(read_all(st, *s, 1).size(), 5u);
+}
+
+TEST_F(StoreTest, OneRequestIsOneChunkAndTrimInsideItHidesTheOlderPart) {
+    const std::string name = keys::shard_cf_name(4, 2);
+    {
+        store& st = open();
+        shard_ref s = st.open_shard(name, true);
+        shard_ref other = st.open_shard(keys::shard_cf_name(4, 3), true);
+        std::vector<input> batch;
+        for (int i = 1; i <= 6; ++i) batch.push_back({i % 2 ? s : other, "k", "r" + std::to_string(i)});
+        auto req = append_and_wait(st, batch);
+        // Counters are per shard and consecutive within the request.
+        EXPECT_EQ(req->entries[0].counter, 1u);
+        EXPECT_EQ(req->entries[2].counter, 2u);
+        EXPECT_EQ(req->entries[4].counter, 3u);
+        EXPECT_EQ(req->entries[5].counter, 3u);
+        append_and_wait(st, {{s, "k", "r7"}});
+
+        std::vector<std::uint64_t> keys_stored;
+        {
+            std::unique_ptr<rocksdb::Iterator> it(st.db()->NewIterator(rocksdb::ReadOptions(), s->cf));
+            for (it->SeekToFirst(); it->Valid(); it->Next())
+                keys_stored.push_back(keys::decode_counter(it->key().ToStringView()));
+        }
+        EXPECT_EQ(keys_stored, (std::vector<std::uint64_t>{1, 4}));
+
+        // Reading from the middle of a chunk starts at that record.
+        auto from_two = read_all(st, *s, 2);
+        ASSERT_EQ(from_two.size(), 3u);
+        EXPECT_EQ(from_two[0].data, "r3");
+        EXPECT_EQ(from_two[2].data, "r7");
+
+        ASSERT_TRUE(st.trim(*s, 3).ok());
+        auto after_trim = read_all(st, *s, 1);
+        ASSERT_EQ(after_trim.size(), 2u);
+        EXPECT_EQ(after_trim[0].counter, 3u);
+        EXPECT_EQ(after_trim[0].data, "r5");
+        close();
+    }
+    // The horizon inside the chunk survives a restart.
+    store& st = open();
+    shard_ref s = st.open_shard(name, false);
+    ASSERT_NE(s, nullptr);
+    EXPECT_EQ(s->trimmed_below.load(), 3u);
+    EXPECT_EQ(s->committed.load(), 4u);
+    auto records = read_all(st, *s, 1);
+    ASSERT_EQ(records.size(), 2u);
+    EXPECT_EQ(records[0].data, "r5");
+    EXPECT_EQ(records[1].data, "r7");
+}
+
+TEST_F(StoreTest, ChunksSplitAtTheirSizeBoundAndReadAcrossTheSeam) {
+    options_.max_chunk_bytes = 1000;
+    store& st = open();
+    shard_ref s = st.open_shard(keys::shard_cf_name(4, 4), true);
+    std::vector<input> batch;
+    for (int i = 0; i < 10; ++i) batch.push_back({s, "k" + std::to_string(i), std::string(300, char('a' + i))});
+    append_and_wait(st, batch);
+    std::size_t entries = 0;
+    {
+        std::unique_ptr<rocksdb::Iterator> it(st.db()->NewIterator(rocksdb::ReadOptions(), s->cf));
+        for (it->SeekToFirst(); it->Valid(); it->Next()) ++entries;
+    }
+    EXPECT_GT(entries, 1u);
+    EXPECT_LT(entries, 10u);
+    auto records = read_all(st, *s, 1);
+    ASSERT_EQ(records.size(), 10u);
+    for (int i = 0; i < 10; ++i) {
+        EXPECT_EQ(records[i].counter, std::uint64_t(i + 1));
+        EXPECT_EQ(records[i].partition_key, "k" + std::to_string(i));
+        EXPECT_EQ(records[i].data, std::string(300, char('a' + i)));
+    }
+    EXPECT_EQ(read_all(st, *s, 4, 3).size(), 3u);
+    EXPECT_EQ(read_all(st, *s, 4, 3)[0].counter, 4u);
+}
+
+TEST_F(StoreTest, OpenShardsCreatesTheMissingOnesTogether) {
+    const std::vector<std::string> names = {keys::shard_cf_name(9, 0), keys::shard_cf_name(9, 1),
+                                            keys::shard_cf_name(9, 2)};
+    {
+        store& st = open();
+        shard_ref existing = st.open_shard(names[1], true);
+        append_and_wait(st, {{existing, "k", "kept"}});
+        auto logs = st.open_shards(names);
+        ASSERT_EQ(logs.size(), 3u);
+        EXPECT_EQ(logs[1], existing);
+        for (auto& log : logs) ASSERT_NE(log->cf, nullptr);
+        EXPECT_EQ(logs[0], st.open_shard(names[0], false));
+        append_and_wait(st, {{logs[0], "k", "a"}, {logs[2], "k", "c"}});
+        close();
+    }
+    store& st = open();
+    for (auto& name : names) ASSERT_NE(st.open_shard(name, false), nullptr) << name;
+    EXPECT_EQ(read_all(st, *st.open_shard(names[0], false)).at(0).data, "a");
+    EXPECT_EQ(read_all(st, *st.open_shard(names[1], false)).at(0).data, "kept");
+    EXPECT_EQ(read_all(st, *st.open_shard(names[2], false)).at(0).data, "c");
 }
 
 TEST_F(StoreTest, CountersContinueAfterEverythingWasTrimmed) {

@@ -1,6 +1,8 @@
 """Pieces shared by the crash-loop harnesses: self-checking payloads, the
-record-size mix, a gate that lets the killer quiesce the producers, and the
-kill/restart campaign loop.
+record-size mix, a gate that lets the killer quiesce the producers, the
+acknowledgement ledger, the producer thread, and the campaign itself (kill,
+restart, check, report). Each harness adds only what its service differs in:
+how records are made and put, and what is checked.
 
 A payload says which record it is and carries a digest of its own body, so a
 reader can tell a lost, duplicated or damaged record without any other state:
@@ -8,16 +10,20 @@ reader can tell a lost, duplicated or damaged record without any other state:
     CL1 <id> <sha256 of body, hex> <body length>|<body>
 """
 import argparse
+import collections
 import hashlib
 import os
 import random
+import shutil
 import sys
+import tempfile
 import threading
 import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(os.path.dirname(HERE), "integration"))
 
+import boto3  # noqa: E402
 import botocore.config  # noqa: E402
 
 from kinesd_server import KinesdServer, ServerError  # noqa: E402,F401  (re-exported)
@@ -87,7 +93,7 @@ def record_size(rng, largest):
 # -- clients ------------------------------------------------------------------------
 
 
-def client(session, service, endpoint, read_timeout=30, **kwargs):
+def client_for(session, service, endpoint, read_timeout=30, **kwargs):
     """A client that never retries: a retried put could store a record twice
     under an id the harness already counts as acknowledged once."""
     config = botocore.config.Config(
@@ -96,6 +102,37 @@ def client(session, service, endpoint, read_timeout=30, **kwargs):
     return session.client(service, endpoint_url=endpoint, region_name=REGION,
                           aws_access_key_id=kwargs.get("key", "test"),
                           aws_secret_access_key=kwargs.get("secret", "test"), config=config)
+
+
+# -- ledger -------------------------------------------------------------------------
+
+
+class Ledger:
+    """What the producers were told, shared by every thread. Every
+    acknowledgement is also written to a log kept with the work directory."""
+
+    def __init__(self, path):
+        self.lock = threading.Lock()
+        self.acked = {}  # id -> what the checks compare the stored record with
+        self.unacked = set()
+        self.requests = collections.Counter()
+        self._log = open(path, "w", buffering=1024 * 1024)
+
+    def ack(self, record_id, value, *log_fields):
+        with self.lock:
+            self.acked[record_id] = value
+            self._log.write("\t".join(log_fields) + "\n")
+
+    def fail(self, record_ids):
+        with self.lock:
+            self.unacked.update(record_ids)
+
+    def count(self, what):
+        with self.lock:
+            self.requests[what] += 1
+
+    def close(self):
+        self._log.close()
 
 
 # -- producer gate ------------------------------------------------------------------
@@ -188,6 +225,107 @@ class Endpoint:
             return self.url, self.generation
 
 
+# -- producers ----------------------------------------------------------------------
+
+
+class Producer(threading.Thread):
+    """Puts records until the gate stops it. A batching producer fills each
+    request with a random count of records, kept under BATCH_BYTES. A subclass
+    makes the records, sends a request and books the answer."""
+
+    ID_PREFIX = ""
+    BATCH_ACTION = ""  # the batch put, for messages
+    BATCH_SIZES = ()
+    BATCH_BYTES = 0
+
+    def __init__(self, index, batch, harness):
+        super().__init__(name="producer-%d" % index, daemon=True)
+        self.index = index
+        self.batch = batch
+        self.harness = harness
+        self.rng = random.Random(harness.args.seed * 1000 + index)
+        self.next_id = 0
+
+    def new_record(self):
+        """(record id, what a request carries for it)"""
+        raise NotImplementedError
+
+    def request_bytes(self, item):
+        """How much of a batch request's size limit a record uses."""
+        raise NotImplementedError
+
+    def put(self, client, records):
+        """Sends one request and returns its per-record outcomes."""
+        raise NotImplementedError
+
+    def settle(self, records, outcomes):
+        """Books in the ledger what each record's outcome says."""
+        raise NotImplementedError
+
+    def problem(self, text):
+        self.harness.violation(text)
+
+    def take_id(self):
+        self.next_id += 1
+        return "%s%d-%d" % (self.ID_PREFIX, self.index, self.next_id)
+
+    def next_request(self):
+        if not self.batch:
+            return [self.new_record()]
+        wanted = self.rng.choice(self.BATCH_SIZES)
+        records, total = [], 0
+        while len(records) < wanted:
+            record_id, item = self.new_record()
+            size = self.request_bytes(item)
+            if records and total + size > self.BATCH_BYTES:
+                self.next_id -= 1  # not sent: the id is free again
+                break
+            records.append((record_id, item))
+            total += size
+        return records
+
+    def run(self):
+        h = self.harness
+        session = boto3.session.Session()
+        client, generation = None, None
+        while True:
+            records = self.next_request()
+            h.pacer.take(len(records))
+            if not h.gate.enter():
+                return
+            try:
+                url, current = h.endpoint.get()
+                if current != generation:
+                    client, generation = client_for(session, h.SERVICE, url), current
+                ok = self.send(client, records)
+            except Exception as error:  # a harness bug must not pass as a quiet producer
+                h.crashed(self.name, error)
+                return
+            finally:
+                h.gate.leave()
+            if not ok:
+                time.sleep(0.02)  # the server is down: do not spin
+
+    def send(self, client, records):
+        """False when the request got no answer."""
+        ledger = self.harness.ledger
+        record_ids = [record_id for record_id, _ in records]
+        try:
+            outcomes = self.put(client, records)
+        except Exception:  # connection refused or reset, timeout, 5xx: no answer
+            ledger.fail(record_ids)
+            ledger.count("failed")
+            return False
+        ledger.count("answered")
+        if len(outcomes) != len(records):
+            self.problem("%s answered %d entries for %d"
+                         % (self.BATCH_ACTION, len(outcomes), len(records)))
+            ledger.fail(record_ids)
+            return True
+        self.settle(records, outcomes)
+        return True
+
+
 # -- campaign -----------------------------------------------------------------------
 
 
@@ -216,7 +354,7 @@ def common_arguments(description, default_producers, default_rate):
     return parser
 
 
-def check_binary(args, parser):
+def _check_arguments(args, parser):
     if not args.kinesd:
         parser.error("give --kinesd PATH or set KINESD_BIN")
     if not os.access(args.kinesd, os.X_OK):
@@ -228,31 +366,160 @@ def check_binary(args, parser):
     print("seed %d (rerun with --seed %d)" % (args.seed, args.seed), flush=True)
 
 
-def clean_stop(server, violation, label):
-    """SIGTERM must end the server with status 0; anything else (a crash on
-    the way out, a hang) is a violation, not a harness error."""
+def wait_until_active(status, what, timeout=60):
+    """Polls `status()` until it says ACTIVE."""
+    deadline = time.monotonic() + timeout
+    while status() != "ACTIVE":
+        if time.monotonic() > deadline:
+            raise RuntimeError("%s never became ACTIVE" % what)
+        time.sleep(0.1)
+
+
+class Harness:
+    """One campaign: kinesd on a data directory under `work_dir`, producers
+    under load, `args.kills` SIGKILLs each followed by a restart, and the
+    checks. A subclass names its SERVICE, PRODUCER and LEDGER, creates what the
+    producers write to (set_up), checks after each restart (on_restart) and at
+    the end (finish), sets `lost` (acknowledged records found missing) and
+    writes the SUMMARY line."""
+
+    SERVICE = None
+    PRODUCER = None
+    LEDGER = Ledger
+
+    def __init__(self, args, work_dir, server_args=()):
+        self.args = args
+        self.work_dir = work_dir
+        self.gate = Gate()
+        self.pacer = Pacer(args.rate)
+        self.ledger = self.LEDGER(os.path.join(work_dir, "acknowledged.tsv"))
+        self.violations = []
+        self.restarts = 0
+        data_dir = os.path.join(work_dir, "data")
+        os.makedirs(data_dir)
+        self.server = KinesdServer(
+            data_dir=data_dir, binary=args.kinesd, start=False,
+            extra_args=list(server_args) + ["--worker-threads", "4"] + args.kinesd_arg)
+        self.endpoint = None
+
+    # -- what a harness provides --
+
+    @staticmethod
+    def uses_batches(index):
+        """Whether producer `index` sends batch requests."""
+        raise NotImplementedError
+
+    def set_up(self, client):
+        raise NotImplementedError
+
+    def on_restart(self, round_number):
+        raise NotImplementedError
+
+    def finish(self):
+        """Runs once the producers have stopped."""
+        raise NotImplementedError
+
+    def summary(self, elapsed):
+        raise NotImplementedError
+
+    # -- shared --
+
+    def log(self, text):
+        print(text, flush=True)
+
+    def crashed(self, name, error):
+        self.violation("%s stopped: %r" % (name, error))
+
+    def violation(self, text):
+        self.violations.append(text)
+        if len(self.violations) <= 50:
+            self.log("VIOLATION: " + text)
+
+    def control_client(self):
+        """A client with room for slow control-plane calls on a loaded server."""
+        return client_for(boto3.session.Session(), self.SERVICE, self.server.endpoint,
+                          read_timeout=120)
+
+    def start(self):
+        self.server.start()
+        self.endpoint = Endpoint(self.server.endpoint)
+        self.set_up(self.control_client())
+
+    def run(self):
+        self.start()
+        producers = [self.PRODUCER(i, batch=self.uses_batches(i), harness=self)
+                     for i in range(self.args.producers)]
+        for producer in producers:
+            producer.start()
+        self.kill_loop()
+        time.sleep(self.args.max_load)  # some load after the last restart too
+        self.gate.stop()
+        for producer in producers:
+            producer.join(60)
+        self.finish()
+
+    def kill_loop(self):
+        """Kills the server at random moments of load and restarts it on the
+        same data directory. Between the restart and the next stretch of load
+        the producers are held and on_restart runs."""
+        rng = random.Random(self.args.seed ^ 0x5EED)
+        for round_number in range(1, self.args.kills + 1):
+            time.sleep(rng.uniform(self.args.min_load, self.args.max_load))
+            self.server.kill9()
+            self.gate.pause()
+            started = time.monotonic()
+            self.server.start()
+            self.endpoint.set(self.server.endpoint)
+            self.restarts = round_number
+            self.on_restart(round_number)
+            self.log("kill %d/%d: restarted and checked in %.1f s"
+                     % (round_number, self.args.kills, time.monotonic() - started))
+            self.gate.resume()
+
+    def clean_stop(self, label):
+        """SIGTERM must end the server with status 0; anything else (a crash on
+        the way out, a hang) is a violation, not a harness error."""
+        try:
+            self.server.stop()
+        except ServerError as error:
+            self.violation("%s: %s" % (label, str(error).split("\n")[0]))
+            self.server.kill9()
+
+    def close(self, failed):
+        """Keeps the kinesd log in the work directory and stops what runs."""
+        self.ledger.close()
+        if os.path.exists(self.server.log_path):
+            shutil.copy(self.server.log_path, os.path.join(self.work_dir, "kinesd.log"))
+        if failed:
+            sys.stderr.write(self.server.log_tail(8000) + "\n")
+        self.server.close()
+
+
+def run_campaign(parser, harness_class, work_prefix):
+    """Parses the options, runs one campaign and prints its SUMMARY line.
+    Returns the exit status: 1 on any violation (with --expect-loss: when no
+    loss was detected), else 0."""
+    args = parser.parse_args()
+    _check_arguments(args, parser)
+    work_dir = tempfile.mkdtemp(prefix=work_prefix)
+    harness = harness_class(args, work_dir)
+    started = time.monotonic()
+    failed = True
     try:
-        server.stop()
-    except ServerError as error:
-        violation("%s: %s" % (label, str(error).split("\n")[0]))
-        server.kill9()
-
-
-def kill_loop(args, server, gate, endpoint, on_restart, log=print):
-    """Kills the server `args.kills` times at random moments of load and
-    restarts it on the same data directory. Between the restart and the next
-    stretch of load the producers are held and `on_restart(round)` runs.
-    Returns the number of restarts done."""
-    rng = random.Random(args.seed ^ 0x5EED)
-    for round_number in range(1, args.kills + 1):
-        time.sleep(rng.uniform(args.min_load, args.max_load))
-        server.kill9()
-        gate.pause()
-        started = time.monotonic()
-        server.start()
-        endpoint.set(server.endpoint)
-        on_restart(round_number)
-        log("kill %d/%d: restarted and checked in %.1f s"
-            % (round_number, args.kills, time.monotonic() - started))
-        gate.resume()
-    return args.kills
+        harness.run()
+        failed = bool(harness.violations)
+        if args.expect_loss:
+            failed = not harness.lost
+            print("self-check: %s" % ("losses were detected, as expected" if not failed
+                                      else "no loss was detected although one was expected"))
+    except Exception:
+        harness.gate.stop()
+        raise
+    finally:
+        harness.close(failed)
+        print(harness.summary(time.monotonic() - started), flush=True)
+        if failed or args.keep:
+            print("work directory kept: %s" % work_dir, flush=True)
+        else:
+            shutil.rmtree(work_dir, ignore_errors=True)
+    return 1 if failed else 0

@@ -15,73 +15,40 @@ import base64
 import collections
 import http.client
 import json
-import os
-import random
-import shutil
 import sys
-import tempfile
-import threading
-import time
-
-import boto3
 
 import crash_common as cc
 from kinesis_helpers import JSON_TYPE, TARGET_PREFIX, list_all_shards, md5_hash_key, shard_for_hash_key
 
 STREAM = "crash-loop"
 MAX_HASH_KEY = 2 ** 128 - 1
-BATCH_BYTES = int(4.5 * cc.MIB)  # under PutRecords' 5 MiB of data and keys
-BATCH_SIZES = (1, 2, 3, 5, 10, 20, 50, 100, 200, 500)
 
 
 Ack = collections.namedtuple("Ack", "shard seq digest key epoch size")
 
 
-class Ledger:
-    """What the producers were told, shared by every thread."""
+class Ledger(cc.Ledger):
+    """Also keeps the violations producers see at put time, reported at the
+    next check."""
 
     def __init__(self, path):
-        self.lock = threading.Lock()
-        self.acked = {}  # id -> Ack
-        self.unacked = set()
-        self.requests = collections.Counter()
-        self.problems = []  # violations seen at put time
-        self._log = open(path, "w", buffering=1024 * 1024)
-
-    def ack(self, record_id, ack):
-        with self.lock:
-            self.acked[record_id] = ack
-            self._log.write("%s\t%s\t%s\t%s\t%d\n" % (ack.shard, ack.seq, ack.digest, record_id, ack.epoch))
-
-    def fail(self, record_ids):
-        with self.lock:
-            self.unacked.update(record_ids)
+        super().__init__(path)
+        self.problems = []
 
     def problem(self, text):
         with self.lock:
             self.problems.append(text)
 
-    def count(self, what):
-        with self.lock:
-            self.requests[what] += 1
 
-    def close(self):
-        self._log.close()
-
-
-class Producer(threading.Thread):
-    def __init__(self, index, batch, harness):
-        super().__init__(name="producer-%d" % index, daemon=True)
-        self.index = index
-        self.batch = batch
-        self.harness = harness
-        self.rng = random.Random(harness.args.seed * 1000 + index)
-        self.next_id = 0
+class Producer(cc.Producer):
+    ID_PREFIX = "p"
+    BATCH_ACTION = "PutRecords"
+    BATCH_SIZES = (1, 2, 3, 5, 10, 20, 50, 100, 200, 500)
+    BATCH_BYTES = int(4.5 * cc.MIB)  # under PutRecords' 5 MiB of data and keys
 
     def new_record(self):
         rng = self.rng
-        self.next_id += 1
-        record_id = "p%d-%d" % (self.index, self.next_id)
+        record_id = self.take_id()
         if rng.random() < 0.05:
             key = "long-%d-" % rng.randrange(1000) + "k" * rng.randint(1, 230)
         else:
@@ -92,62 +59,23 @@ class Producer(threading.Thread):
             entry["ExplicitHashKey"] = str(rng.randint(0, MAX_HASH_KEY))
         return record_id, entry
 
-    def next_request(self):
-        if not self.batch:
-            return [self.new_record()]
-        wanted = self.rng.choice(BATCH_SIZES)
-        records, total = [], 0
-        while len(records) < wanted:
-            record_id, entry = self.new_record()
-            size = len(entry["Data"]) + len(entry["PartitionKey"].encode())
-            if records and total + size > BATCH_BYTES:
-                self.next_id -= 1  # not sent: the id is free again
-                break
-            records.append((record_id, entry))
-            total += size
-        return records
+    def request_bytes(self, entry):
+        return len(entry["Data"]) + len(entry["PartitionKey"].encode())
 
-    def run(self):
-        h = self.harness
-        session = boto3.session.Session()
-        client, generation = None, None
-        while True:
-            records = self.next_request()
-            h.pacer.take(len(records))
-            if not h.gate.enter():
-                return
-            try:
-                url, current = h.endpoint.get()
-                if current != generation:
-                    client, generation = cc.client(session, "kinesis", url), current
-                epoch = h.epoch
-                ok = self.send(client, records, epoch)
-            except Exception as error:  # a harness bug must not pass as a quiet producer
-                h.crashed(self.name, error)
-                return
-            finally:
-                h.gate.leave()
-            if not ok:
-                time.sleep(0.02)  # the server is down: do not spin
+    def put(self, client, records):
+        if self.batch:
+            return client.put_records(
+                StreamName=STREAM, Records=[entry for _, entry in records])["Records"]
+        return [client.put_record(StreamName=STREAM, **records[0][1])]
 
-    def send(self, client, records, epoch):
+    def problem(self, text):
+        self.harness.ledger.problem(text)
+
+    def settle(self, records, outcomes):
         h = self.harness
-        try:
-            if self.batch:
-                result = client.put_records(
-                    StreamName=STREAM, Records=[entry for _, entry in records])
-                outcomes = result["Records"]
-            else:
-                outcomes = [client.put_record(StreamName=STREAM, **records[0][1])]
-        except Exception:  # connection refused or reset, timeout, 5xx: no answer
-            h.ledger.fail([record_id for record_id, _ in records])
-            h.ledger.count("failed")
-            return False
-        h.ledger.count("answered")
-        if len(outcomes) != len(records):
-            h.ledger.problem("PutRecords answered %d entries for %d" % (len(outcomes), len(records)))
-            h.ledger.fail([record_id for record_id, _ in records])
-            return True
+        # The gate holds restarts off while a request is out, so the epoch
+        # is the one the request was sent in.
+        epoch = h.epoch
         last_in_shard = {}
         for (record_id, entry), outcome in zip(records, outcomes):
             if "SequenceNumber" not in outcome:
@@ -164,9 +92,9 @@ class Producer(threading.Thread):
                 h.ledger.problem("%s: sequence number %s not above the previous entry's in %s"
                                  % (record_id, seq, shard))
             last_in_shard[shard] = int(seq)
-            h.ledger.ack(record_id, Ack(shard, seq, cc.digest(entry["Data"]), entry["PartitionKey"],
-                                        epoch, len(entry["Data"])))
-        return True
+            ack = Ack(shard, seq, cc.digest(entry["Data"]), entry["PartitionKey"], epoch,
+                      len(entry["Data"]))
+            h.ledger.ack(record_id, ack, shard, seq, ack.digest, record_id, str(epoch))
 
 
 class ShardReader:
@@ -207,54 +135,29 @@ class ShardReader:
         self.conn.close()
 
 
-class Harness:
+class Harness(cc.Harness):
+    SERVICE = "kinesis"
+    PRODUCER = Producer
+    LEDGER = Ledger
+
     def __init__(self, args, work_dir):
-        self.args = args
-        self.work_dir = work_dir
-        self.gate = cc.Gate()
-        self.pacer = cc.Pacer(args.rate)
-        self.ledger = Ledger(os.path.join(work_dir, "acknowledged.tsv"))
+        super().__init__(args, work_dir)
         self.epoch = 0
-        self.restarts = 0
         self.floors = {}  # epoch -> {shard: highest sequence number stored when it began}
         self.lost, self.duplicated, self.corrupted = set(), set(), set()
-        self.violations = []
         self.unacked_present = 0
         self.checks = 0
-        data_dir = os.path.join(work_dir, "data")
-        os.makedirs(data_dir)
-        self.server = cc.KinesdServer(data_dir=data_dir, binary=args.kinesd,
-                                      extra_args=["--worker-threads", "4"] + args.kinesd_arg,
-                                      start=False)
-        self.endpoint = None
         self.shards = None
 
-    def log(self, text):
-        print(text, flush=True)
+    @staticmethod
+    def uses_batches(index):
+        return index % 3 != 2
 
-    def start(self):
-        self.server.start()
-        self.endpoint = cc.Endpoint(self.server.endpoint)
-        client = self.reader()
+    def set_up(self, client):
         client.create_stream(StreamName=STREAM, ShardCount=self.args.shards)
-        deadline = time.monotonic() + 60
-        while client.describe_stream_summary(StreamName=STREAM)[
-                "StreamDescriptionSummary"]["StreamStatus"] != "ACTIVE":
-            if time.monotonic() > deadline:
-                raise RuntimeError("the stream never became ACTIVE")
-            time.sleep(0.1)
+        cc.wait_until_active(lambda: client.describe_stream_summary(StreamName=STREAM)[
+            "StreamDescriptionSummary"]["StreamStatus"], "the stream")
         self.shards = list_all_shards(client, STREAM)
-
-    def reader(self):
-        return cc.client(boto3.session.Session(), "kinesis", self.server.endpoint, read_timeout=120)
-
-    def crashed(self, name, error):
-        self.violation("%s stopped: %r" % (name, error))
-
-    def violation(self, text):
-        self.violations.append(text)
-        if len(self.violations) <= 50:
-            self.log("VIOLATION: " + text)
 
     # -- read-back --
 
@@ -327,32 +230,18 @@ class Harness:
         return highest
 
     def on_restart(self, round_number):
-        self.restarts = round_number
         self.floors[round_number] = self.verify("after restart %d" % round_number)
         self.epoch = round_number
 
-    # -- campaign --
-
-    def run(self):
-        self.start()
-        producers = [Producer(i, batch=(i % 3 != 2), harness=self) for i in range(self.args.producers)]
-        for producer in producers:
-            producer.start()
-        restarts = cc.kill_loop(self.args, self.server, self.gate, self.endpoint, self.on_restart,
-                                self.log)
-        time.sleep(self.args.max_load)  # some load after the last restart too
-        self.gate.stop()
-        for producer in producers:
-            producer.join(60)
+    def finish(self):
         self.verify("final")
         # A clean stop must succeed and keep everything as well.
-        cc.clean_stop(self.server, self.violation, "SIGTERM after the campaign")
+        self.clean_stop("SIGTERM after the campaign")
         self.server.start()
         self.verify("after a clean restart")
-        cc.clean_stop(self.server, self.violation, "SIGTERM at the end")
-        return restarts
+        self.clean_stop("SIGTERM at the end")
 
-    def summary(self, restarts, elapsed):
+    def summary(self, elapsed):
         with self.ledger.lock:
             acked = self.ledger.acked
             total_bytes = sum(a.size for a in acked.values())
@@ -362,7 +251,7 @@ class Harness:
         return ("SUMMARY streams: acknowledged=%d bytes=%d largest=%d restarts=%d lost=%d "
                 "duplicated=%d corrupted=%d unacknowledged_present=%d/%d violations=%d "
                 "requests=%d failed_requests=%d checks=%d seconds=%.0f"
-                % (len(acked), total_bytes, largest, restarts, len(self.lost), len(self.duplicated),
+                % (len(acked), total_bytes, largest, self.restarts, len(self.lost), len(self.duplicated),
                    len(self.corrupted), self.unacked_present, unacked, len(self.violations),
                    answered, failed, self.checks, elapsed))
 
@@ -370,35 +259,7 @@ class Harness:
 def main():
     parser = cc.common_arguments(__doc__.split("\n")[0], default_producers=6, default_rate=2000)
     parser.add_argument("--shards", type=int, default=4, help="shards of the stream (default 4)")
-    args = parser.parse_args()
-    cc.check_binary(args, parser)
-    work_dir = tempfile.mkdtemp(prefix="kinesd-crash-loop-")
-    harness = Harness(args, work_dir)
-    started = time.monotonic()
-    failed = True
-    try:
-        harness.run()
-        failed = bool(harness.violations)
-        if args.expect_loss:
-            failed = not harness.lost
-            print("self-check: %s" % ("losses were detected, as expected" if not failed
-                                      else "no loss was detected although one was expected"))
-    except Exception:
-        harness.gate.stop()
-        raise
-    finally:
-        harness.ledger.close()
-        if os.path.exists(harness.server.log_path):
-            shutil.copy(harness.server.log_path, os.path.join(work_dir, "kinesd.log"))
-        if failed:
-            sys.stderr.write(harness.server.log_tail(8000) + "\n")
-        harness.server.close()
-        print(harness.summary(harness.restarts, time.monotonic() - started), flush=True)
-        if failed or args.keep:
-            print("work directory kept: %s" % work_dir, flush=True)
-        else:
-            shutil.rmtree(work_dir, ignore_errors=True)
-    return 1 if failed else 0
+    return cc.run_campaign(parser, Harness, "kinesd-crash-loop-")
 
 
 if __name__ == "__main__":

@@ -32,33 +32,27 @@ BEHIND_RE = re.compile(rb'"MillisBehindLatest"\s*:\s*(\d+)')
 EMPTY_RECORDS_RE = re.compile(rb'"Records"\s*:\s*\[\s*\]')
 
 
-DATA_KEY = b'"Data":"'
 SEQUENCE_KEY = b'"SequenceNumber"'
 
 
-def fast_count(data):
-    """(records, decoded bytes) found with plain substring searches, or None.
+DATA_RE = re.compile(rb'"Data":"([^"]*)"')
 
-    Much cheaper than a JSON parse for large records. Returns None when the
-    answer is not laid out as expected (e.g. whitespace after the colon), and
-    the caller then parses it properly.
+
+def fast_count(data):
+    """(records, decoded bytes) found without a JSON parse, or None.
+
+    Every step runs in C: the Data strings are collected with one regex
+    pass and measured joined. Each base64 string is a whole number of
+    4-character groups and '=' appears in base64 only as padding, so the
+    decoded size is len/4*3 minus the '=' count. Returns None when the
+    answer is not laid out as expected (e.g. whitespace after the colon),
+    and the caller then parses it properly.
     """
-    records = nbytes = 0
-    pos = data.find(DATA_KEY)
-    while pos != -1:
-        start = pos + len(DATA_KEY)
-        end = data.find(b'"', start)
-        if end == -1:
-            return None
-        pad = 0
-        if end > start and data[end - 1] == 0x3D:
-            pad = 2 if end - 1 > start and data[end - 2] == 0x3D else 1
-        nbytes += (end - start) // 4 * 3 - pad
-        records += 1
-        pos = data.find(DATA_KEY, end)
-    if records != data.count(SEQUENCE_KEY):
+    blobs = DATA_RE.findall(data)
+    if len(blobs) != data.count(SEQUENCE_KEY):
         return None
-    return records, nbytes
+    joined = b"".join(blobs)
+    return len(blobs), len(joined) // 4 * 3 - joined.count(b"=")
 
 
 def decoded_len(b64):

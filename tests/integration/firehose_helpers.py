@@ -23,7 +23,8 @@ import zipfile
 import botocore.exceptions
 
 from kinesd_server import KinesdServer, ServerError, free_port, _die_with_parent
-from kinesis_helpers import ACCOUNT, REGION, WAIT_TIMEOUT, make_client, unique_name, wait_until
+from kinesis_helpers import (ACCOUNT, REGION, WAIT_TIMEOUT, ServerLogOnFailure, make_client, unique_name,
+                             wait_until)
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 S3RVER = os.path.join(HERE, "s3", "node_modules", ".bin", "s3rver")
@@ -302,7 +303,7 @@ DECODERS = {
 # -- test case base -------------------------------------------------------------
 
 
-class FirehoseTestCase(unittest.TestCase):
+class FirehoseTestCase(ServerLogOnFailure):
     """One S3 server and one kinesd delivering to it, per class."""
 
     kinesd_args = ()
@@ -338,15 +339,6 @@ class FirehoseTestCase(unittest.TestCase):
             if cls.server is not None:
                 cls.server.close()
             cls.s3_server.close()
-
-    def run(self, result=None):
-        result = result if result is not None else self.defaultTestResult()
-        before = len(result.failures) + len(result.errors)
-        outcome = super().run(result)
-        if len(result.failures) + len(result.errors) > before and self.server is not None:
-            sys.stderr.write("\n%s failed; server log follows\n" % self.id())
-            self.server.dump_log()
-        return outcome
 
     # -- helpers --
 

@@ -195,7 +195,22 @@ def validation_items(message):
 # -- test case base -----------------------------------------------------------------
 
 
-class KinesdTestCase(unittest.TestCase):
+class ServerLogOnFailure(unittest.TestCase):
+    """Prints the class's kinesd log (self.server) after a failed test."""
+
+    server = None
+
+    def run(self, result=None):
+        result = result if result is not None else self.defaultTestResult()
+        before = len(result.failures) + len(result.errors)
+        outcome = super().run(result)
+        if len(result.failures) + len(result.errors) > before and self.server is not None:
+            sys.stderr.write("\n%s failed; server log follows\n" % self.id())
+            self.server.dump_log()
+        return outcome
+
+
+class KinesdTestCase(ServerLogOnFailure):
     """Starts one kinesd for the class; prints its log when a test fails."""
 
     server = None
@@ -215,15 +230,6 @@ class KinesdTestCase(unittest.TestCase):
             server.stop()  # a crash or an unclean exit fails the class
         finally:
             server.close()
-
-    def run(self, result=None):
-        result = result if result is not None else self.defaultTestResult()
-        before = len(result.failures) + len(result.errors)
-        outcome = super().run(result)
-        if len(result.failures) + len(result.errors) > before and self.server is not None:
-            sys.stderr.write("\n%s failed; server log follows\n" % self.id())
-            self.server.dump_log()
-        return outcome
 
     # -- assertions --
 

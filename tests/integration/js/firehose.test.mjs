@@ -32,19 +32,12 @@ describe('kinesd with @aws-sdk/client-firehose', () => {
   before(async () => {
     // Nothing listens there: these tests never wait for delivery.
     await server.start(['--s3-endpoint', `http://127.0.0.1:${await freePort()}`]);
-    client = new FirehoseClient({
-      endpoint: server.endpoint,
-      region: 'us-east-1',
-      credentials: { accessKeyId: 'test', secretAccessKey: 'test' },
-      maxAttempts: 1,
-    });
+    client = new FirehoseClient(server.clientConfig());
   });
 
   after(async () => {
     client?.destroy();
-    const status = await server.stop();
-    if (failed || (status && status.code !== 0)) process.stderr.write(`${server.log()}\n`);
-    server.cleanUp();
+    const status = await server.finish(failed);
     assert.deepEqual(status, { code: 0, signal: null }, 'kinesd did not exit cleanly on SIGTERM');
   });
 

@@ -61,6 +61,17 @@ export class Server {
 
   get endpoint() { return `http://127.0.0.1:${this.port}`; }
 
+  // What every SDK client of a suite is built with: this server, test
+  // credentials, and no retries, so a failure shows at once.
+  clientConfig() {
+    return {
+      endpoint: this.endpoint,
+      region: 'us-east-1',
+      credentials: { accessKeyId: 'test', secretAccessKey: 'test' },
+      maxAttempts: 1,
+    };
+  }
+
   log() {
     try { return `--- kinesd log ---\n${fs.readFileSync(this.logPath, 'utf8')}--- end of kinesd log ---`; } catch { return ''; }
   }
@@ -76,5 +87,15 @@ export class Server {
 
   cleanUp() {
     if (this.workDir) fs.rmSync(this.workDir, { recursive: true, force: true });
+  }
+
+  // Ends a suite: stops the server, prints its log when the suite failed or
+  // the server did not exit cleanly, removes its files, and returns the exit
+  // status for the suite to check.
+  async finish(suiteFailed) {
+    const status = await this.stop();
+    if (suiteFailed || (status && status.code !== 0)) process.stderr.write(`${this.log()}\n`);
+    this.cleanUp();
+    return status;
   }
 }

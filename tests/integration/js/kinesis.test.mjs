@@ -34,19 +34,12 @@ describe('kinesd with @aws-sdk/client-kinesis', () => {
 
   before(async () => {
     await server.start();
-    client = new KinesisClient({
-      endpoint: server.endpoint,
-      region: 'us-east-1',
-      credentials: { accessKeyId: 'test', secretAccessKey: 'test' },
-      maxAttempts: 1,
-    });
+    client = new KinesisClient(server.clientConfig());
   });
 
   after(async () => {
     client?.destroy();
-    const status = await server.stop();
-    if (failed || (status && status.code !== 0)) process.stderr.write(`${server.log()}\n`);
-    server.cleanUp();
+    const status = await server.finish(failed);
     assert.deepEqual(status, { code: 0, signal: null }, 'kinesd did not exit cleanly on SIGTERM');
   });
 

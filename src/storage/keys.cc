@@ -1,5 +1,8 @@
 #include "storage/keys.h"
 
+#include <cstring>
+#include <stdexcept>
+
 namespace kinesd::storage::keys {
 
 std::string shard_cf_name(std::uint64_t stream_uid, std::uint32_t shard_index) {
@@ -7,6 +10,59 @@ std::string shard_cf_name(std::uint64_t stream_uid, std::uint32_t shard_index) {
 }
 
 bool is_shard_cf_name(std::string_view name) { return name.substr(0, 6) == "shard-"; }
+
+namespace {
+bool parse_decimal(std::string_view text, std::uint64_t max, std::uint64_t* out) {
+    if (text.empty() || text.size() > 20) return false;
+    std::uint64_t v = 0;
+    for (char c : text) {
+        if (c < '0' || c > '9') return false;
+        const std::uint64_t digit = std::uint64_t(c - '0');
+        if (v > (max - digit) / 10) return false;
+        v = v * 10 + digit;
+    }
+    *out = v;
+    return true;
+}
+}  // namespace
+
+std::string shard_prefix(std::string_view shard_name) {
+    std::uint64_t uid = 0, index = 0;
+    const auto dash = shard_name.rfind('-');
+    if (!is_shard_cf_name(shard_name) || dash == std::string_view::npos || dash < 6 ||
+        !parse_decimal(shard_name.substr(6, dash - 6), UINT64_MAX, &uid) ||
+        !parse_decimal(shard_name.substr(dash + 1), UINT32_MAX, &index))
+        throw std::invalid_argument("not a shard name: " + std::string(shard_name));
+    std::string out(shard_prefix_size, '\0');
+    encode_counter(uid, out.data());
+    for (int i = 3; i >= 0; --i) {
+        out[8 + i] = char(index & 0xff);
+        index >>= 8;
+    }
+    return out;
+}
+
+std::size_t encode_record_key(std::string_view prefix, std::uint64_t counter, char out[max_record_key_size]) {
+    std::memcpy(out, prefix.data(), prefix.size());
+    encode_counter(counter, out + prefix.size());
+    return prefix.size() + 8;
+}
+
+std::uint64_t record_key_counter(std::string_view key) {
+    return key.size() < 8 ? 0 : decode_counter(key.substr(key.size() - 8));
+}
+
+void encode_counter_meta(std::uint64_t counter, std::int64_t last_arrival_ms, char out[16]) {
+    encode_counter(counter, out);
+    encode_counter(std::uint64_t(last_arrival_ms), out + 8);
+}
+
+bool decode_counter_meta(std::string_view value, std::uint64_t* counter, std::int64_t* last_arrival_ms) {
+    if (value.size() < 8) return false;
+    *counter = decode_counter(value.substr(0, 8));
+    *last_arrival_ms = value.size() >= 16 ? std::int64_t(decode_counter(value.substr(8, 8))) : 0;
+    return true;
+}
 
 void encode_counter(std::uint64_t counter, char out[8]) {
     for (int i = 7; i >= 0; --i) {
@@ -140,6 +196,8 @@ bool chunk_reader::next(record_value& out) {
 std::string stream_meta_key(std::string_view stream_name) {
     return std::string(stream_meta_prefix) + std::string(stream_name);
 }
+
+std::string shard_meta_key(std::string_view cf_name) { return std::string(shard_meta_prefix) + std::string(cf_name); }
 
 std::string counter_meta_key(std::string_view cf_name) { return "counter/" + std::string(cf_name); }
 

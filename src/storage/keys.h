@@ -4,14 +4,26 @@
 // Column families:
 //   "default"              unused (RocksDB requires it)
 //   "meta"                 stream metadata, shard counters, server secrets
-//   "shard-<uid>-<index>"  one per shard: the shard's records, append-only
+//   "records"              the records of every shard, one key range per shard
+//   "shard-<uid>-<index>"  older data directories: one column family per shard,
+//                          still read and written the same way, with an empty
+//                          key prefix
 //
-// Shard column family: one entry per chunk of consecutive records that were
-// committed together. key = 8-byte big-endian counter of the chunk's first
-// record (keys sort in append order; a record's chunk is the last key at or
-// before its counter). Chunks exist because RocksDB's cost is per entry: one
-// entry per request and shard instead of one per record is what lets a put
-// of 500 records cost about what a put of one does.
+// Why shards share a column family: RocksDB 7.8 rewrites and re-parses an
+// OPTIONS file naming every column family on each create, drop and open, so
+// with thousands of shards creating one stream took seconds and opening the
+// database tens of seconds. A shard's range in "records" costs nothing to
+// create, and the SST partitioner cuts compaction output at shard boundaries,
+// so each shard's data still sits in files of its own and appends keep
+// moving down the levels without rewrites.
+//
+// Record keys: the shard's 12-byte prefix (8-byte big-endian stream uid,
+// 4-byte big-endian shard index) then the 8-byte big-endian counter of the
+// first record of a chunk of consecutive records that were committed
+// together. Keys sort in append order within a shard; a record's chunk is the
+// last key at or before its counter. Chunks exist because RocksDB's cost is
+// per entry: one entry per request and shard instead of one per record is
+// what lets a put of 500 records cost about what a put of one does.
 //
 // Chunk value: byte 0xC1, 8-byte big-endian arrival time in epoch
 // milliseconds (shared by the chunk: it was written at once), 4-byte
@@ -27,12 +39,16 @@
 //
 // Meta column family keys:
 //   "stream/<name>"        JSON of the stream's metadata (streams/stream_state)
-//   "counter/<cf name>"    8-byte big-endian last counter handed out in that shard
-//   "trim/<cf name>"       8-byte big-endian first counter not trimmed away
+//   "shard/<shard name>"   present while a shard of "records" exists (empty)
+//   "counter/<shard name>" 8-byte big-endian last counter handed out in that
+//                          shard, then the 8-byte arrival time of its last
+//                          record (older directories: the counter alone);
+//                          written in the same batch as the records
+//   "trim/<shard name>"    8-byte big-endian first counter not trimmed away
 //                          (the chunk holding it may keep older records)
 //   "secret/iterator"      the HMAC key for shard iterators and paging tokens
 //   "firehose/<name>"      JSON of a delivery stream's metadata
-//   "firehose-checkpoint/<name>/<cf name>"  delivery progress in one shard log
+//   "firehose-checkpoint/<name>/<shard name>"  delivery progress in one shard log
 #include <cstdint>
 #include <string>
 #include <string_view>
@@ -40,9 +56,27 @@
 namespace kinesd::storage::keys {
 
 constexpr const char* meta_cf = "meta";
+constexpr const char* records_cf = "records";
 
+// A shard's name: its column family's name in older data directories, and
+// the name its metadata is kept under.
 std::string shard_cf_name(std::uint64_t stream_uid, std::uint32_t shard_index);
 bool is_shard_cf_name(std::string_view name);
+
+constexpr std::size_t shard_prefix_size = 12;
+constexpr std::size_t max_record_key_size = shard_prefix_size + 8;
+// The shard's key prefix in "records"; throws std::invalid_argument for a
+// name that shard_cf_name did not make.
+std::string shard_prefix(std::string_view shard_name);
+// prefix + counter into `out`; returns the key's size.
+std::size_t encode_record_key(std::string_view prefix, std::uint64_t counter, char out[max_record_key_size]);
+// The counter at the end of a record key (any prefix length).
+std::uint64_t record_key_counter(std::string_view key);
+
+// "counter/<shard>" values.
+void encode_counter_meta(std::uint64_t counter, std::int64_t last_arrival_ms, char out[16]);
+// false when the value is too short; arrival is 0 in older 8-byte values.
+bool decode_counter_meta(std::string_view value, std::uint64_t* counter, std::int64_t* last_arrival_ms);
 
 // 8-byte big-endian counter, written into a caller-provided buffer so the hot
 // path allocates nothing.
@@ -89,6 +123,8 @@ private:
 
 std::string stream_meta_key(std::string_view stream_name);
 constexpr std::string_view stream_meta_prefix = "stream/";
+std::string shard_meta_key(std::string_view cf_name);
+constexpr std::string_view shard_meta_prefix = "shard/";
 std::string counter_meta_key(std::string_view cf_name);
 std::string trim_meta_key(std::string_view cf_name);
 constexpr std::string_view iterator_secret_key = "secret/iterator";

@@ -1,6 +1,8 @@
 #include "storage/store.h"
 
 #include <rocksdb/cache.h>
+#include <rocksdb/experimental.h>
+#include <rocksdb/sst_partitioner.h>
 #include <rocksdb/table.h>
 #include <rocksdb/write_buffer_manager.h>
 #include <spdlog/spdlog.h>
@@ -34,11 +36,12 @@ store::~store() {
     if (writer_.joinable()) writer_.join();
     std::lock_guard lock(shards_mutex_);
     for (auto& [name, shard] : shards_) {
-        if (shard->cf) db_->DestroyColumnFamilyHandle(shard->cf).PermitUncheckedError();
+        if (shard->cf && shard->cf != records_) db_->DestroyColumnFamilyHandle(shard->cf).PermitUncheckedError();
         shard->cf = nullptr;
     }
     shards_.clear();
     for (auto* handle : dropped_handles_) db_->DestroyColumnFamilyHandle(handle).PermitUncheckedError();
+    if (records_) db_->DestroyColumnFamilyHandle(records_).PermitUncheckedError();
     if (meta_) db_->DestroyColumnFamilyHandle(meta_).PermitUncheckedError();
     if (default_cf_) db_->DestroyColumnFamilyHandle(default_cf_).PermitUncheckedError();
     if (db_) db_->Close().PermitUncheckedError();
@@ -82,6 +85,29 @@ rocksdb::ColumnFamilyOptions store::shard_cf_options() const {
     table.cache_index_and_filter_blocks = true;
     table.cache_index_and_filter_blocks_with_high_priority = true;
     cf.table_factory.reset(rocksdb::NewBlockBasedTableFactory(table));
+    return cf;
+}
+
+rocksdb::ColumnFamilyOptions store::records_cf_options() const {
+    rocksdb::ColumnFamilyOptions cf = shard_cf_options();
+    // Every shard writes here: the memtable gets most of the shared budget.
+    cf.write_buffer_size = std::max(options_.shard_write_buffer_bytes, options_.write_buffer_total_bytes / 2);
+    cf.max_write_buffer_number = 3;
+    cf.arena_block_size = 0;  // RocksDB's default, an eighth of the write buffer
+    // A flush holds every shard written since the last one; compaction output
+    // is cut where the shard prefix changes, so each shard's older data ends
+    // up in files of its own and a shard's new data overlaps only its own
+    // newest file instead of every other shard's.
+    cf.sst_partitioner_factory = rocksdb::NewSstPartitionerFixedPrefixFactory(keys::shard_prefix_size);
+    // A flush spans every shard written since the previous one, so merging
+    // level 0 into the base level rewrites that level's files of those shards.
+    // Merging more flushes at a time into a small base level keeps that
+    // rewrite a fraction of what is written.
+    cf.level0_file_num_compaction_trigger = 8;
+    cf.level0_slowdown_writes_trigger = 40;
+    cf.level0_stop_writes_trigger = 64;
+    cf.max_bytes_for_level_base = 64u << 20;
+    cf.target_file_size_base = 16u << 20;
     return cf;
 }
 
@@ -150,6 +176,7 @@ void store::open_db() {
             throw std::runtime_error("data directory " + options_.path + " is unreadable: " + listed.ToString());
         names = {rocksdb::kDefaultColumnFamilyName, keys::meta_cf};
     }
+    if (std::find(names.begin(), names.end(), keys::records_cf) == names.end()) names.push_back(keys::records_cf);
 
     std::vector<rocksdb::ColumnFamilyDescriptor> descriptors;
     for (auto& name : names) {
@@ -159,6 +186,7 @@ void store::open_db() {
         // column family's write buffer.
         cf.write_buffer_size = options_.shard_write_buffer_bytes;
         if (keys::is_shard_cf_name(name)) cf = shard_cf_options();
+        if (name == keys::records_cf) cf = records_cf_options();
         descriptors.emplace_back(name, cf);
     }
     std::vector<rocksdb::ColumnFamilyHandle*> handles;
@@ -172,6 +200,8 @@ void store::open_db() {
             default_cf_ = handles[i];
         } else if (names[i] == keys::meta_cf) {
             meta_ = handles[i];
+        } else if (names[i] == keys::records_cf) {
+            records_ = handles[i];
         } else {
             auto shard = std::make_shared<shard_log>();
             shard->cf_name = names[i];
@@ -179,31 +209,32 @@ void store::open_db() {
             shards_[names[i]] = shard;
         }
     }
+    for (auto& [name, shard] : shards_) recover_column_family_shard(*shard);
 
-    // Recover each shard's positions: the last counter handed out is the
-    // larger of the persisted counter and the last key (they agree unless a
-    // trim removed the tail), the first live record bounds trimmed_below.
-    for (auto& [name, shard] : shards_) {
+    // Shards in "records" need no seek at all: their counter entry is written
+    // in the same batch as their records, and trims persist their horizon
+    // before deleting anything.
+    std::size_t in_records = 0;
+    scan_meta(keys::shard_meta_prefix, [&](std::string_view key, std::string_view) {
+        auto shard = std::make_shared<shard_log>();
+        shard->cf_name = std::string(key.substr(keys::shard_meta_prefix.size()));
+        shard->cf = records_;
+        shard->prefix = keys::shard_prefix(shard->cf_name);
         std::uint64_t last = 0;
+        std::int64_t arrival = 0;
         std::string value;
-        if (get_meta(keys::counter_meta_key(name), &value)) last = keys::decode_counter(value);
-        std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(rocksdb::ReadOptions(), shard->cf));
-        it->SeekToLast();
-        if (it->Valid()) {
-            keys::chunk_reader chunk;
-            if (chunk.open(it->value().ToStringView())) {
-                last = std::max(last, keys::decode_counter(it->key().ToStringView()) + chunk.count() - 1);
-                shard->last_arrival_ms = chunk.arrival_ms();
-            }
-        }
-        it->SeekToFirst();
-        std::uint64_t first = it->Valid() ? keys::decode_counter(it->key().ToStringView()) : last + 1;
-        if (get_meta(keys::trim_meta_key(name), &value)) first = std::max(first, keys::decode_counter(value));
+        if (get_meta(keys::counter_meta_key(shard->cf_name), &value)) keys::decode_counter_meta(value, &last, &arrival);
+        std::uint64_t first = 1;
+        if (get_meta(keys::trim_meta_key(shard->cf_name), &value)) first = std::max(first, keys::decode_counter(value));
         shard->trimmed_below = first;
         shard->committed = last;
         shard->next_counter = last + 1;
-    }
-    spdlog::info("opened data directory {} ({} shard column families)", options_.path, shards_.size());
+        shard->last_arrival_ms = arrival;
+        shards_[shard->cf_name] = std::move(shard);
+        ++in_records;
+    });
+    spdlog::info("opened data directory {} ({} shards, {} of them in column families of their own)", options_.path,
+                 shards_.size(), shards_.size() - in_records);
     std::uint64_t memtables = 0, table_readers = 0;
     db_->GetAggregatedIntProperty(rocksdb::DB::Properties::kCurSizeAllMemTables, &memtables);
     db_->GetAggregatedIntProperty(rocksdb::DB::Properties::kEstimateTableReadersMem, &table_readers);
@@ -234,42 +265,63 @@ void store::scan_meta(std::string_view prefix,
         fn(it->key().ToStringView(), it->value().ToStringView());
 }
 
+// A shard of an older data directory: the last counter handed out is the
+// larger of the persisted counter and the last key (they agree unless a trim
+// removed the tail), the first live record bounds trimmed_below.
+void store::recover_column_family_shard(shard_log& shard) {
+    std::uint64_t last = 0;
+    std::int64_t arrival = 0;
+    std::string value;
+    if (get_meta(keys::counter_meta_key(shard.cf_name), &value)) keys::decode_counter_meta(value, &last, &arrival);
+    std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(rocksdb::ReadOptions(), shard.cf));
+    it->SeekToLast();
+    if (it->Valid()) {
+        keys::chunk_reader chunk;
+        if (chunk.open(it->value().ToStringView())) {
+            last = std::max(last, keys::decode_counter(it->key().ToStringView()) + chunk.count() - 1);
+            arrival = std::max(arrival, chunk.arrival_ms());
+        }
+    }
+    it->SeekToFirst();
+    std::uint64_t first = it->Valid() ? keys::decode_counter(it->key().ToStringView()) : last + 1;
+    if (get_meta(keys::trim_meta_key(shard.cf_name), &value)) first = std::max(first, keys::decode_counter(value));
+    shard.trimmed_below = first;
+    shard.committed = last;
+    shard.next_counter = last + 1;
+    shard.last_arrival_ms = arrival;
+}
+
 shard_ref store::open_shard(const std::string& cf_name, bool create) {
-    std::lock_guard lock(shards_mutex_);
-    if (auto it = shards_.find(cf_name); it != shards_.end()) return it->second;
-    if (!create) return nullptr;
-    rocksdb::ColumnFamilyHandle* handle = nullptr;
-    auto s = db_->CreateColumnFamily(shard_cf_options(), cf_name, &handle);
-    if (!s.ok()) throw std::runtime_error("cannot create column family " + cf_name + ": " + s.ToString());
-    auto shard = std::make_shared<shard_log>();
-    shard->cf_name = cf_name;
-    shard->cf = handle;
-    shards_[cf_name] = shard;
-    return shard;
+    if (!create) {
+        std::lock_guard lock(shards_mutex_);
+        auto it = shards_.find(cf_name);
+        return it == shards_.end() ? nullptr : it->second;
+    }
+    return open_shards({cf_name}).front();
 }
 
 std::vector<shard_ref> store::open_shards(const std::vector<std::string>& cf_names) {
     std::lock_guard lock(shards_mutex_);
-    std::vector<rocksdb::ColumnFamilyDescriptor> missing;
-    for (auto& name : cf_names)
-        if (!shards_.count(name) &&
-            std::none_of(missing.begin(), missing.end(), [&](const auto& d) { return d.name == name; }))
-            missing.emplace_back(name, shard_cf_options());
-    if (!missing.empty()) {
-        std::vector<rocksdb::ColumnFamilyHandle*> handles;
-        auto s = db_->CreateColumnFamilies(missing, &handles);
-        if (!s.ok()) {
-            // RocksDB may have created some before failing: keep those.
-            for (auto* h : handles) db_->DestroyColumnFamilyHandle(h).PermitUncheckedError();
-            throw std::runtime_error("cannot create " + std::to_string(missing.size()) +
-                                     " column families: " + s.ToString());
-        }
-        for (std::size_t i = 0; i < handles.size(); ++i) {
-            auto shard = std::make_shared<shard_log>();
-            shard->cf_name = missing[i].name;
-            shard->cf = handles[i];
-            shards_[missing[i].name] = shard;
-        }
+    rocksdb::WriteBatch batch;
+    std::vector<shard_ref> created;
+    for (auto& name : cf_names) {
+        if (shards_.count(name) ||
+            std::any_of(created.begin(), created.end(), [&](const shard_ref& s) { return s->cf_name == name; }))
+            continue;
+        auto shard = std::make_shared<shard_log>();
+        shard->cf_name = name;
+        shard->cf = records_;
+        shard->prefix = keys::shard_prefix(name);
+        batch.Put(meta_, keys::shard_meta_key(name), rocksdb::Slice());
+        created.push_back(std::move(shard));
+    }
+    if (!created.empty()) {
+        rocksdb::WriteOptions w;
+        w.sync = options_.mode != durability::none;
+        auto s = db_->Write(w, &batch);
+        if (!s.ok())
+            throw std::runtime_error("cannot create " + std::to_string(created.size()) + " shards: " + s.ToString());
+        for (auto& shard : created) shards_[shard->cf_name] = shard;
     }
     std::vector<shard_ref> out;
     out.reserve(cf_names.size());
@@ -351,24 +403,12 @@ void store::commit(std::vector<task>& tasks) {
         return;
     }
     if (tasks.size() == 1 && tasks[0].drop) {
-        auto& shard = tasks[0].drop;
-        shard->dropped = true;
-        std::lock_guard lock(shards_mutex_);
-        if (shard->cf) {
-            auto s = db_->DropColumnFamily(shard->cf);
-            if (!s.ok()) spdlog::error("dropping column family {} failed: {}", shard->cf_name, s.ToString());
-            // The handle stays valid (a reader may still hold this shard) and
-            // is destroyed with the store.
-            dropped_handles_.push_back(shard->cf);
-        }
-        delete_meta(keys::counter_meta_key(shard->cf_name)).PermitUncheckedError();
-        delete_meta(keys::trim_meta_key(shard->cf_name)).PermitUncheckedError();
-        shards_.erase(shard->cf_name);
+        drop_now(*tasks[0].drop);
         return;
     }
 
     rocksdb::WriteBatch batch;
-    char key[8];
+    char key[keys::max_record_key_size];
     // Every record a shard gets in this commit goes into one chunk (split at
     // max_chunk_bytes), so RocksDB sees one entry per shard, not per record.
     struct open_chunk {
@@ -379,8 +419,8 @@ void store::commit(std::vector<task>& tasks) {
     std::vector<open_chunk> chunks;
     auto seal = [&](open_chunk& c) {
         if (keys::chunk_count(c.value) == 0) return;
-        keys::encode_counter(c.first_counter, key);
-        batch.Put(c.shard->cf, rocksdb::Slice(key, 8), c.value);
+        const auto size = keys::encode_record_key(c.shard->prefix, c.first_counter, key);
+        batch.Put(c.shard->cf, rocksdb::Slice(key, size), c.value);
     };
     std::vector<shard_log*> touched;
     std::int64_t now = clock_.now_ms();
@@ -415,8 +455,10 @@ void store::commit(std::vector<task>& tasks) {
     }
     for (auto& c : chunks) seal(c);
     for (auto* shard : touched) {
-        keys::encode_counter(shard->next_counter - 1, key);
-        batch.Put(meta_, keys::counter_meta_key(shard->cf_name), rocksdb::Slice(key, 8));
+        char counter[16];
+        keys::encode_counter_meta(shard->next_counter - 1, shard->last_arrival_ms.load(std::memory_order_relaxed),
+                                  counter);
+        batch.Put(meta_, keys::counter_meta_key(shard->cf_name), rocksdb::Slice(counter, 16));
     }
     rocksdb::Status status = rocksdb::Status::OK();
     if (batch.Count()) {
@@ -479,22 +521,23 @@ std::size_t store::read(const shard_log& shard, std::uint64_t from, std::size_t 
     std::uint64_t last = shard.committed.load(std::memory_order_acquire);
     from = std::max(from, shard.trimmed_below.load(std::memory_order_acquire));
     if (from > last || limit == 0 || shard.dropped) return 0;
-    char target[8], upper[8];
-    keys::encode_counter(from, target);
-    keys::encode_counter(last + 1, upper);
-    rocksdb::Slice upper_slice(upper, 8);
+    char target[keys::max_record_key_size], lower[keys::max_record_key_size], upper[keys::max_record_key_size];
+    const rocksdb::Slice target_slice(target, keys::encode_record_key(shard.prefix, from, target));
+    const rocksdb::Slice lower_slice(lower, keys::encode_record_key(shard.prefix, 0, lower));
+    const rocksdb::Slice upper_slice(upper, keys::encode_record_key(shard.prefix, last + 1, upper));
     rocksdb::ReadOptions ro;
+    ro.iterate_lower_bound = &lower_slice;
     ro.iterate_upper_bound = &upper_slice;
     std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(ro, shard.cf));
     // `from` sits in the last chunk that starts at or before it, or, when
     // that chunk was trimmed away, in the first chunk after it.
-    it->SeekForPrev(rocksdb::Slice(target, 8));
-    if (!it->Valid()) it->Seek(rocksdb::Slice(target, 8));
+    it->SeekForPrev(target_slice);
+    if (!it->Valid()) it->Seek(target_slice);
     std::size_t count = 0, bytes = 0;
     for (; it->Valid(); it->Next()) {
         keys::chunk_reader chunk;
         if (!chunk.open(it->value().ToStringView())) continue;
-        std::uint64_t counter = keys::decode_counter(it->key().ToStringView());
+        std::uint64_t counter = keys::record_key_counter(it->key().ToStringView());
         keys::record_value rv;
         for (; chunk.next(rv); ++counter) {
             if (counter < from) continue;
@@ -541,34 +584,76 @@ rocksdb::Status store::trim(shard_log& shard, std::uint64_t below) {
     shard.trimmed_below.store(below, std::memory_order_release);
     // Only whole chunks go: the one holding `below` stays, and readers skip
     // its records under trimmed_below, which is kept for the next start.
-    char lower[8], upper[8];
-    keys::encode_counter(below, upper);
-    if (auto s = put_meta(keys::trim_meta_key(shard.cf_name), rocksdb::Slice(upper, 8).ToStringView()); !s.ok())
+    char horizon[8], lower[keys::max_record_key_size], upper[keys::max_record_key_size];
+    keys::encode_counter(below, horizon);
+    if (auto s = put_meta(keys::trim_meta_key(shard.cf_name), rocksdb::Slice(horizon, 8).ToStringView()); !s.ok())
         return s;
+    const rocksdb::Slice lower_slice(lower, keys::encode_record_key(shard.prefix, 0, lower));
+    std::size_t upper_size = keys::encode_record_key(shard.prefix, below, upper);
     {
-        std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(rocksdb::ReadOptions(), shard.cf));
-        it->SeekForPrev(rocksdb::Slice(upper, 8));
+        rocksdb::ReadOptions ro;
+        ro.iterate_lower_bound = &lower_slice;
+        std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(ro, shard.cf));
+        it->SeekForPrev(rocksdb::Slice(upper, upper_size));
         if (!it->Valid()) return rocksdb::Status::OK();
-        const auto start = keys::decode_counter(it->key().ToStringView());
+        const auto start = keys::record_key_counter(it->key().ToStringView());
         keys::chunk_reader chunk;
         const bool whole_chunk_below = chunk.open(it->value().ToStringView()) && start + chunk.count() <= below;
-        keys::encode_counter(whole_chunk_below ? below : start, upper);
+        upper_size = keys::encode_record_key(shard.prefix, whole_chunk_below ? below : start, upper);
     }
-    keys::encode_counter(0, lower);
     rocksdb::WriteOptions w;
-    return db_->DeleteRange(w, shard.cf, rocksdb::Slice(lower, 8), rocksdb::Slice(upper, 8));
+    return db_->DeleteRange(w, shard.cf, lower_slice, rocksdb::Slice(upper, upper_size));
 }
 
 void store::compact(shard_log& shard) {
     rocksdb::CompactRangeOptions o;
     o.bottommost_level_compaction = rocksdb::BottommostLevelCompaction::kForce;
-    db_->CompactRange(o, shard.cf, nullptr, nullptr).PermitUncheckedError();
+    if (shard.prefix.empty()) {
+        db_->CompactRange(o, shard.cf, nullptr, nullptr).PermitUncheckedError();
+        return;
+    }
+    // Only the trimmed part of the shard's range: the rest of "records"
+    // belongs to other shards.
+    char lower[keys::max_record_key_size], upper[keys::max_record_key_size];
+    const rocksdb::Slice begin(lower, keys::encode_record_key(shard.prefix, 0, lower));
+    const rocksdb::Slice end(upper, keys::encode_record_key(shard.prefix, shard.trimmed_below.load(), upper));
+    db_->CompactRange(o, shard.cf, &begin, &end).PermitUncheckedError();
 }
 
-std::uint64_t store::approximate_size(const shard_log& shard) const {
-    std::uint64_t size = 0;
-    db_->GetIntProperty(shard.cf, "rocksdb.total-sst-files-size", &size);
-    return size;
+// Writer thread, alone in its commit: nothing of the shard is queued behind.
+void store::drop_now(shard_log& shard) {
+    shard.dropped = true;
+    std::lock_guard lock(shards_mutex_);
+    rocksdb::WriteBatch batch;
+    if (shard.cf && shard.prefix.empty()) {
+        auto s = db_->DropColumnFamily(shard.cf);
+        if (!s.ok()) spdlog::error("dropping column family {} failed: {}", shard.cf_name, s.ToString());
+        // The handle stays valid (a reader may still hold this shard) and
+        // is destroyed with the store.
+        dropped_handles_.push_back(shard.cf);
+    } else if (shard.cf) {
+        char lower[keys::max_record_key_size], upper[keys::max_record_key_size];
+        const rocksdb::Slice begin(lower, keys::encode_record_key(shard.prefix, 0, lower));
+        const rocksdb::Slice end(upper, keys::encode_record_key(shard.prefix, UINT64_MAX, upper));
+        batch.DeleteRange(shard.cf, begin, end);
+    }
+    batch.Delete(meta_, keys::shard_meta_key(shard.cf_name));
+    batch.Delete(meta_, keys::counter_meta_key(shard.cf_name));
+    batch.Delete(meta_, keys::trim_meta_key(shard.cf_name));
+    rocksdb::WriteOptions w;
+    w.sync = options_.mode != durability::none;
+    auto s = db_->Write(w, &batch);
+    if (!s.ok()) {
+        spdlog::error("deleting shard {} failed: {}", shard.cf_name, s.ToString());
+    } else if (!shard.prefix.empty()) {
+        // Appended data mostly moves down the levels without rewrites, so
+        // without a hint the tombstone might never meet the files it covers.
+        char lower[keys::max_record_key_size], upper[keys::max_record_key_size];
+        const rocksdb::Slice begin(lower, keys::encode_record_key(shard.prefix, 0, lower));
+        const rocksdb::Slice end(upper, keys::encode_record_key(shard.prefix, UINT64_MAX, upper));
+        rocksdb::experimental::SuggestCompactRange(db_.get(), shard.cf, &begin, &end).PermitUncheckedError();
+    }
+    shards_.erase(shard.cf_name);
 }
 
 }  // namespace kinesd::storage

@@ -48,12 +48,15 @@ struct store_options {
     int max_open_files = 1024;
 };
 
-// One shard's log: its column family and its positions. The counters are
+// One shard's log: where its records are and its positions. The counters are
 // what readers use to bound their scans: they never read past `committed`,
 // so a record is visible only once it is durable.
 struct shard_log {
-    std::string cf_name;
+    std::string cf_name;  // the shard's name (a column family's only in older directories)
+    // "records" and the shard's key prefix there; or, for a shard of an older
+    // data directory, its own column family and an empty prefix.
     rocksdb::ColumnFamilyHandle* cf = nullptr;
+    std::string prefix;
     std::atomic<std::uint64_t> committed{0};  // highest durable counter
     std::atomic<std::uint64_t> trimmed_below{1};  // counters below this are gone
     std::atomic<std::int64_t> last_arrival_ms{0};
@@ -105,17 +108,16 @@ public:
     void scan_meta(std::string_view prefix, const std::function<void(std::string_view, std::string_view)>& fn) const;
 
     // ---- shards
-    // Opens the shard's column family, creating it when `create` is set.
-    // Returns null when it does not exist and create is false.
+    // Opens the shard, creating it when `create` is set. Returns null when it
+    // does not exist and create is false. Names come from keys::shard_cf_name.
     shard_ref open_shard(const std::string& cf_name, bool create);
-    // The same for several shards at once, creating the missing ones in one
-    // step: RocksDB rewrites its OPTIONS file (every column family's options)
-    // on each create, so a stream's shards are created together, not one by one.
+    // The same for several shards at once, created with one synced write.
     std::vector<shard_ref> open_shards(const std::vector<std::string>& cf_names);
-    // Drops the column family after every append queued before this call.
+    // Deletes the shard's records and positions after every append queued
+    // before this call.
     void drop_shard(const shard_ref& shard);
-    // Drops every shard column family whose name is not in `keep` (leftovers
-    // of a stream deleted just before a crash).
+    // Drops every shard whose name is not in `keep` (leftovers of a stream
+    // deleted just before a crash).
     void drop_unreferenced(const std::set<std::string>& keep);
 
     // Completes with OK once durable; with Aborted when a target shard was
@@ -142,7 +144,6 @@ public:
     rocksdb::Status trim(shard_log& shard, std::uint64_t below);
     void compact(shard_log& shard);
 
-    std::uint64_t approximate_size(const shard_log& shard) const;
     rocksdb::DB* db() { return db_.get(); }
 
 private:
@@ -160,6 +161,9 @@ private:
     void note_write_failure(const rocksdb::Status& status);
     void open_db();
     rocksdb::ColumnFamilyOptions shard_cf_options() const;
+    rocksdb::ColumnFamilyOptions records_cf_options() const;
+    void recover_column_family_shard(shard_log& shard);
+    void drop_now(shard_log& shard);
 
     store_options options_;
     const kinesd::clock& clock_;
@@ -168,6 +172,7 @@ private:
     std::unique_ptr<rocksdb::DB> db_;
     rocksdb::ColumnFamilyHandle* meta_ = nullptr;
     rocksdb::ColumnFamilyHandle* default_cf_ = nullptr;
+    rocksdb::ColumnFamilyHandle* records_ = nullptr;
     mutable std::mutex shards_mutex_;
     std::map<std::string, shard_ref> shards_;
     std::vector<rocksdb::ColumnFamilyHandle*> dropped_handles_;

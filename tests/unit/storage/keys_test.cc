@@ -177,5 +177,43 @@ TEST(Keys, ChunkReaderStopsAtTruncation) {
     EXPECT_FALSE(reader.open(""));
 }
 
+TEST(Keys, ShardPrefixesAreFixedSizeDistinctAndSortRecordKeysByCounter) {
+    const std::string a = shard_prefix(shard_cf_name(1, 0)), b = shard_prefix(shard_cf_name(1, 1));
+    const std::string big = shard_prefix(shard_cf_name(18446744073709551615ull, 4294967295u));
+    EXPECT_EQ(a.size(), shard_prefix_size);
+    EXPECT_EQ(big.size(), shard_prefix_size);
+    EXPECT_NE(a, b);
+    EXPECT_NE(shard_prefix(shard_cf_name(12, 3)), shard_prefix(shard_cf_name(1, 23)));
+    EXPECT_THROW(shard_prefix("meta"), std::invalid_argument);
+    EXPECT_THROW(shard_prefix("shard-1"), std::invalid_argument);
+    EXPECT_THROW(shard_prefix("shard-1-x"), std::invalid_argument);
+    EXPECT_THROW(shard_prefix("shard-18446744073709551616-0"), std::invalid_argument);
+    EXPECT_THROW(shard_prefix("shard-1-4294967296"), std::invalid_argument);
+
+    char k1[max_record_key_size], k2[max_record_key_size], k3[max_record_key_size];
+    const std::string_view first(k1, encode_record_key(a, 255, k1));
+    const std::string_view second(k2, encode_record_key(a, 256, k2));
+    const std::string_view other(k3, encode_record_key(b, 0, k3));
+    EXPECT_LT(first, second);
+    EXPECT_LT(second, other);  // a shard's keys never interleave with the next one's
+    EXPECT_EQ(record_key_counter(second), 256u);
+    EXPECT_EQ(first.substr(0, shard_prefix_size), a);
+    EXPECT_EQ(record_key_counter(counter_key(7)), 7u);  // older 8-byte keys
+}
+
+TEST(Keys, CounterMetaKeepsLastArrivalAndReadsOlderValues) {
+    char v[16];
+    encode_counter_meta(42, 1700000000123, v);
+    std::uint64_t counter = 0;
+    std::int64_t arrival = 0;
+    ASSERT_TRUE(decode_counter_meta(std::string_view(v, 16), &counter, &arrival));
+    EXPECT_EQ(counter, 42u);
+    EXPECT_EQ(arrival, 1700000000123);
+    ASSERT_TRUE(decode_counter_meta(counter_key(9), &counter, &arrival));
+    EXPECT_EQ(counter, 9u);
+    EXPECT_EQ(arrival, 0);
+    EXPECT_FALSE(decode_counter_meta("short", &counter, &arrival));
+}
+
 }  // namespace
 }  // namespace kinesd::storage::keys

@@ -276,8 +276,8 @@ TEST_F(StoreTest, TrimHidesAndDeletesOlderRecords) {
         std::vector<std::uint64_t> keys_left;
         {
             std::unique_ptr<rocksdb::Iterator> it(st.db()->NewIterator(rocksdb::ReadOptions(), s->cf));
-            for (it->SeekToFirst(); it->Valid(); it->Next())
-                keys_left.push_back(keys::decode_counter(it->key().ToStringView()));
+            for (it->Seek(s->prefix); it->Valid() && it->key().starts_with(s->prefix); it->Next())
+                keys_left.push_back(keys::record_key_counter(it->key().ToStringView()));
         }
         EXPECT_EQ(keys_left, (std::vector<std::uint64_t>{6, 7, 8, 9, 10}));
         close();
@@ -308,8 +308,8 @@ TEST_F(StoreTest, OneRequestIsOneChunkAndTrimInsideItHidesTheOlderPart) {
         std::vector<std::uint64_t> keys_stored;
         {
             std::unique_ptr<rocksdb::Iterator> it(st.db()->NewIterator(rocksdb::ReadOptions(), s->cf));
-            for (it->SeekToFirst(); it->Valid(); it->Next())
-                keys_stored.push_back(keys::decode_counter(it->key().ToStringView()));
+            for (it->Seek(s->prefix); it->Valid() && it->key().starts_with(s->prefix); it->Next())
+                keys_stored.push_back(keys::record_key_counter(it->key().ToStringView()));
         }
         EXPECT_EQ(keys_stored, (std::vector<std::uint64_t>{1, 4}));
 
@@ -453,17 +453,29 @@ TEST_F(StoreTest, ArrivalTimesNeverGoBackwardsInAShard) {
 // works in queue order.
 void barrier(store& st, const shard_ref& any_live_shard) { append_and_wait(st, {{any_live_shard, "k", "barrier"}}); }
 
-TEST_F(StoreTest, DropShardRemovesItsColumnFamily) {
+// Keys stored under a shard's prefix in its column family.
+std::vector<std::uint64_t> stored_keys(store& st, const shard_log& s) {
+    std::vector<std::uint64_t> out;
+    std::unique_ptr<rocksdb::Iterator> it(st.db()->NewIterator(rocksdb::ReadOptions(), s.cf));
+    for (it->Seek(s.prefix); it->Valid() && it->key().starts_with(s.prefix); it->Next())
+        out.push_back(keys::record_key_counter(it->key().ToStringView()));
+    return out;
+}
+
+TEST_F(StoreTest, DropShardRemovesItsRecords) {
     const std::string gone = keys::shard_cf_name(6, 0), kept = keys::shard_cf_name(6, 1);
     {
         store& st = open();
         shard_ref a = st.open_shard(gone, true);
         shard_ref b = st.open_shard(kept, true);
         append_and_wait(st, {{a, "k", "a1"}, {a, "k", "a2"}, {b, "k", "b1"}});
+        EXPECT_EQ(stored_keys(st, *a).size(), 1u);
         st.drop_shard(a);
         barrier(st, b);
         EXPECT_TRUE(a->dropped.load());
         EXPECT_TRUE(read_all(st, *a).empty());
+        EXPECT_TRUE(stored_keys(st, *a).empty());
+        EXPECT_EQ(stored_keys(st, *b).size(), 2u);  // b1 and the barrier's record
         EXPECT_EQ(st.open_shard(gone, false), nullptr);
 
         rocksdb::Status status;
@@ -471,11 +483,6 @@ TEST_F(StoreTest, DropShardRemovesItsColumnFamily) {
         EXPECT_TRUE(status.IsNotFound()) << status.ToString();
         close();
     }
-    std::vector<std::string> families;
-    ASSERT_TRUE(rocksdb::DB::ListColumnFamilies(rocksdb::DBOptions(), dir_.string(), &families).ok());
-    EXPECT_EQ(std::count(families.begin(), families.end(), gone), 0);
-    EXPECT_EQ(std::count(families.begin(), families.end(), kept), 1);
-
     store& st = open();
     EXPECT_EQ(st.open_shard(gone, false), nullptr);
     ASSERT_NE(st.open_shard(kept, false), nullptr);
@@ -566,6 +573,84 @@ TEST_F(StoreTest, MetaPutGetDeleteAndScan) {
     seen.clear();
     st.scan_meta("stream/", [&](std::string_view k, std::string_view val) { seen.emplace_back(k, val); });
     EXPECT_EQ(seen.size(), 1u);
+}
+
+TEST_F(StoreTest, ShardsShareOneColumnFamilyAndSurviveARestart) {
+    std::vector<std::string> names;
+    for (std::uint32_t i = 0; i < 50; ++i) names.push_back(keys::shard_cf_name(10 + i % 5, i));
+    {
+        store& st = open();
+        auto logs = st.open_shards(names);
+        append_and_wait(st, {{logs[3], "k", "x"}, {logs[3], "k", "y"}, {logs[4], "k", "z"}});
+        ASSERT_TRUE(st.trim(*logs[3], 2).ok());
+        close();
+    }
+    std::vector<std::string> families;
+    ASSERT_TRUE(rocksdb::DB::ListColumnFamilies(rocksdb::DBOptions(), dir_.string(), &families).ok());
+    std::sort(families.begin(), families.end());
+    EXPECT_EQ(families, (std::vector<std::string>{"default", "meta", "records"}));
+
+    store& st = open();
+    for (auto& name : names) ASSERT_NE(st.open_shard(name, false), nullptr) << name;
+    auto three = st.open_shard(names[3], false);
+    EXPECT_EQ(three->committed.load(), 2u);
+    EXPECT_EQ(three->trimmed_below.load(), 2u);
+    auto records = read_all(st, *three);
+    ASSERT_EQ(records.size(), 1u);
+    EXPECT_EQ(records[0].data, "y");
+    // Neighbouring ranges do not bleed into each other.
+    EXPECT_EQ(read_all(st, *st.open_shard(names[4], false)).size(), 1u);
+    EXPECT_TRUE(read_all(st, *st.open_shard(names[2], false)).empty());
+    EXPECT_EQ(append_and_wait(st, {{three, "k", "after"}})->entries[0].counter, 3u);
+}
+
+TEST_F(StoreTest, ShardsInColumnFamiliesOfTheirOwnStillReadWriteAndDrop) {
+    // A data directory written when every shard had its own column family.
+    const std::string old_name = keys::shard_cf_name(9, 0);
+    {
+        rocksdb::Options o;
+        o.create_if_missing = true;
+        o.create_missing_column_families = true;
+        std::vector<rocksdb::ColumnFamilyDescriptor> d{{rocksdb::kDefaultColumnFamilyName, {}}, {"meta", {}}, {old_name, {}}};
+        std::vector<rocksdb::ColumnFamilyHandle*> h;
+        rocksdb::DB* raw = nullptr;
+        ASSERT_TRUE(rocksdb::DB::Open(o, dir_.string(), d, &h, &raw).ok());
+        std::string chunk;
+        keys::begin_chunk(chunk, 1000);
+        keys::add_to_chunk(chunk, "k", "old-1", false);
+        keys::add_to_chunk(chunk, "k", "old-2", false);
+        ASSERT_TRUE(raw->Put(rocksdb::WriteOptions(), h[2], keys::counter_key(1), chunk).ok());
+        ASSERT_TRUE(raw->Put(rocksdb::WriteOptions(), h[1], keys::counter_meta_key(old_name), keys::counter_key(2)).ok());
+        for (auto* handle : h) ASSERT_TRUE(raw->DestroyColumnFamilyHandle(handle).ok());
+        ASSERT_TRUE(raw->Close().ok());
+        delete raw;
+    }
+    {
+        store& st = open();
+        shard_ref s = st.open_shard(old_name, false);
+        ASSERT_NE(s, nullptr);
+        EXPECT_TRUE(s->prefix.empty());
+        EXPECT_EQ(s->committed.load(), 2u);
+        EXPECT_EQ(append_and_wait(st, {{s, "k", "new-3"}})->entries[0].arrival_ms >= 1000, true);
+        auto records = read_all(st, *s);
+        ASSERT_EQ(records.size(), 3u);
+        EXPECT_EQ(records[0].data, "old-1");
+        EXPECT_EQ(records[2].counter, 3u);
+        ASSERT_TRUE(st.trim(*s, 3).ok());
+        EXPECT_EQ(read_all(st, *s).size(), 1u);
+        close();
+    }
+    store& st = open();
+    shard_ref s = st.open_shard(old_name, false);
+    ASSERT_NE(s, nullptr);
+    EXPECT_EQ(read_all(st, *s).at(0).data, "new-3");
+    shard_ref live = st.open_shard(keys::shard_cf_name(9, 1), true);
+    st.drop_shard(s);
+    barrier(st, live);
+    close();
+    std::vector<std::string> families;
+    ASSERT_TRUE(rocksdb::DB::ListColumnFamilies(rocksdb::DBOptions(), dir_.string(), &families).ok());
+    EXPECT_EQ(std::count(families.begin(), families.end(), old_name), 0);
 }
 
 TEST_F(StoreTest, RefusesARocksDbWithoutMetaColumnFamily) {

@@ -199,6 +199,26 @@ find_tools() {
   fi
 }
 
+# The drain client reads every server's stream back, so all of them are
+# measured with the same client. It is built whether or not kinesd is (it is
+# the client, not the server under test), and rebuilt when its source changes.
+# Without a compiler the Python client does the drain instead, much slower.
+DRAIN_CLIENT=""
+build_drain_client() {
+  local src="$BENCH_DIR/drain_client.cc" bin="$ROOT_DIR/build-release/drain_client"
+  if [[ ! -x "$bin" || "$src" -nt "$bin" ]]; then
+    log "building the drain client (bench/drain_client.cc)"
+    mkdir -p "$ROOT_DIR/build-release"
+    if ! "${CXX:-g++}" -std=c++20 -O2 -pthread "$src" -o "$bin.tmp" > "$RESULTS_DIR/drain_client.build.log" 2>&1 ||
+       ! mv "$bin.tmp" "$bin"; then
+      rm -f "$bin.tmp"
+      log "drain client build failed (see $RESULTS_DIR/drain_client.build.log): draining with drain.py"
+      return 0
+    fi
+  fi
+  DRAIN_CLIENT=$bin
+}
+
 prepare_servers() {
   if wants kinesd; then
     [[ -n "$KINESD_BIN" ]] || KINESD_BIN="$ROOT_DIR/build-release/kinesd"
@@ -218,6 +238,8 @@ prepare_servers() {
       UNAVAILABLE[kinesd]="no executable at $KINESD_BIN"
     fi
   fi
+
+  build_drain_client
 
   if wants kinesalite || wants kinesis-local; then
     if [[ ! -f "$BENCH_DIR/node_modules/kinesalite/package.json" ||
@@ -452,8 +474,10 @@ bench_server() {  # bench_server NAME SIZE SHARDS
     local dout="$RESULTS_DIR/$CONFIG_TAG.$server.drain.txt"
     wait_idle "$SERVER_PID"
     log "  drain: GetRecords Limit $limit over $shards shard(s)"
+    local drain=("$PY" "$BENCH_DIR/drain.py")
+    [[ -n "$DRAIN_CLIENT" ]] && drain=("$DRAIN_CLIENT")
     timeout --kill-after=10 $((DRAIN_TIMEOUT + 60)) \
-      "$PY" "$BENCH_DIR/drain.py" --port "$SERVER_PORT" --stream "$STREAM" --limit "$limit" \
+      "${drain[@]}" --port "$SERVER_PORT" --stream "$STREAM" --limit "$limit" \
         --timeout "$DRAIN_TIMEOUT" > "$dout" 2>&1
     sample_rss
     if grep -q '^RESULT ' "$dout"; then
@@ -627,6 +651,7 @@ main() {
     echo "- host: $(nproc) CPU(s), $(awk '/MemTotal/ {printf "%.0f GiB", $2 / 1048576}' /proc/meminfo), $(uname -sr)"
     echo "- CPU: $(awk -F': ' '/model name/ {print $2; exit}' /proc/cpuinfo)"
     wants kinesd && echo "- kinesd: ${KINESD_BIN#"$ROOT_DIR"/} ${KINESD_ARGS:-(default options)}"
+    echo "- drain client: $([[ -n "$DRAIN_CLIENT" ]] && echo "bench/drain_client.cc, one reader thread and connection per shard" || echo "bench/drain.py (drain_client.cc did not build), one connection")"
     echo "- wrk $(wrk -v 2>&1 | awk 'NR == 1 {print $2}'), node $(node --version 2>/dev/null || echo missing), kinesalite $KINESALITE_VERSION ($([[ $PEERS_ON_DISK -eq 1 ]] && echo LevelDB on disk || echo in memory)), kinesis-local $KINESIS_LOCAL_VERSION ($([[ $PEERS_ON_DISK -eq 1 ]] && echo JSON snapshots every 5 s || echo in memory))"
   } > "$RESULTS_DIR/results.md"
 

@@ -1,6 +1,9 @@
 // Reads: GetShardIterator and GetRecords. Both run on worker threads: a read
 // may touch disk, and I/O threads must not wait on it.
+#include <algorithm>
+#include <cstring>
 #include <ctime>
+#include <string_view>
 
 #include "actions/handlers.h"
 #include "actions/kinesis_common.h"
@@ -123,19 +126,164 @@ json child_shards_of(const streams::stream_state& s, const streams::shard_state&
     return out;
 }
 
-// One element of Records, members in the order the general encoder writes them.
-void append_record(const storage::record_view& r, const std::string& sequence, bool comma, std::string& out) {
-    if (comma) out.push_back(',');
-    out.append("{\"ApproximateArrivalTimestamp\":");
-    codec::write_epoch_seconds(r.arrival_ms, out);
-    out.append(",\"Data\":\"");
-    base64::encode_to(out, r.data.data(), r.data.size());
-    out.push_back('"');
-    if (r.encrypted) out.append(",\"EncryptionType\":\"KMS\"");
-    out.append(",\"PartitionKey\":");
-    codec::write_json_string(r.partition_key, out);
-    out.append(",\"SequenceNumber\":\"").append(sequence).append("\"}");
+// Consecutive records of a shard differ by one in the sequence number's
+// counter field, which starts at bit 80: when the arrival second is unchanged
+// the next number is the last one plus 2^80, a short decimal addition where a
+// fresh number costs a 188-bit binary-to-decimal conversion.
+class sequence_digits {
+public:
+    sequence_digits(std::uint64_t created_s, std::uint32_t index) : created_s_(created_s), index_(index) {}
+
+    std::string_view next(std::uint64_t counter, std::uint64_t arrival_s) {
+        if (valid_ && arrival_s == arrival_s_ && counter == counter_ + 1 && counter != 0) {
+            add_counter_step();
+        } else {
+            scratch_.clear();
+            encoding::append_sequence_number({created_s_, index_, counter, arrival_s}, scratch_);
+            std::memcpy(digits_, scratch_.data(), size);
+            arrival_s_ = arrival_s;
+            valid_ = true;
+        }
+        counter_ = counter;
+        return {digits_, size};
+    }
+
+private:
+    static constexpr std::size_t size = encoding::sequence_number_digits;
+
+    void add_counter_step() {
+        static constexpr std::string_view two_to_80 = "1208925819614629174706176";
+        std::size_t i = size;
+        int carry = 0;
+        for (std::size_t k = two_to_80.size(); k-- > 0;) {
+            --i;
+            int d = (digits_[i] - '0') + (two_to_80[k] - '0') + carry;
+            carry = d >= 10;
+            digits_[i] = char('0' + d - 10 * carry);
+        }
+        // The number stays below 10^56 (its top nibble is 2), so the carry
+        // always stops inside it.
+        while (carry && i > 0) {
+            --i;
+            carry = digits_[i] == '9';
+            digits_[i] = carry ? '0' : char(digits_[i] + 1);
+        }
+    }
+
+    std::uint64_t created_s_;
+    std::uint32_t index_;
+    bool valid_ = false;
+    std::uint64_t counter_ = 0;
+    std::uint64_t arrival_s_ = 0;
+    char digits_[size];
+    std::string scratch_;
+};
+
+// True when write_json_string would copy the key unchanged between quotes.
+bool plain_json_text(std::string_view s) {
+    for (const char ch : s) {
+        const auto c = static_cast<unsigned char>(ch);
+        if (c < 0x20 || c >= 0x80 || c == '"' || c == '\\') return false;
+    }
+    return true;
 }
+
+// Writes the Records elements, members in the order the general encoder
+// writes them. Each record's size is known before it is written, so it goes
+// into room made once with plain copies instead of a dozen appends that each
+// check capacity; sequence numbers and timestamp texts are carried over from
+// the record before when they can be.
+class records_writer {
+public:
+    records_writer(std::string& out, const streams::shard_state& shard, std::size_t limit)
+        : out_(out), sequence_(shard.created_s, shard.index), limit_(limit) {}
+
+    void add(const storage::record_view& r) {
+        if (r.arrival_ms != timestamp_ms_ || timestamp_.empty()) {
+            timestamp_.clear();
+            codec::write_epoch_seconds(r.arrival_ms, timestamp_);
+            timestamp_ms_ = r.arrival_ms;
+        }
+        const std::string_view sequence = sequence_.next(r.counter, std::uint64_t(r.arrival_ms / 1000));
+        std::string_view key = r.partition_key;
+        std::size_t key_size = key.size() + 2;
+        if (!plain_json_text(key)) {
+            escaped_key_.clear();
+            codec::write_json_string(key, escaped_key_);
+            key = escaped_key_;
+            key_size = key.size();
+        }
+
+        static constexpr std::string_view open = "{\"ApproximateArrivalTimestamp\":";
+        static constexpr std::string_view data = ",\"Data\":\"";
+        static constexpr std::string_view kms = "\",\"EncryptionType\":\"KMS";
+        static constexpr std::string_view partition_key = "\",\"PartitionKey\":";
+        static constexpr std::string_view sequence_number = ",\"SequenceNumber\":\"";
+        const std::size_t size = (count_ ? 1 : 0) + open.size() + timestamp_.size() + data.size() +
+                                 base64::encoded_size(r.data.size()) + (r.encrypted ? kms.size() : 0) +
+                                 partition_key.size() + key_size + sequence_number.size() + sequence.size() + 2;
+        char* p = room(size);
+        if (count_) *p++ = ',';
+        p = put(p, open);
+        p = put(p, timestamp_);
+        p = put(p, data);
+        p = base64::encode_raw(p, r.data.data(), r.data.size());
+        if (r.encrypted) p = put(p, kms);
+        p = put(p, partition_key);
+        if (key.data() == r.partition_key.data()) {
+            *p++ = '"';
+            p = put(p, key);
+            *p++ = '"';
+        } else {
+            p = put(p, key);
+        }
+        p = put(p, sequence_number);
+        p = put(p, sequence);
+        *p++ = '"';
+        *p++ = '}';
+        ++count_;
+    }
+
+    // Drops the room made but not written.
+    void finish() { out_.resize(used_); }
+
+private:
+    static char* put(char* p, std::string_view s) {
+        std::memcpy(p, s.data(), s.size());
+        return p + s.size();
+    }
+
+    char* room(std::size_t n) {
+        if (used_ + n > out_.size()) grow(n);
+        char* p = out_.data() + used_;
+        used_ += n;
+        return p;
+    }
+
+    void grow(std::size_t n) {
+        // Records of one shard tend to be alike: the first one sizes the
+        // buffer for the whole batch, so it is allocated once, not doubled
+        // and copied (pages are only touched as they fill). A quarter more
+        // covers keys and timestamps of varying length; the head room lets
+        // the members put in front of Records move the text in place.
+        if (count_ == 0) out_.reserve(used_ + std::min(n * limit_ / 4 * 5, max_estimate) + head_room);
+        constexpr std::size_t step = 256u << 10;
+        out_.resize(std::max(used_ + n, std::min(out_.capacity(), used_ + std::max(n, step))));
+    }
+
+    // About a full 10 MiB answer of small records as text.
+    static constexpr std::size_t max_estimate = 16u << 20;
+    static constexpr std::size_t head_room = 4096;
+
+    std::string& out_;
+    std::size_t used_ = 0;
+    std::size_t count_ = 0;
+    sequence_digits sequence_;
+    std::size_t limit_;
+    std::int64_t timestamp_ms_ = 0;
+    std::string timestamp_;
+    std::string escaped_key_;
+};
 
 // The whole answer around the Records text, members sorted like the general
 // encoder's.
@@ -190,19 +338,18 @@ void get_records(action_context& ctx) {
     // SDKs) go through a value and the general encoder.
     const bool as_text = ctx.format == codec::wire_format::json;
     std::string records_text;
-    std::size_t count = 0;
+    records_writer writer(records_text, *shard, limit);
     json records = json::array();
-    if (as_text) records_text.reserve(64u << 10);
-    std::string sequence;  // reused: one number per record, no allocation each
+    std::string sequence;
     ctx.svc.store().read(log, next, limit, get_records_max_bytes, [&](const storage::record_view& r) {
         next = r.counter + 1;
         if (r.arrival_ms < horizon) return true;
-        sequence.clear();
-        encoding::append_sequence_number(
-            {shard->created_s, shard->index, r.counter, std::uint64_t(r.arrival_ms / 1000)}, sequence);
         if (as_text) {
-            append_record(r, sequence, count++ != 0, records_text);
+            writer.add(r);
         } else {
+            sequence.clear();
+            encoding::append_sequence_number(
+                {shard->created_s, shard->index, r.counter, std::uint64_t(r.arrival_ms / 1000)}, sequence);
             json record = {{"SequenceNumber", sequence},
                            {"ApproximateArrivalTimestamp", r.arrival_ms},
                            {"Data", json::binary(std::vector<std::uint8_t>(r.data.begin(), r.data.end()))},
@@ -214,6 +361,7 @@ void get_records(action_context& ctx) {
         last_arrival = r.arrival_ms;
         return true;
     });
+    writer.finish();
     if (limiter) limiter->charge_read_bytes(log.cf_name, bytes_returned);
     next = std::max(next, log.trimmed_below.load());
     bool at_tip = next > log.committed.load();

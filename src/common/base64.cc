@@ -96,13 +96,22 @@ bool fail(std::string_view text, std::string& out, std::string* error) {
 
 }  // namespace
 
-void encode_to(std::string& out, const void* bytes, std::size_t size) {
+char* encode_raw(char* dst, const void* bytes, std::size_t size) {
     const auto* src = static_cast<const unsigned char*>(bytes);
-    const std::size_t start = out.size();
-    out.resize(start + (size + 2) / 3 * 4);
-    char* dst = out.data() + start;
-
     std::size_t i = 0;
+    // Six bytes at a time from one 8-byte load: four table lookups and one
+    // 8-byte store per step instead of two of each per three bytes.
+    for (; i + 8 <= size; i += 6, dst += 8) {
+        std::uint64_t w;
+        std::memcpy(&w, src + i, 8);
+        w = __builtin_bswap64(w);  // the first byte on top
+        char out[8];
+        std::memcpy(out, &pair_table[2 * ((w >> 52) & 0xFFF)], 2);
+        std::memcpy(out + 2, &pair_table[2 * ((w >> 40) & 0xFFF)], 2);
+        std::memcpy(out + 4, &pair_table[2 * ((w >> 28) & 0xFFF)], 2);
+        std::memcpy(out + 6, &pair_table[2 * ((w >> 16) & 0xFFF)], 2);
+        std::memcpy(dst, out, 8);
+    }
     for (; i + 3 <= size; i += 3, dst += 4) {
         const std::uint32_t v = (std::uint32_t{src[i]} << 16) | (std::uint32_t{src[i + 1]} << 8) | src[i + 2];
         std::memcpy(dst, &pair_table[2 * (v >> 12)], 2);
@@ -115,13 +124,22 @@ void encode_to(std::string& out, const void* bytes, std::size_t size) {
         dst[1] = alphabet[(v >> 12) & 63];
         dst[2] = '=';
         dst[3] = '=';
+        dst += 4;
     } else if (rest == 2) {
         const std::uint32_t v = (std::uint32_t{src[i]} << 16) | (std::uint32_t{src[i + 1]} << 8);
         dst[0] = alphabet[v >> 18];
         dst[1] = alphabet[(v >> 12) & 63];
         dst[2] = alphabet[(v >> 6) & 63];
         dst[3] = '=';
+        dst += 4;
     }
+    return dst;
+}
+
+void encode_to(std::string& out, const void* bytes, std::size_t size) {
+    const std::size_t start = out.size();
+    out.resize(start + encoded_size(size));
+    encode_raw(out.data() + start, bytes, size);
 }
 
 std::string encode(std::string_view bytes) {

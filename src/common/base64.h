@@ -9,6 +9,10 @@ namespace kinesd::base64 {
 std::string encode(std::string_view bytes);
 // Appends to out without intermediate allocations.
 void encode_to(std::string& out, const void* bytes, std::size_t size);
+// Writes encoded_size(size) characters at dst and returns the end, for callers
+// that lay out a whole answer in one buffer.
+char* encode_raw(char* dst, const void* bytes, std::size_t size);
+constexpr std::size_t encoded_size(std::size_t size) { return (size + 2) / 3 * 4; }
 
 // Decodes into out (replacing its content). On failure returns false and sets
 // error to AWS's wording without the "'<v>' can not be converted to a Blob: "

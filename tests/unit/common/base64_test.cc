@@ -75,6 +75,30 @@ TEST(Base64, EncodeToAppends) {
     EXPECT_EQ(out, "prefix:Zm9vYg==");
 }
 
+TEST(Base64, EncodeRawWritesExactlyItsSizeAtAnyAlignment) {
+    std::mt19937 rng(777);
+    for (std::size_t len = 0; len <= 40; ++len) {
+        std::string bytes(len + 3, '\0');
+        for (auto& b : bytes) b = static_cast<char>(rng() & 0xFF);
+        for (std::size_t offset = 0; offset < 3; ++offset) {
+            const std::string input = bytes.substr(offset, len);
+            std::string buffer(encoded_size(len) + 2 * 8, '#');
+            char* start = buffer.data() + 8 + offset % 2;
+            char* end = encode_raw(start, bytes.data() + offset, len);
+            ASSERT_EQ(static_cast<std::size_t>(end - start), encoded_size(len)) << "length " << len;
+            ASSERT_EQ(std::string(start, end), reference_encode(input)) << "length " << len;
+            // Nothing written before or after the encoded text.
+            if (len == 0) {
+                ASSERT_EQ(buffer.find_first_not_of('#'), std::string::npos);
+                continue;
+            }
+            ASSERT_EQ(buffer.find_first_not_of('#'), static_cast<std::size_t>(start - buffer.data()));
+            ASSERT_EQ(buffer.find_last_not_of('#') + 1, static_cast<std::size_t>(end - buffer.data()))
+                << "length " << len;
+        }
+    }
+}
+
 TEST(Base64, DecodeReplacesOutput) {
     std::string out = "old content";
     ASSERT_TRUE(decode("Zm9v", out));

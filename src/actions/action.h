@@ -1,10 +1,11 @@
 #pragma once
 // The one shape every action handler has, and the responder it answers with.
 //
-// A handler runs on a worker thread. It either answers before returning
-// (reply->ok(...) or by throwing api_error), or keeps the shared responder and
-// answers later from another thread (PutRecord answers from the storage
-// writer once the records are durable). A responder dropped without an answer
+// A handler runs on a worker thread, or, for actions marked never_waits and
+// small bodies, on the I/O thread that read the request. It either answers
+// before returning (reply->ok(...) or by throwing api_error), or keeps the
+// shared responder and answers later from another thread (PutRecord answers
+// from the storage writer once the records are durable). A responder dropped without an answer
 // answers InternalFailure, so a request is never left hanging.
 #include <functional>
 #include <memory>
@@ -61,6 +62,10 @@ struct action_context {
     nlohmann::json input;  // validated and normalised (see shape.h)
     std::shared_ptr<responder> reply;
     std::int64_t now_ms = 0;
+    // Running on an I/O thread: the handler must not wait, not even for a
+    // lock that is held across a disk write, and moves to a worker
+    // (svc.post) when it would.
+    bool io_thread = false;
 };
 
 using action_fn = void (*)(action_context&);
@@ -75,6 +80,10 @@ struct action_entry {
     const shape* request_shape;
     action_fn handle;
     fast_action_fn fast = nullptr;
+    // The handler never waits (it decodes, routes and queues to the storage
+    // writer, or moves to a worker itself), so small requests may run on the
+    // I/O thread that read them.
+    bool never_waits = false;
 };
 
 // The registry: the single list of actions (action_table.cc).

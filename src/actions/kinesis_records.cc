@@ -7,6 +7,8 @@
 // that reader or the checks below are unsure about takes the general path
 // (decode, validate, handler), which words every error; past the request's
 // own validity both paths share the same code.
+#include <spdlog/spdlog.h>
+
 #include "actions/handlers.h"
 #include "actions/kinesis_common.h"
 #include "codec/json_writer.h"
@@ -60,14 +62,49 @@ struct record_in {
     std::optional<std::string_view> explicit_hash_key;
 };
 
-// The stream, if it takes writes (ACTIVE or UPDATING); AWS answers
+// The stream must take writes (ACTIVE or UPDATING); AWS answers
 // ResourceNotFoundException otherwise.
-streams::stream_snapshot writable_stream(const action_context& ctx, const std::string& name) {
-    auto s = require_stream(ctx, name);
+void require_writable(const action_context& ctx, const streams::stream_snapshot& s, const std::string& name) {
+    if (!s) throw stream_not_found(ctx, name);
     auto status = s->status(ctx.now_ms);
     if (status != streams::stream_status::active && status != streams::stream_status::updating)
         throw stream_not_found(ctx, name);
-    return s;
+}
+
+// The rest of a put, once its stream is known.
+using put_continuation =
+    std::function<void(action_context&, const std::string& name, const streams::stream_snapshot&)>;
+
+// Looks the stream up and runs `then`. On an I/O thread the lookup must not
+// wait (a metadata change holds the registry across its synced write): when
+// the registry is busy, the lookup and the rest of the put move to
+// a worker, which answers any error itself.
+void with_writable_stream(action_context& ctx, std::string name, put_continuation then) {
+    if (!ctx.io_thread) {
+        auto s = ctx.svc.streams().find(name);
+        require_writable(ctx, s, name);
+        return then(ctx, name, s);
+    }
+    bool busy = false;
+    auto s = ctx.svc.streams().try_find(name, busy);
+    if (!busy) {
+        require_writable(ctx, s, name);
+        return then(ctx, name, s);
+    }
+    ctx.svc.post([&svc = ctx.svc, format = ctx.format, reply = ctx.reply, now_ms = ctx.now_ms, name = std::move(name),
+                  then = std::move(then)] {
+        action_context worker{svc, format, {}, reply, now_ms};
+        try {
+            auto s = svc.streams().find(name);
+            require_writable(worker, s, name);
+            then(worker, name, s);
+        } catch (const api_error& e) {
+            reply->fail(e);
+        } catch (const std::exception& e) {
+            spdlog::error("put to {} failed: {}", name, e.what());
+            reply->fail(api_error::internal());
+        }
+    });
 }
 
 uint128 hash_of(const record_in& record) {
@@ -332,24 +369,30 @@ void write_batch(action_context& ctx, const std::string& name, const streams::st
 
 void put_record(action_context& ctx) {
     auto name = stream_name_of(ctx);
-    auto s = writable_stream(ctx, name);
     auto input = std::make_shared<json>(std::move(ctx.input));
     auto record = record_of(*input);
     std::optional<std::string_view> ordering;
     if (auto it = input->find("SequenceNumberForOrdering"); it != input->end())
         ordering = it->get_ref<const std::string&>();
-    write_one(ctx, name, s, input, record, ordering);
+    with_writable_stream(ctx, std::move(name),
+                         [input, record, ordering](action_context& c, const std::string& name,
+                                                   const streams::stream_snapshot& s) {
+                             write_one(c, name, s, input, record, ordering);
+                         });
 }
 
 void put_records(action_context& ctx) {
     auto name = stream_name_of(ctx);
-    auto s = writable_stream(ctx, name);
     auto input = std::make_shared<json>(std::move(ctx.input));
     auto& entries = (*input)["Records"];
     std::vector<record_in> records;
     records.reserve(entries.size());
     for (auto& record : entries) records.push_back(record_of(record));
-    write_batch(ctx, name, s, input, std::move(records));
+    with_writable_stream(ctx, std::move(name),
+                         [input, records = std::move(records)](action_context& c, const std::string& name,
+                                                               const streams::stream_snapshot& s) mutable {
+                             write_batch(c, name, s, input, std::move(records));
+                         });
 }
 
 // ---- the fast path: bodies that certainly pass validation as they are.
@@ -405,13 +448,15 @@ bool put_records_fast(action_context& ctx, std::string& body) {
         body = std::move(in->text);
         return false;
     }
-    std::string stream(*name);
-    auto s = writable_stream(ctx, stream);
     std::vector<record_in> records;
     records.reserve(in->records.size());
     for (const auto& r : in->records)
         records.push_back({*r[entry_data], *r[entry_partition_key], r[entry_explicit_hash_key]});
-    write_batch(ctx, stream, s, std::move(in), std::move(records));
+    with_writable_stream(ctx, std::string(*name),
+                         [in = std::move(in), records = std::move(records)](
+                             action_context& c, const std::string& name, const streams::stream_snapshot& s) mutable {
+                             write_batch(c, name, s, std::move(in), std::move(records));
+                         });
     return true;
 }
 
@@ -426,18 +471,23 @@ bool put_record_fast(action_context& ctx, std::string& body) {
         body = std::move(in->text);
         return false;
     }
-    std::string stream(*name);
-    auto s = writable_stream(ctx, stream);
     record_in record{*m[put_record_data], *m[put_record_partition_key], m[put_record_explicit_hash_key]};
     auto ordering = m[put_record_ordering];
-    write_one(ctx, stream, s, std::move(in), record, ordering);
+    with_writable_stream(ctx, std::string(*name),
+                         [in = std::move(in), record, ordering](action_context& c, const std::string& name,
+                                                                const streams::stream_snapshot& s) {
+                             write_one(c, name, s, in, record, ordering);
+                         });
     return true;
 }
 
 }  // namespace
 
-const action_entry put_record_action{"Kinesis_20131202.PutRecord", &put_record_shape, put_record, put_record_fast};
+// Neither waits: the stream lookup moves to a worker when it would (see
+// with_writable_stream) and the write is queued to the storage writer.
+const action_entry put_record_action{"Kinesis_20131202.PutRecord", &put_record_shape, put_record, put_record_fast,
+                                     true};
 const action_entry put_records_action{"Kinesis_20131202.PutRecords", &put_records_shape, put_records,
-                                      put_records_fast};
+                                      put_records_fast, true};
 
 }  // namespace kinesd::actions

@@ -59,13 +59,20 @@ reply router::too_large_reply() const {
                                                     std::to_string(body_limit_) + " bytes"));
 }
 
+bool router::runs_inline(const request& req) {
+    if (req.method != "POST" || req.body.empty() || req.body.size() > inline_body_limit) return false;
+    const auto* action = actions::find_action(req.amz_target);
+    return action && action->never_waits;
+}
+
 void router::handle(request req, reply_handler done) {
+    if (runs_inline(req)) return process(req, std::move(done), true);
     boost::asio::post(workers_, [this, req = std::move(req), done = std::move(done)]() mutable {
         process(req, std::move(done));
     });
 }
 
-void router::process(request& req, reply_handler done) {
+void router::process(request& req, reply_handler done, bool io_thread) {
     if (req.method == "OPTIONS") {
         reply r;
         add_common_headers(r, req);
@@ -105,7 +112,7 @@ void router::process(request& req, reply_handler done) {
             add_common_headers(r, req_headers);
             done(std::move(r));
         });
-    actions::action_context ctx{svc_, *format, {}, reply_to, svc_.clock().now_ms()};
+    actions::action_context ctx{svc_, *format, {}, reply_to, svc_.clock().now_ms(), io_thread};
     try {
         // The hot actions read JSON bodies themselves; when unsure they leave
         // the body to the general path below, which words every error.

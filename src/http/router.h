@@ -3,7 +3,9 @@
 // in AWS's order (method, empty body, content type, body parse, target,
 // member types, constraints, then the action) and turns every failure into an
 // AWS-shaped error in the request's wire format. Work runs on the worker
-// pool, never on the I/O thread that read the request.
+// pool, except small puts: their handlers only decode, route and queue to the
+// storage writer, so they run on the I/O thread that read them and save two
+// thread hops (see runs_inline).
 #include <boost/asio/thread_pool.hpp>
 
 #include "actions/service.h"
@@ -21,7 +23,15 @@ public:
     reply too_large_reply() const override;
 
     // Runs the pipeline on the calling thread (tests and handle() use it).
-    void process(request& req, reply_handler done);
+    // `io_thread`: the caller must not wait (see action_context).
+    void process(request& req, reply_handler done, bool io_thread = false);
+
+    // Whether handle() runs this request on the calling I/O thread: a POST
+    // to an action whose handler never waits, with a body small enough that
+    // decoding it is not worth a hop. Larger bodies still go to the workers,
+    // so one big put cannot hold up the other connections of its I/O thread.
+    static bool runs_inline(const request& req);
+    static constexpr std::size_t inline_body_limit = 64 * 1024;
 
 private:
     actions::service& svc_;

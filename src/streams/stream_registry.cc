@@ -54,6 +54,14 @@ stream_snapshot stream_registry::find(std::string_view name) const {
     return it == streams_.end() ? nullptr : it->second;
 }
 
+stream_snapshot stream_registry::try_find(std::string_view name, bool& busy) const {
+    std::shared_lock lock(mutex_, std::try_to_lock);
+    busy = !lock.owns_lock();
+    if (busy) return nullptr;
+    auto it = streams_.find(name);
+    return it == streams_.end() ? nullptr : it->second;
+}
+
 std::vector<stream_snapshot> stream_registry::list() const {
     std::shared_lock lock(mutex_);
     std::vector<stream_snapshot> out;

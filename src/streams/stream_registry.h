@@ -40,6 +40,9 @@ public:
     std::set<std::string> load();
 
     stream_snapshot find(std::string_view name) const;
+    // As find(), without waiting: `busy` (and null) while a metadata change
+    // holds the registry, e.g. across its synced write.
+    stream_snapshot try_find(std::string_view name, bool& busy) const;
     std::vector<stream_snapshot> list() const;  // sorted by name
     std::size_t open_shard_total() const;
 

@@ -126,59 +126,6 @@ json child_shards_of(const streams::stream_state& s, const streams::shard_state&
     return out;
 }
 
-// Consecutive records of a shard differ by one in the sequence number's
-// counter field, which starts at bit 80: when the arrival second is unchanged
-// the next number is the last one plus 2^80, a short decimal addition where a
-// fresh number costs a 188-bit binary-to-decimal conversion.
-class sequence_digits {
-public:
-    sequence_digits(std::uint64_t created_s, std::uint32_t index) : created_s_(created_s), index_(index) {}
-
-    std::string_view next(std::uint64_t counter, std::uint64_t arrival_s) {
-        if (valid_ && arrival_s == arrival_s_ && counter == counter_ + 1 && counter != 0) {
-            add_counter_step();
-        } else {
-            scratch_.clear();
-            encoding::append_sequence_number({created_s_, index_, counter, arrival_s}, scratch_);
-            std::memcpy(digits_, scratch_.data(), size);
-            arrival_s_ = arrival_s;
-            valid_ = true;
-        }
-        counter_ = counter;
-        return {digits_, size};
-    }
-
-private:
-    static constexpr std::size_t size = encoding::sequence_number_digits;
-
-    void add_counter_step() {
-        static constexpr std::string_view two_to_80 = "1208925819614629174706176";
-        std::size_t i = size;
-        int carry = 0;
-        for (std::size_t k = two_to_80.size(); k-- > 0;) {
-            --i;
-            int d = (digits_[i] - '0') + (two_to_80[k] - '0') + carry;
-            carry = d >= 10;
-            digits_[i] = char('0' + d - 10 * carry);
-        }
-        // The number stays below 10^56 (its top nibble is 2), so the carry
-        // always stops inside it.
-        while (carry && i > 0) {
-            --i;
-            carry = digits_[i] == '9';
-            digits_[i] = carry ? '0' : char(digits_[i] + 1);
-        }
-    }
-
-    std::uint64_t created_s_;
-    std::uint32_t index_;
-    bool valid_ = false;
-    std::uint64_t counter_ = 0;
-    std::uint64_t arrival_s_ = 0;
-    char digits_[size];
-    std::string scratch_;
-};
-
 // True when write_json_string would copy the key unchanged between quotes.
 bool plain_json_text(std::string_view s) {
     for (const char ch : s) {
@@ -278,7 +225,7 @@ private:
     std::string& out_;
     std::size_t used_ = 0;
     std::size_t count_ = 0;
-    sequence_digits sequence_;
+    encoding::sequence_stepper sequence_;
     std::size_t limit_;
     std::int64_t timestamp_ms_ = 0;
     std::string timestamp_;

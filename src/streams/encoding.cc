@@ -140,6 +140,39 @@ void append_sequence_number(const sequence_fields& f, std::string& out) {
     out.append(buf + 63 - sequence_number_digits, sequence_number_digits);
 }
 
+std::string_view sequence_stepper::next(std::uint64_t counter, std::uint64_t arrival_s) {
+    if (valid_ && arrival_s == arrival_s_ && counter == counter_ + 1 && counter != 0) {
+        add_counter_step();
+    } else {
+        scratch_.clear();
+        append_sequence_number({created_s_, index_, counter, arrival_s}, scratch_);
+        std::memcpy(digits_, scratch_.data(), sequence_number_digits);
+        arrival_s_ = arrival_s;
+        valid_ = true;
+    }
+    counter_ = counter;
+    return {digits_, sequence_number_digits};
+}
+
+void sequence_stepper::add_counter_step() {
+    static constexpr std::string_view two_to_80 = "1208925819614629174706176";
+    std::size_t i = sequence_number_digits;
+    int carry = 0;
+    for (std::size_t k = two_to_80.size(); k-- > 0;) {
+        --i;
+        int d = (digits_[i] - '0') + (two_to_80[k] - '0') + carry;
+        carry = d >= 10;
+        digits_[i] = char('0' + d - 10 * carry);
+    }
+    // The number stays below 10^56 (its top nibble is 2), so the carry
+    // always stops inside it.
+    while (carry && i > 0) {
+        --i;
+        carry = digits_[i] == '9';
+        digits_[i] = carry ? '0' : char(digits_[i] + 1);
+    }
+}
+
 std::string sequence_number(const sequence_fields& f) {
     std::string out;
     out.reserve(sequence_number_digits);

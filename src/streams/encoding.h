@@ -44,6 +44,29 @@ constexpr std::size_t sequence_number_digits = 56;
 std::string sequence_number(const sequence_fields& f);
 // The same digits appended to `out`, for answers written as text.
 void append_sequence_number(const sequence_fields& f, std::string& out);
+
+// Prints the sequence numbers of one shard's records in order, as
+// append_sequence_number does. Consecutive records differ by one in the
+// counter field, which starts at bit 80: when the arrival second is unchanged
+// the next number is the previous one plus 2^80, a short decimal addition
+// where a fresh number costs a 188-bit binary-to-decimal conversion.
+class sequence_stepper {
+public:
+    sequence_stepper(std::uint64_t created_s, std::uint32_t index) : created_s_(created_s), index_(index) {}
+    // Valid until the next call.
+    std::string_view next(std::uint64_t counter, std::uint64_t arrival_s);
+
+private:
+    void add_counter_step();
+
+    std::uint64_t created_s_;
+    std::uint32_t index_;
+    bool valid_ = false;
+    std::uint64_t counter_ = 0;
+    std::uint64_t arrival_s_ = 0;
+    char digits_[sequence_number_digits];
+    std::string scratch_;
+};
 // nullopt when the text is not a sequence number of this layout.
 std::optional<sequence_fields> parse_sequence_number(std::string_view text);
 

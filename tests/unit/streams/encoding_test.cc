@@ -374,5 +374,24 @@ TEST(PagingToken, IsNotInterchangeableWithAnIterator) {
     EXPECT_FALSE(parse_shard_iterator(token, secret).has_value());
 }
 
+TEST(SequenceStepper, PrintsWhatTheFullEncoderPrints) {
+    // Runs of consecutive counters (the decimal-addition path), jumps, a new
+    // arrival second, and counters whose step carries through many digits.
+    const std::uint64_t starts[] = {1, 999, 123456789, (1ull << 32) - 3, UINT64_MAX - 40};
+    for (const std::uint32_t index : {0u, 7u, 1000u}) {
+        sequence_stepper stepper(1700000000, index);
+        std::uint64_t arrival = 1700000100;
+        for (const std::uint64_t start : starts) {
+            for (std::uint64_t c = start; c < start + 30 && c >= start; ++c) {
+                if (c % 11 == 0) ++arrival;
+                std::string expected;
+                append_sequence_number({1700000000, index, c, arrival}, expected);
+                ASSERT_EQ(stepper.next(c, arrival), expected) << "counter " << c << " shard " << index;
+            }
+        }
+    }
+}
+
+
 }  // namespace
 }  // namespace kinesd::encoding

@@ -280,6 +280,10 @@ void session::on_write(const error_code& ec, bool close_after) {
     if (closed_) return;
     // The reply is out: its request no longer holds memory.
     reservation_.release();
+    // Assigning an empty message would keep the body's buffer (an empty
+    // string moved in is copied, not swapped), so a GetRecords answer of
+    // several MiB stayed allocated beside the next one until that was sent.
+    std::string().swap(response_.body());
     response_ = {};
     if (ec) {
         close();

@@ -526,6 +526,11 @@ std::size_t store::read(const shard_log& shard, std::uint64_t from, std::size_t 
     const rocksdb::Slice lower_slice(lower, keys::encode_record_key(shard.prefix, 0, lower));
     const rocksdb::Slice upper_slice(upper, keys::encode_record_key(shard.prefix, last + 1, upper));
     rocksdb::ReadOptions ro;
+    // Consumers read a record once, mostly; left to fill the block cache, a
+    // drain of a long backlog grew the server by the whole cache (48 MiB by
+    // default) with blocks nobody reads again. The OS page cache still keeps
+    // them for a second consumer.
+    ro.fill_cache = false;
     ro.iterate_lower_bound = &lower_slice;
     ro.iterate_upper_bound = &upper_slice;
     std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(ro, shard.cf));

@@ -165,6 +165,7 @@ int run(const kinesd::config::settings& cfg) {
     server_options.read_timeout = std::chrono::milliseconds(cfg.read_timeout_ms);
     server_options.max_inflight_bytes = cfg.max_inflight_bytes;
     kinesd::http::server server(ioc, server_options, router);
+    store.set_completion_runner([&ioc](std::function<void()> complete) { boost::asio::post(ioc, std::move(complete)); });
     server.start();
     kinesd::delivery::delivery_options delivery_options;
     delivery_options.s3.endpoint = cfg.s3_endpoint;
@@ -190,6 +191,7 @@ int run(const kinesd::config::settings& cfg) {
     for (int i = 1; i < io_threads; ++i) threads.emplace_back([&] { ioc.run(); });
     ioc.run();
     for (auto& t : threads) t.join();
+    store.set_completion_runner(nullptr);
 
     workers.join();
     // After the last put was answered: what is buffered goes to S3 now.

@@ -303,8 +303,8 @@ void submit(std::shared_ptr<pending_put> put) {
     request->done = [put, s, targets = std::move(targets), entry_of = std::move(entry_of),
                      req](const rocksdb::Status& status) {
         if (status.IsAborted() && put->attempt + 1 < max_routing_attempts) {
-            // This runs on the storage writer, which must not wait for the
-            // registry: route again from a worker.
+            // This runs on an I/O thread (or the storage writer), which must
+            // not wait for the registry: route again from a worker.
             ++put->attempt;
             put->svc.post([put] { submit(put); });
             return;

@@ -473,10 +473,23 @@ void store::commit(std::vector<task>& tasks) {
     } else {
         for (auto* shard : touched) shard->committed.store(shard->next_counter - 1, std::memory_order_release);
     }
-    for (std::size_t i = 0; i < tasks.size(); ++i) {
-        auto& req = *tasks[i].append;
-        req.done(rejected[i].ok() ? status : rejected[i]);
-    }
+    std::vector<std::pair<std::shared_ptr<append_request>, rocksdb::Status>> finished;
+    finished.reserve(tasks.size());
+    for (std::size_t i = 0; i < tasks.size(); ++i)
+        finished.emplace_back(std::move(tasks[i].append), rejected[i].ok() ? status : rejected[i]);
+    auto complete = [finished = std::move(finished)] {
+        for (auto& [req, result] : finished) req->done(result);
+    };
+    std::lock_guard lock(runner_mutex_);
+    if (completion_runner_)
+        completion_runner_(std::move(complete));
+    else
+        complete();
+}
+
+void store::set_completion_runner(completion_runner runner) {
+    std::lock_guard lock(runner_mutex_);
+    completion_runner_ = std::move(runner);
 }
 
 namespace {

@@ -127,6 +127,12 @@ public:
     // Returns once every append queued before the call has been committed
     // or refused.
     void fence();
+    // Where a committed batch's completions run: by default on the writer
+    // thread. The server hands them to its I/O threads instead, so the writer
+    // starts the next group commit while the replies are encoded. Null
+    // restores the default (at shutdown, before the runner's target goes).
+    using completion_runner = std::function<void(std::function<void()>)>;
+    void set_completion_runner(completion_runner runner);
 
     // Calls fn for records with counter >= from (and >= trimmed_below), up to
     // `limit` records or until the bytes passed exceed max_bytes (the record
@@ -177,6 +183,9 @@ private:
     std::map<std::string, shard_ref> shards_;
     std::vector<rocksdb::ColumnFamilyHandle*> dropped_handles_;
     rocksdb::WriteOptions write_options_;
+
+    std::mutex runner_mutex_;
+    completion_runner completion_runner_;
 
     std::mutex queue_mutex_;
     std::condition_variable queue_cv_;

@@ -5,11 +5,14 @@
 #include <algorithm>
 #include <atomic>
 #include <chrono>
+#include <condition_variable>
 #include <filesystem>
 #include <fstream>
+#include <functional>
 #include <future>
 #include <map>
 #include <memory>
+#include <mutex>
 #include <random>
 #include <set>
 #include <string>
@@ -536,6 +539,52 @@ TEST_F(StoreTest, DropQueuedBehindAppendsRunsAfterThem) {
     EXPECT_EXIT(scenario(), ::testing::ExitedWithCode(0), "");
     std::error_code ec;
     fs::remove_all(shared_dir(::getpid()), ec);
+}
+
+TEST_F(StoreTest, CompletionsRunWhereTheRunnerPutsThemAfterTheCommit) {
+    store& st = open();
+    shard_ref shard = st.open_shard(keys::shard_cf_name(9, 0), true);
+    std::mutex m;
+    std::condition_variable cv;
+    std::vector<std::function<void()>> handed_over;
+    st.set_completion_runner([&](std::function<void()> complete) {
+        std::lock_guard lock(m);
+        handed_over.push_back(std::move(complete));
+        cv.notify_all();
+    });
+    auto owned = std::make_shared<std::vector<input>>(std::vector<input>{{shard, "k", "one"}, {shard, "k", "two"}});
+    auto req = std::make_shared<append_request>();
+    for (auto& in : *owned) req->entries.push_back(append_entry{in.shard.get(), in.partition_key, in.data});
+    req->owner = owned;
+    std::atomic<int> calls{0};
+    rocksdb::Status seen = rocksdb::Status::Incomplete();
+    req->done = [&](const rocksdb::Status& s) {
+        seen = s;
+        ++calls;
+    };
+    st.append(req);
+    {
+        std::unique_lock lock(m);
+        ASSERT_TRUE(cv.wait_for(lock, std::chrono::seconds(30), [&] { return !handed_over.empty(); }));
+    }
+    // Committed and readable, but not completed until the runner runs it.
+    EXPECT_EQ(read_all(st, *shard).size(), 2u);
+    EXPECT_EQ(calls.load(), 0);
+    std::function<void()> complete;
+    {
+        std::lock_guard lock(m);
+        complete = std::move(handed_over.front());
+    }
+    req.reset();  // the handed-over work keeps the request alive
+    complete();
+    EXPECT_EQ(calls.load(), 1);
+    EXPECT_TRUE(seen.ok()) << seen.ToString();
+
+    // Unset again, completions run on the writer before append_and_wait returns.
+    st.set_completion_runner(nullptr);
+    append_and_wait(st, {{shard, "k", "three"}});
+    std::lock_guard lock(m);
+    EXPECT_EQ(handed_over.size(), 1u);
 }
 
 TEST_F(StoreTest, DropUnreferencedKeepsOnlyNamedShards) {

@@ -194,6 +194,11 @@ int run(const kinesd::config::settings& cfg) {
     store.set_completion_runner(nullptr);
 
     workers.join();
+    // Puts still queued in the writer hold their sessions, which belong to
+    // the io_context: they must be completed and let go before it is
+    // destroyed, at the end of this scope and before the store. (Without
+    // this, a SIGTERM under load could crash in a session's destructor.)
+    store.fence();
     // After the last put was answered: what is buffered goes to S3 now.
     delivery.stop();
     expiry.stop();

@@ -7,6 +7,7 @@
 
 #include "actions/handlers.h"
 #include "actions/kinesis_common.h"
+#include "actions/read_budget.h"
 #include "codec/json_writer.h"
 #include "common/base64.h"
 #include "streams/encoding.h"
@@ -20,6 +21,13 @@ using namespace kinesis;
 
 // GetRecords returns at most 10 MiB per call.
 constexpr std::size_t get_records_max_bytes = 10u << 20;
+
+// Record data that concurrent GetRecords answers share: one reader still gets
+// a full 10 MiB answer, four at once about 4 MiB each.
+read_budget& answer_budget() {
+    static read_budget budget(16u << 20, 1u << 20);
+    return budget;
+}
 
 const shape get_shard_iterator_shape = {
     members::stream_name(),
@@ -288,7 +296,10 @@ void get_records(action_context& ctx) {
     records_writer writer(records_text, *shard, limit);
     json records = json::array();
     std::string sequence;
-    ctx.svc.store().read(log, next, limit, get_records_max_bytes, [&](const storage::record_view& r) {
+    // Held until the answer is handed to the responder; the text it became
+    // lives on only until the connection has written it.
+    read_budget::grant budget(answer_budget(), get_records_max_bytes);
+    ctx.svc.store().read(log, next, limit, budget.bytes(), [&](const storage::record_view& r) {
         next = r.counter + 1;
         if (r.arrival_ms < horizon) return true;
         if (as_text) {

@@ -2,6 +2,9 @@
 
 #include <openssl/rand.h>
 
+#include <algorithm>
+#include <cstring>
+#include <random>
 #include <stdexcept>
 
 namespace kinesd {
@@ -20,8 +23,9 @@ std::uint64_t random_u63() {
     return v >> 1;
 }
 
-std::string random_uuid() {
-    std::string b = random_bytes(16);
+namespace {
+
+std::string uuid_text(std::string b) {
     b[6] = char((b[6] & 0x0f) | 0x40);
     b[8] = char((b[8] & 0x3f) | 0x80);
     static const char* hex = "0123456789abcdef";
@@ -35,5 +39,28 @@ std::string random_uuid() {
     }
     return out;
 }
+
+std::mt19937_64& id_generator() {
+    thread_local std::mt19937_64 generator = [] {
+        const std::string seed = random_bytes(32);
+        std::seed_seq seq(seed.begin(), seed.end());
+        return std::mt19937_64(seq);
+    }();
+    return generator;
+}
+
+}  // namespace
+
+std::string id_bytes(std::size_t n) {
+    std::string out(n, '\0');
+    auto& generate = id_generator();
+    for (std::size_t i = 0; i < n; i += 8) {
+        const std::uint64_t word = generate();
+        std::memcpy(out.data() + i, &word, std::min<std::size_t>(8, n - i));
+    }
+    return out;
+}
+
+std::string id_uuid() { return uuid_text(id_bytes(16)); }
 
 }  // namespace kinesd

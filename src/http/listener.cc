@@ -7,8 +7,6 @@
 #include <boost/beast/core/bind_handler.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
 #include <boost/beast/core/tcp_stream.hpp>
-#include <boost/uuid/random_generator.hpp>
-#include <boost/uuid/uuid_io.hpp>
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
@@ -19,6 +17,7 @@
 #include <vector>
 
 #include "codec/codec.h"
+#include "common/random.h"
 #include "http/h2_session.h"
 #include "http/session.h"
 #include "kinesd/api_error.h"
@@ -175,12 +174,21 @@ std::string http_date(std::chrono::system_clock::time_point when) {
     return out;
 }
 
-std::string http_date_now() { return http_date(std::chrono::system_clock::now()); }
-
-std::string new_request_id() {
-    thread_local boost::uuids::random_generator generate;
-    return boost::uuids::to_string(generate());
+std::string http_date_now() {
+    // Every reply carries the date; formatting it once a second per thread
+    // instead of per reply keeps snprintf off the hot path.
+    thread_local std::time_t cached_second = -1;
+    thread_local std::string cached;
+    const auto now = std::chrono::system_clock::now();
+    const std::time_t second = std::chrono::system_clock::to_time_t(now);
+    if (second != cached_second) {
+        cached = http_date(now);
+        cached_second = second;
+    }
+    return cached;
 }
+
+std::string new_request_id() { return id_uuid(); }
 
 namespace {
 bool iequals(std::string_view a, std::string_view b) {

@@ -18,8 +18,8 @@ using codec::wire_format;
 // ResponseMetadata.RequestId), x-amz-id-2 as AWS sends it, and CORS headers
 // for browser clients.
 void add_common_headers(reply& r, const request& req) {
-    r.headers.emplace_back("x-amzn-RequestId", random_uuid());
-    r.headers.emplace_back("x-amz-id-2", base64::encode(random_bytes(54)));
+    r.headers.emplace_back("x-amzn-RequestId", id_uuid());
+    r.headers.emplace_back("x-amz-id-2", base64::encode(id_bytes(54)));
     if (!req.origin.empty()) {
         r.headers.emplace_back("Access-Control-Allow-Origin", "*");
         r.headers.emplace_back("Access-Control-Expose-Headers",

@@ -1,0 +1,60 @@
+#pragma once
+// How much record data the GetRecords calls being answered at the same time
+// may gather between them. Each answer is built whole in memory (about 1.4
+// times its data once base64-encoded), so four readers each taking the full
+// 10 MiB held 55 MB of answers at once. A call that finds others in progress
+// gets a share of the budget instead, and answers with fewer records, as AWS
+// itself may: the client reads the rest with the next iterator.
+#include <algorithm>
+#include <cstddef>
+#include <mutex>
+
+namespace kinesd::actions {
+
+class read_budget {
+public:
+    // total: what concurrent answers share; floor: what a call always gets,
+    // so that every reader makes progress however many there are.
+    read_budget(std::size_t total, std::size_t floor) : total_(total), floor_(floor) {}
+
+    // The bytes this call may gather, at most `wanted`; give them back with
+    // release() once the answer is encoded.
+    std::size_t acquire(std::size_t wanted) {
+        std::lock_guard lock(mutex_);
+        ++active_;
+        const std::size_t fair = total_ / active_;
+        const std::size_t free = granted_ < total_ ? total_ - granted_ : 0;
+        const std::size_t grant = std::min(wanted, std::max(floor_, std::min(fair, free)));
+        granted_ += grant;
+        return grant;
+    }
+
+    void release(std::size_t grant) {
+        std::lock_guard lock(mutex_);
+        --active_;
+        granted_ -= grant;
+    }
+
+    // One call's grant, given back when it goes out of scope.
+    class grant {
+    public:
+        grant(read_budget& budget, std::size_t wanted) : budget_(budget), bytes_(budget.acquire(wanted)) {}
+        ~grant() { budget_.release(bytes_); }
+        grant(const grant&) = delete;
+        grant& operator=(const grant&) = delete;
+        std::size_t bytes() const { return bytes_; }
+
+    private:
+        read_budget& budget_;
+        std::size_t bytes_;
+    };
+
+private:
+    std::mutex mutex_;
+    const std::size_t total_;
+    const std::size_t floor_;
+    std::size_t active_ = 0;
+    std::size_t granted_ = 0;
+};
+
+}  // namespace kinesd::actions

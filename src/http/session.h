@@ -29,7 +29,6 @@ public:
 
 private:
     using parser_type = boost::beast::http::request_parser<boost::beast::http::string_body>;
-    using response_type = boost::beast::http::response<boost::beast::http::string_body>;
 
     void wait_for_request();
     void on_first_bytes(const boost::system::error_code& ec, std::size_t n);
@@ -64,7 +63,9 @@ private:
     const boost::beast::tcp_stream::executor_type executor_;
     const std::string peer_;  // for logs
     std::optional<parser_type> parser_;
-    response_type response_;
+    // The reply being written: its status line and headers, and its body.
+    std::string response_head_;
+    std::string response_body_;
     // A started request must be complete by then, however it trickles in:
     // Beast's expiry bounds one operation, the body takes several.
     std::chrono::steady_clock::time_point request_deadline_;

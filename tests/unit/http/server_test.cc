@@ -116,6 +116,33 @@ TEST(http_server, empty_body_is_sent_with_content_length_zero) {
     EXPECT_NE(raw.find("\r\nContent-Length: 0\r\n"), std::string::npos) << raw;
 }
 
+// The response head is written by hand, so the connection rules of both
+// versions are checked on the bytes.
+TEST(http_server, connection_header_follows_the_version_and_the_clients_wish) {
+    echo_dispatcher d;
+    running_server srv(d);
+    auto answer = [&](const std::string& request) {
+        fd_stream stream(srv.port());
+        stream.send(request);
+        std::string raw(4096, '\0');
+        boost::system::error_code ec;
+        raw.resize(stream.recv_into(raw.data(), raw.size(), ec));
+        EXPECT_FALSE(ec) << ec.message();
+        return raw.substr(0, raw.find("\r\n\r\n") + 2);
+    };
+    auto http10 = answer("POST /a HTTP/1.0\r\nHost: a\r\nContent-Length: 2\r\n\r\n{}");
+    EXPECT_TRUE(http10.starts_with("HTTP/1.0 200 OK\r\n")) << http10;
+    EXPECT_EQ(http10.find("Connection:"), std::string::npos) << http10;
+    auto http10_kept = answer("POST /a HTTP/1.0\r\nHost: a\r\nConnection: keep-alive\r\nContent-Length: 2\r\n\r\n{}");
+    EXPECT_NE(http10_kept.find("\r\nConnection: keep-alive\r\n"), std::string::npos) << http10_kept;
+    auto http11_close = answer("POST /a HTTP/1.1\r\nHost: a\r\nConnection: close\r\nContent-Length: 2\r\n\r\n{}");
+    EXPECT_TRUE(http11_close.starts_with("HTTP/1.1 200 OK\r\n")) << http11_close;
+    EXPECT_NE(http11_close.find("\r\nConnection: close\r\n"), std::string::npos) << http11_close;
+    EXPECT_NE(http11_close.find("\r\nContent-Length: 2\r\n"), std::string::npos) << http11_close;
+    auto http11 = answer("POST /a HTTP/1.1\r\nHost: a\r\nContent-Length: 2\r\n\r\n{}");
+    EXPECT_EQ(http11.find("Connection:"), std::string::npos) << http11;
+}
+
 TEST(http_server, pipelined_requests_are_answered_in_order) {
     echo_dispatcher d;
     d.async = true;

@@ -163,6 +163,12 @@ void store::open_db() {
     // nobody reads it.
     db_options.stats_dump_period_sec = 0;
     db_options.stats_persist_period_sec = 0;
+    // A synced WAL append commits the filesystem journal, and on ext4 that
+    // commit first writes out every dirty page of the table files a flush or
+    // compaction is producing: WAL syncs of a few hundred microseconds took
+    // 10-70 ms while one ran. Writing table files out as they grow leaves
+    // little for the commit to wait on (PutRecords p99 19-42 -> 13 ms).
+    db_options.bytes_per_sync = 1u << 20;
 
     std::vector<std::string> names;
     auto listed = rocksdb::DB::ListColumnFamilies(db_options, options_.path, &names);

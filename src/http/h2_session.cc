@@ -12,6 +12,8 @@
 #include <optional>
 #include <string_view>
 
+#include "common/random.h"
+
 namespace kinesd::http {
 namespace {
 
@@ -297,7 +299,7 @@ void h2_session::submit(std::int32_t id, stream_state& st, reply r) {
         auto lower = lowercase(name);
         if (!skipped_in_h2(lower)) fields.emplace_back(std::move(lower), std::move(value));
     }
-    if (!has_header(r, "x-amzn-RequestId")) fields.emplace_back("x-amzn-requestid", new_request_id());
+    if (!has_header(r, "x-amzn-RequestId")) fields.emplace_back("x-amzn-requestid", id_uuid());
     fields.emplace_back("content-length", std::to_string(r.body.size()));
     fields.emplace_back("date", http_date_now());
 

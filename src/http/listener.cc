@@ -17,7 +17,6 @@
 #include <vector>
 
 #include "codec/codec.h"
-#include "common/random.h"
 #include "http/h2_session.h"
 #include "http/session.h"
 #include "kinesd/api_error.h"
@@ -187,8 +186,6 @@ std::string http_date_now() {
     }
     return cached;
 }
-
-std::string new_request_id() { return id_uuid(); }
 
 namespace {
 bool iequals(std::string_view a, std::string_view b) {

@@ -134,8 +134,6 @@ reply busy_reply(std::string_view content_type);
 // IMF-fixdate, as the Date header wants: "Sun, 06 Nov 1994 08:49:37 GMT".
 std::string http_date(std::chrono::system_clock::time_point when);
 std::string http_date_now();
-// A fresh random UUID for x-amzn-RequestId when the dispatcher set none.
-std::string new_request_id();
 bool has_header(const reply& r, std::string_view name);
 // Files one request header under its request field; `name` may be in any case.
 void set_request_header(request& req, std::string_view name, std::string_view value);

@@ -11,6 +11,8 @@
 #include <array>
 #include <string_view>
 
+#include "common/random.h"
+
 namespace kinesd::http {
 namespace {
 
@@ -273,7 +275,7 @@ void session::write_response(reply r, bool keep_alive) {
     const auto reason = bhttp::obsolete_reason(bhttp::int_to_status(r.status));
     head.append(reason.data(), reason.size()).append("\r\n");
     for (const auto& [name, value] : r.headers) field(name, value);
-    if (!has_header(r, "x-amzn-RequestId")) field("x-amzn-RequestId", new_request_id());
+    if (!has_header(r, "x-amzn-RequestId")) field("x-amzn-RequestId", id_uuid());
     field("Date", http_date_now());
     field("Content-Length", std::to_string(r.body.size()));
     // HTTP/1.1 keeps a connection open unless told; HTTP/1.0 closes it

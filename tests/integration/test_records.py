@@ -1,8 +1,10 @@
 """Data plane through boto3: PutRecord, PutRecords, routing, sequence numbers,
 record sizes, every shard iterator type and GetRecords paging."""
+import base64
 import concurrent.futures
 import datetime
 import os
+import re
 import time
 import unittest
 
@@ -130,6 +132,22 @@ class PutTest(RecordsTestCase):
             records = read_shard(self.client, name, shard["ShardId"])
             self.assertEqual([r["Data"] for r in records],
                              [b"r%d" % i for i, t in enumerate(order) if t == index])
+
+    def test_replies_carry_fresh_request_ids(self):
+        # The HTTP/1.1 head is written by hand: botocore must still find the
+        # ids, the date and the length in it.
+        name, _ = self.new_stream()
+        v4 = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$")
+        seen = set()
+        for i in range(20):
+            meta = self.client.put_record(StreamName=name, Data=b"x", PartitionKey="p%d" % i)["ResponseMetadata"]
+            self.assertRegex(meta["RequestId"], v4)
+            self.assertNotIn(meta["RequestId"], seen)
+            seen.add(meta["RequestId"])
+            headers = meta["HTTPHeaders"]
+            self.assertEqual(len(base64.b64decode(headers["x-amz-id-2"])), 54)
+            self.assertTrue(headers["date"].endswith(" GMT"), headers["date"])
+            self.assertEqual(meta["HTTPStatusCode"], 200)
 
     def test_binary_data_round_trips(self):
         name, shards = self.new_stream()

@@ -176,10 +176,14 @@ std::optional<std::vector<std::string_view>> valid_records(const codec::record_b
 bool put_fast(action_context& ctx, std::string& body, bool batch) {
     auto in = std::make_shared<codec::record_body>();
     in->text = std::move(body);
-    std::optional<std::vector<std::string_view>> records;
-    if (codec::read_record_body(batch ? batch_layout : single_layout, *in))
-        records = valid_records(*in, batch ? max_batch_records : 1);
+    const auto& layout = batch ? batch_layout : single_layout;
+    if (!codec::read_record_body(layout, *in)) {
+        body = std::move(in->text);
+        return false;
+    }
+    auto records = valid_records(*in, batch ? max_batch_records : 1);
     if (!records) {
+        codec::restore_text(layout, *in);
         body = std::move(in->text);
         return false;
     }

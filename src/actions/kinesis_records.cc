@@ -445,6 +445,7 @@ bool put_records_fast(action_context& ctx, std::string& body) {
         valid = valid_record(r[entry_data], r[entry_partition_key], r[entry_explicit_hash_key]);
     }
     if (!valid) {
+        codec::restore_text(put_records_layout, *in);
         body = std::move(in->text);
         return false;
     }
@@ -468,6 +469,7 @@ bool put_record_fast(action_context& ctx, std::string& body) {
     if (!name || m[put_record_stream_arn] || !valid_stream_name(*name) ||
         !valid_record(m[put_record_data], m[put_record_partition_key], m[put_record_explicit_hash_key]) ||
         (m[put_record_ordering] && !patterns::sequence_number.matches(*m[put_record_ordering]))) {
+        codec::restore_text(put_record_layout, *in);
         body = std::move(in->text);
         return false;
     }

@@ -20,7 +20,7 @@ constexpr auto plain = make_plain();
 
 class reader {
 public:
-    reader(std::string_view text, char* bytes) : p_(text.data()), end_(p_ + text.size()), bytes_(bytes) {}
+    explicit reader(std::string& text) : p_(text.data()), end_(p_ + text.size()) {}
 
     void skip_space() {
         while (p_ < end_ && (*p_ == ' ' || *p_ == '\n' || *p_ == '\r' || *p_ == '\t')) ++p_;
@@ -57,15 +57,13 @@ public:
     // decode also proves the string needed no unescaping.
     bool blob(std::string_view& out) {
         if (!take('"')) return false;
-        const char* start = p_;
-        const void* quote = std::memchr(p_, '"', static_cast<std::size_t>(end_ - p_));
+        char* start = p_;
+        void* quote = std::memchr(p_, '"', static_cast<std::size_t>(end_ - p_));
         if (!quote) return false;
-        p_ = static_cast<const char*>(quote);
-        const std::size_t size =
-            base64::decode_to({start, static_cast<std::size_t>(p_ - start)}, bytes_);
+        p_ = static_cast<char*>(quote);
+        const std::size_t size = base64::decode_in_place(start, static_cast<std::size_t>(p_ - start));
         if (size == base64::npos) return false;
-        out = {bytes_, size};
-        bytes_ += size;
+        out = {start, size};
         ++p_;
         return true;
     }
@@ -90,9 +88,8 @@ public:
     }
 
 private:
-    const char* p_;
-    const char* end_;
-    char* bytes_;
+    char* p_;
+    char* end_;
 };
 
 bool read(const body_layout& layout, record_body& body, reader& in) {
@@ -136,10 +133,25 @@ bool read_record_body(const body_layout& layout, record_body& body) {
     body.members = {};
     body.has_records = false;
     body.records.clear();
-    // Every blob is shorter than the text it was decoded from.
-    body.bytes.reset(new char[base64::decoded_size_bound(body.text.size()) + 1]);
-    reader in(body.text, body.bytes.get());
-    return read(layout, body, in);
+    reader in(body.text);
+    if (read(layout, body, in)) return true;
+    // Blobs decoded before the reader gave up are in the values read so far.
+    restore_text(layout, body);
+    return false;
+}
+
+void restore_text(const body_layout& layout, record_body& body) {
+    // A decoded blob starts where its base64 did.
+    auto restore = [](const std::optional<std::string_view>& v) {
+        if (v) base64::encode_in_place(const_cast<char*>(v->data()), v->size());
+    };
+    for (std::size_t i = 0; i < layout.members.size(); ++i)
+        if (layout.members[i].blob) restore(body.members[i]);
+    for (auto& r : body.records)
+        for (std::size_t i = 0; i < layout.record_members.size(); ++i)
+            if (layout.record_members[i].blob) restore(r[i]);
+    body.members = {};
+    body.records.clear();
 }
 
 }  // namespace kinesd::codec

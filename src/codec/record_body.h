@@ -2,7 +2,8 @@
 // A single-pass reader for the request bodies of the record-writing actions
 // (PutRecords, PutRecord, Firehose PutRecordBatch and PutRecord), which is
 // where a busy server spends its CPU: no DOM, no per-member allocation, every
-// blob decoded into one buffer per request.
+// blob decoded where it stands in the body, so a request holds its records
+// once, not as text and again as bytes.
 //
 // It reads only a strict subset of JSON that every parser reads the same way:
 // the members the layout names, each at most once, whose values are strings
@@ -14,7 +15,6 @@
 // they always did. So nothing is ever refused here.
 #include <array>
 #include <cstddef>
-#include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -42,17 +42,23 @@ struct body_layout {
 using record_values = std::array<std::optional<std::string_view>, max_record_members>;
 
 struct record_body {
-    // The request body; every value below points into it or into `bytes`.
+    // The request body; every value below points into it. Blobs are decoded
+    // over their own base64, so after a successful read the text is no
+    // longer the body that came in (restore_text gives it back).
     std::string text;
     // Values by position in the layout; nullopt when the member is absent.
     std::array<std::optional<std::string_view>, max_body_members> members;
     bool has_records = false;  // the list (or the single object) was present
     std::vector<record_values> records;
-    std::unique_ptr<char[]> bytes;  // decoded blobs
 };
 
 // Reads body.text. False means "not sure": body.text is left as it was and
 // the other fields are unspecified.
 bool read_record_body(const body_layout& layout, record_body& body);
+
+// Puts the base64 of every blob back, so body.text is the body as it came
+// in, for a caller that hands an accepted body to the general decoder after
+// all. The values are unspecified afterwards.
+void restore_text(const body_layout& layout, record_body& body);
 
 }  // namespace kinesd::codec

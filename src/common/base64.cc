@@ -148,7 +148,12 @@ std::string encode(std::string_view bytes) {
     return out;
 }
 
-std::size_t decode_to(std::string_view text, char* out) {
+namespace {
+
+// Decodes as decode_to does. A quad is checked before any of its bytes is
+// written, so on failure exactly `quads_written` quads have been decoded.
+std::size_t decode_counting(std::string_view text, char* out, std::size_t& quads_written) {
+    quads_written = 0;
     const std::size_t n = text.size();
     if (n == 0) return 0;
     if (n % 4 != 0) return npos;
@@ -169,6 +174,7 @@ std::size_t decode_to(std::string_view text, char* out) {
         dst[0] = static_cast<unsigned char>(v >> 16);
         dst[1] = static_cast<unsigned char>(v >> 8);
         dst[2] = static_cast<unsigned char>(v);
+        ++quads_written;
     }
 
     if (pad == 1) {
@@ -185,6 +191,39 @@ std::size_t decode_to(std::string_view text, char* out) {
         dst += 1;
     }
     return static_cast<std::size_t>(dst - reinterpret_cast<unsigned char*>(out));
+}
+
+}  // namespace
+
+std::size_t decode_to(std::string_view text, char* out) {
+    std::size_t quads;
+    return decode_counting(text, out, quads);
+}
+
+std::size_t decode_in_place(char* text, std::size_t size) {
+    std::size_t quads;
+    const std::size_t decoded = decode_counting({text, size}, text, quads);
+    // The quads already decoded were whole, unpadded and canonical.
+    if (decoded == npos) encode_in_place(text, quads * 3);
+    return decoded;
+}
+
+void encode_in_place(char* bytes, std::size_t size) {
+    auto* p = reinterpret_cast<unsigned char*>(bytes);
+    // Back to front: group i reads bytes 3i..3i+2 and writes 4i..4i+3, which
+    // overlap only its own bytes and those of later groups, already encoded.
+    std::size_t groups = size / 3;
+    const std::size_t rest = size - groups * 3;
+    if (rest) {
+        unsigned char tail[2] = {p[groups * 3], rest == 2 ? p[groups * 3 + 1] : static_cast<unsigned char>(0)};
+        encode_raw(bytes + groups * 4, tail, rest);
+    }
+    while (groups--) {
+        const std::uint32_t v =
+            (std::uint32_t{p[groups * 3]} << 16) | (std::uint32_t{p[groups * 3 + 1]} << 8) | p[groups * 3 + 2];
+        std::memcpy(bytes + groups * 4, &pair_table[2 * (v >> 12)], 2);
+        std::memcpy(bytes + groups * 4 + 2, &pair_table[2 * (v & 0xFFF)], 2);
+    }
 }
 
 bool decode(std::string_view text, std::string& out, std::string* error) {

@@ -27,4 +27,13 @@ inline constexpr std::size_t npos = static_cast<std::size_t>(-1);
 std::size_t decode_to(std::string_view text, char* out);
 constexpr std::size_t decoded_size_bound(std::size_t text_size) { return text_size / 4 * 3; }
 
+// Decodes the `size` characters at `text` over themselves and returns the
+// decoded size, or npos with the text left exactly as it was. Lets a request
+// body hold its own decoded records instead of a second buffer beside it.
+std::size_t decode_in_place(char* text, std::size_t size);
+// Writes the base64 of the `size` bytes at `bytes` over them (the buffer must
+// hold encoded_size(size)). Undoes decode_in_place: only canonical text
+// decodes, so the text comes back byte for byte.
+void encode_in_place(char* bytes, std::size_t size);
+
 }  // namespace kinesd::base64

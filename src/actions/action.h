@@ -25,32 +25,38 @@ namespace kinesd::actions {
 class responder {
 public:
     // Receives a body to encode (nullopt = empty 200 body), or a body already
-    // encoded in the request's wire format, or an error.
-    using sink =
-        std::function<void(std::optional<nlohmann::json> body, std::string* encoded, const api_error* error)>;
+    // encoded in the request's wire format, or an error; and what must stay
+    // alive until the body has been written out.
+    using sink = std::function<void(std::optional<nlohmann::json> body, std::string* encoded, const api_error* error,
+                                    std::shared_ptr<void> keep)>;
 
     explicit responder(sink s) : sink_(std::move(s)) {}
     ~responder() {
         if (!done_) {
             auto e = api_error::internal();
-            sink_(std::nullopt, nullptr, &e);
+            sink_(std::nullopt, nullptr, &e, nullptr);
         }
     }
     responder(const responder&) = delete;
     responder& operator=(const responder&) = delete;
 
     void ok(nlohmann::json body) { finish(std::move(body), nullptr, nullptr); }
-    // For hot actions that write their answer as text themselves.
-    void ok_encoded(std::string body) { finish(std::nullopt, &body, nullptr); }
+    // For hot actions that write their answer as text themselves. `keep`
+    // lives until the connection has written the body: GetRecords holds its
+    // share of the read budget until then, not only while it builds the text.
+    void ok_encoded(std::string body, std::shared_ptr<void> keep = nullptr) {
+        finish(std::nullopt, &body, nullptr, std::move(keep));
+    }
     void ok_empty() { finish(std::nullopt, nullptr, nullptr); }
     void fail(const api_error& e) { finish(std::nullopt, nullptr, &e); }
     bool done() const { return done_; }
 
 private:
-    void finish(std::optional<nlohmann::json> body, std::string* encoded, const api_error* e) {
+    void finish(std::optional<nlohmann::json> body, std::string* encoded, const api_error* e,
+                std::shared_ptr<void> keep = nullptr) {
         if (done_) return;
         done_ = true;
-        sink_(std::move(body), encoded, e);
+        sink_(std::move(body), encoded, e, std::move(keep));
     }
     sink sink_;
     bool done_ = false;

@@ -25,7 +25,7 @@ constexpr std::size_t get_records_max_bytes = 10u << 20;
 // Record data that concurrent GetRecords answers share: one reader still gets
 // a full 10 MiB answer, four at once about 4 MiB each.
 read_budget& answer_budget() {
-    static read_budget budget(16u << 20, 1u << 20);
+    static read_budget budget(16u << 20, 256u << 10);
     return budget;
 }
 
@@ -150,10 +150,14 @@ bool plain_json_text(std::string_view s) {
 // the record before when they can be.
 class records_writer {
 public:
-    records_writer(std::string& out, const streams::shard_state& shard, std::size_t limit)
-        : out_(out), sequence_(shard.created_s, shard.index), limit_(limit) {}
+    // limit: records at most; max_bytes: record data at most (the call's
+    // share of the read budget), which bounds the answer more tightly when
+    // many readers share the budget.
+    records_writer(std::string& out, const streams::shard_state& shard, std::size_t limit, std::size_t max_bytes)
+        : out_(out), sequence_(shard.created_s, shard.index), limit_(limit), max_bytes_(max_bytes) {}
 
     void add(const storage::record_view& r) {
+        if (count_ == 0) limit_ = std::min(limit_, max_bytes_ / std::max<std::size_t>(1, r.data.size()) + 1);
         if (r.arrival_ms != timestamp_ms_ || timestamp_.empty()) {
             timestamp_.clear();
             codec::write_epoch_seconds(r.arrival_ms, timestamp_);
@@ -234,7 +238,8 @@ private:
     std::size_t used_ = 0;
     std::size_t count_ = 0;
     encoding::sequence_stepper sequence_;
-    std::size_t limit_;
+    std::size_t limit_;  // then the records the first one suggests will fit
+    std::size_t max_bytes_;
     std::int64_t timestamp_ms_ = 0;
     std::string timestamp_;
     std::string escaped_key_;
@@ -293,13 +298,14 @@ void get_records(action_context& ctx) {
     // SDKs) go through a value and the general encoder.
     const bool as_text = ctx.format == codec::wire_format::json;
     std::string records_text;
-    records_writer writer(records_text, *shard, limit);
     json records = json::array();
     std::string sequence;
-    // Held until the answer is handed to the responder; the text it became
-    // lives on only until the connection has written it.
-    read_budget::grant budget(answer_budget(), get_records_max_bytes);
-    ctx.svc.store().read(log, next, limit, budget.bytes(), [&](const storage::record_view& r) {
+    // Held until the connection has written the answer (JSON) or until it is
+    // encoded (CBOR): released earlier, slow readers let the answers waiting
+    // to be written grow past the budget (64 readers: 450 MiB).
+    auto budget = std::make_shared<read_budget::grant>(answer_budget(), get_records_max_bytes);
+    records_writer writer(records_text, *shard, limit, budget->bytes());
+    ctx.svc.store().read(log, next, limit, budget->bytes(), [&](const storage::record_view& r) {
         next = r.counter + 1;
         if (r.arrival_ms < horizon) return true;
         if (as_text) {
@@ -333,7 +339,9 @@ void get_records(action_context& ctx) {
         encoding::iterator_fields fresh{ctx.now_ms, s->uid, shard->index, next, s->name};
         next_iterator = encoding::shard_iterator(fresh, ctx.svc.secret());
     }
-    if (as_text) return ctx.reply->ok_encoded(get_records_json(children, behind, next_iterator, std::move(records_text)));
+    if (as_text)
+        return ctx.reply->ok_encoded(get_records_json(children, behind, next_iterator, std::move(records_text)),
+                                     std::move(budget));
     json out = {{"Records", std::move(records)}, {"MillisBehindLatest", behind}};
     if (children)
         out["ChildShards"] = std::move(*children);

@@ -1,6 +1,7 @@
 #pragma once
 // How much record data the GetRecords calls being answered at the same time
-// may gather between them. Each answer is built whole in memory (about 1.4
+// may gather between them, from the read until the answer has been written
+// to the connection. Each answer is built whole in memory (about 1.4
 // times its data once base64-encoded), so four readers each taking the full
 // 10 MiB held 55 MB of answers at once. A call that finds others in progress
 // gets a share of the budget instead, and answers with fewer records, as AWS
@@ -18,7 +19,7 @@ public:
     read_budget(std::size_t total, std::size_t floor) : total_(total), floor_(floor) {}
 
     // The bytes this call may gather, at most `wanted`; give them back with
-    // release() once the answer is encoded.
+    // release() once the answer has been written out.
     std::size_t acquire(std::size_t wanted) {
         std::lock_guard lock(mutex_);
         ++active_;

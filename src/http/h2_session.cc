@@ -311,6 +311,7 @@ void h2_session::submit(std::int32_t id, stream_state& st, reply r) {
                        name.size(), value.size(), NGHTTP2_NV_FLAG_NONE});
     }
     st.response_body = std::move(r.body);
+    st.response_keep = std::move(r.keep);
     st.sent = 0;
     nghttp2_data_provider provider{};
     provider.read_callback = &h2_session::read_response_body;

@@ -50,6 +50,7 @@ private:
         bool dispatched = false;
         bool responded = false;
         std::string response_body;
+        std::shared_ptr<void> response_keep;  // reply.keep, until the stream closes
         std::size_t sent = 0;
     };
     struct session_deleter {

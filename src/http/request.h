@@ -3,6 +3,7 @@
 // dispatcher, and what they get back. Keeping this protocol-neutral means one
 // dispatcher serves both, and the sessions only translate headers and bodies.
 #include <functional>
+#include <memory>
 #include <string>
 #include <utility>
 #include <vector>
@@ -29,6 +30,8 @@ struct reply {
     // Content-Length and Date themselves.
     std::vector<std::pair<std::string, std::string>> headers;
     std::string body;
+    // Released once the body has been written to the connection.
+    std::shared_ptr<void> keep;
 };
 
 // Called exactly once per request, possibly from another thread: a session

@@ -101,9 +101,11 @@ void router::process(request& req, reply_handler done, bool io_thread) {
     // thread the handler finishes on.
     auto reply_to = std::make_shared<actions::responder>(
         [req_headers = request{.origin = req.origin}, format = *format, done = std::move(done)](
-            std::optional<nlohmann::json> body, std::string* encoded, const api_error* error) mutable {
+            std::optional<nlohmann::json> body, std::string* encoded, const api_error* error,
+            std::shared_ptr<void> keep) mutable {
             if (error) return done(error_reply(req_headers, format, *error));
             reply r;
+            r.keep = std::move(keep);
             r.headers.emplace_back("Content-Type", codec::content_type(format));
             if (encoded)
                 r.body = std::move(*encoded);

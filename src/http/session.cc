@@ -284,6 +284,7 @@ void session::write_response(reply r, bool keep_alive) {
     if (version_ < 11 && keep_alive) field("Connection", "keep-alive");
     head.append("\r\n");
     response_body_ = std::move(r.body);
+    response_keep_ = std::move(r.keep);
     stream_.expires_after(context_->options.read_timeout);
     const std::array<net::const_buffer, 2> buffers{net::buffer(response_head_), net::buffer(response_body_)};
     net::async_write(stream_, buffers, [self = shared_from_this(), keep_alive](const error_code& ec, std::size_t) {
@@ -298,6 +299,7 @@ void session::on_write(const error_code& ec, bool close_after) {
     // Freed now, not when the next reply replaces it: a GetRecords answer of
     // several MiB would otherwise stay allocated beside the next one.
     std::string().swap(response_body_);
+    response_keep_.reset();
     if (ec) {
         close();
         return;

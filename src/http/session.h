@@ -66,6 +66,7 @@ private:
     // The reply being written: its status line and headers, and its body.
     std::string response_head_;
     std::string response_body_;
+    std::shared_ptr<void> response_keep_;  // reply.keep, until the write is done
     // A started request must be complete by then, however it trickles in:
     // Beast's expiry bounds one operation, the body takes several.
     std::chrono::steady_clock::time_point request_deadline_;

@@ -222,6 +222,19 @@ TEST(h2_server, large_body_round_trips) {
     EXPECT_TRUE(client.responses[id].body == body);
 }
 
+TEST(h2_server, a_reply_keeps_what_it_holds_until_its_stream_is_done) {
+    echo_dispatcher d;
+    d.keep_body = 1u << 20;
+    running_server srv(d);
+    h2_client client(srv.port());
+    const auto id = client.submit("/keep", "{}");
+    ASSERT_TRUE(client.run());
+    EXPECT_EQ(client.responses[id].status, 200);
+    EXPECT_EQ(client.responses[id].body.size(), d.keep_body);
+    for (int i = 0; i < 200 && d.keep_held(); ++i) std::this_thread::sleep_for(10ms);
+    EXPECT_FALSE(d.keep_held()) << "still held after the whole body was read";
+}
+
 TEST(h2_server, body_over_the_limit_gets_too_large_reply) {
     echo_dispatcher d;
     d.limit = 1024 * 1024;

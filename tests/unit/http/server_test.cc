@@ -143,6 +143,41 @@ TEST(http_server, connection_header_follows_the_version_and_the_clients_wish) {
     EXPECT_EQ(http11.find("Connection:"), std::string::npos) << http11;
 }
 
+// What a reply keeps (a GetRecords answer's share of the read budget) lives
+// until its body has been written, not only until the session took it.
+TEST(http_server, a_reply_keeps_what_it_holds_until_its_body_is_written) {
+    echo_dispatcher d;
+    d.keep_body = 48u << 20;  // more than the loopback socket buffers take
+    running_server srv(d);
+    fd_stream stream(srv.port());
+    stream.send("POST /keep HTTP/1.1\r\nHost: a\r\nContent-Length: 2\r\n\r\n{}");
+    for (int i = 0; i < 200 && d.handled.load() == 0; ++i) std::this_thread::sleep_for(10ms);
+    ASSERT_EQ(d.handled.load(), 1);
+    std::this_thread::sleep_for(200ms);
+    EXPECT_TRUE(d.keep_held()) << "released while most of the body was still unsent";
+
+    std::string chunk(1u << 20, '\0');
+    std::string head;
+    std::size_t body = 0;
+    boost::system::error_code ec;
+    while (!ec && (head.find("\r\n\r\n") == std::string::npos || body < d.keep_body)) {
+        const std::size_t n = stream.recv_into(chunk.data(), chunk.size(), ec);
+        std::size_t at = 0;
+        if (head.find("\r\n\r\n") == std::string::npos) {
+            head.append(chunk, 0, n);
+            const auto end = head.find("\r\n\r\n");
+            if (end == std::string::npos) continue;
+            body = head.size() - (end + 4);
+            at = n;
+        }
+        body += n - at;
+    }
+    ASSERT_FALSE(ec) << ec.message();
+    EXPECT_EQ(body, d.keep_body);
+    for (int i = 0; i < 200 && d.keep_held(); ++i) std::this_thread::sleep_for(10ms);
+    EXPECT_FALSE(d.keep_held()) << "still held after the whole body was read";
+}
+
 TEST(http_server, pipelined_requests_are_answered_in_order) {
     echo_dispatcher d;
     d.async = true;

@@ -17,6 +17,7 @@
 
 #include <atomic>
 #include <chrono>
+#include <memory>
 #include <mutex>
 #include <optional>
 #include <stdexcept>
@@ -41,8 +42,16 @@ public:
     std::chrono::milliseconds slow_delay{150};
     std::optional<std::string> request_id;  // set x-amzn-RequestId ourselves
     std::atomic<int> handled{0};
+    // "/keep" answers keep_body bytes and hands the session a keep that the
+    // test watches through keep_held().
+    std::size_t keep_body = 0;
 
     ~echo_dispatcher() override { join(); }
+
+    bool keep_held() {
+        std::lock_guard lock(mutex_);
+        return !last_keep_.expired();
+    }
 
     void handle(request req, reply_handler done) override {
         ++handled;
@@ -54,6 +63,15 @@ public:
                      {"X-Echo-Origin", req.origin},         {"X-Echo-Host", req.host}};
         if (request_id) r.headers.emplace_back("x-amzn-RequestId", *request_id);
         if (req.path != "/empty") r.body = std::move(req.body);
+        if (req.path == "/keep") {
+            auto keep = std::make_shared<int>(0);
+            {
+                std::lock_guard lock(mutex_);
+                last_keep_ = keep;
+            }
+            r.keep = std::move(keep);
+            r.body.assign(keep_body, 'k');
+        }
         if (!async) {
             done(std::move(r));
             return;
@@ -85,6 +103,7 @@ public:
 private:
     std::mutex mutex_;
     std::vector<std::thread> threads_;
+    std::weak_ptr<void> last_keep_;
 };
 
 inline server_options test_options() {

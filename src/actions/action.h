@@ -40,10 +40,13 @@ public:
     responder(const responder&) = delete;
     responder& operator=(const responder&) = delete;
 
-    void ok(nlohmann::json body) { finish(std::move(body), nullptr, nullptr); }
-    // For hot actions that write their answer as text themselves. `keep`
-    // lives until the connection has written the body: GetRecords holds its
-    // share of the read budget until then, not only while it builds the text.
+    // `keep` lives until the connection has written the body: GetRecords
+    // holds its share of the read budget until then, not only while it
+    // builds the answer.
+    void ok(nlohmann::json body, std::shared_ptr<void> keep = nullptr) {
+        finish(std::move(body), nullptr, nullptr, std::move(keep));
+    }
+    // For hot actions that write their answer as text themselves.
     void ok_encoded(std::string body, std::shared_ptr<void> keep = nullptr) {
         finish(std::nullopt, &body, nullptr, std::move(keep));
     }

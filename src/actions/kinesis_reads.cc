@@ -23,7 +23,7 @@ using namespace kinesis;
 constexpr std::size_t get_records_max_bytes = 10u << 20;
 
 // Record data that concurrent GetRecords answers share: one reader still gets
-// a full 10 MiB answer, four at once about 4 MiB each.
+// a full 10 MiB answer; many at once share 16 MiB, at least 256 KiB each.
 read_budget& answer_budget() {
     static read_budget budget(16u << 20, 256u << 10);
     return budget;
@@ -300,9 +300,9 @@ void get_records(action_context& ctx) {
     std::string records_text;
     json records = json::array();
     std::string sequence;
-    // Held until the connection has written the answer (JSON) or until it is
-    // encoded (CBOR): released earlier, slow readers let the answers waiting
-    // to be written grow past the budget (64 readers: 450 MiB).
+    // Held until the connection has written the answer: released earlier,
+    // slow readers let the answers waiting to be written grow past the
+    // budget (64 readers: 450 MiB).
     auto budget = std::make_shared<read_budget::grant>(answer_budget(), get_records_max_bytes);
     records_writer writer(records_text, *shard, limit, budget->bytes());
     ctx.svc.store().read(log, next, limit, budget->bytes(), [&](const storage::record_view& r) {
@@ -347,7 +347,7 @@ void get_records(action_context& ctx) {
         out["ChildShards"] = std::move(*children);
     else
         out["NextShardIterator"] = std::move(next_iterator);
-    ctx.reply->ok(std::move(out));
+    ctx.reply->ok(std::move(out), std::move(budget));
 }
 
 }  // namespace

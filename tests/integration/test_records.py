@@ -5,7 +5,9 @@ import concurrent.futures
 import datetime
 import os
 import re
+import socket
 import time
+import urllib.parse
 import unittest
 
 from kinesis_helpers import (MAX_HASH_KEY, MIB, KinesdTestCase, create_stream, make_client, md5_hash_key,
@@ -407,6 +409,57 @@ class GetRecordsTest(RecordsTestCase):
             self.assertStrictlyIncreasing([r["SequenceNumber"] for r in records])
             # One record may end a page past the limit, as in AWS.
             self.assertLessEqual(largest_page, 10 * MIB + 512 * 1024)
+
+    def test_an_answer_not_yet_read_keeps_its_share_of_the_read_budget(self):
+        # Two large answers that their clients do not read hold the read
+        # budget until they are written, so a third reader gets a small page
+        # meanwhile and everything again once they are gone.
+        name, shards = self.new_stream(shards=3)
+        keys = [shard["HashKeyRange"]["StartingHashKey"] for shard in shards]
+        for key in keys[:2]:
+            for _ in range(3):
+                out = self.client.put_records(StreamName=name, Records=[
+                    {"Data": b"b" * (MIB - 1), "PartitionKey": "k", "ExplicitHashKey": key} for _ in range(4)])
+                self.assertEqual(out["FailedRecordCount"], 0)
+        small = [bytes([i]) * (100 * 1024) for i in range(20)]
+        out = self.client.put_records(StreamName=name, Records=[
+            {"Data": d, "PartitionKey": "k", "ExplicitHashKey": keys[2]} for d in small])
+        self.assertEqual(out["FailedRecordCount"], 0)
+
+        endpoint = urllib.parse.urlsplit(self.server.endpoint)
+        held = []
+        for shard in shards[:2]:
+            body = ('{"ShardIterator":"%s"}' % self.iterator(name, shard["ShardId"], "TRIM_HORIZON")).encode()
+            sock = socket.socket()
+            # A small window, so that a 12 MB answer cannot all be written.
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 64 * 1024)
+            sock.connect((endpoint.hostname, endpoint.port))
+            sock.sendall(b"POST / HTTP/1.1\r\nHost: x\r\nX-Amz-Target: Kinesis_20131202.GetRecords\r\n"
+                         b"Content-Type: application/x-amz-json-1.1\r\nContent-Length: %d\r\n\r\n" % len(body)
+                         + body)
+            held.append(sock)
+        try:
+            for sock in held:
+                sock.settimeout(30)
+                # The answer has started: it was built and holds its share.
+                self.assertTrue(sock.recv(16, socket.MSG_PEEK).startswith(b"HTTP/1.1 200"))
+            third = self.client.get_records(
+                ShardIterator=self.iterator(name, shards[2]["ShardId"], "TRIM_HORIZON"))["Records"]
+            self.assertGreater(len(third), 0)
+            self.assertLess(len(third), len(small))
+            self.assertEqual([r["Data"] for r in third], small[:len(third)])
+        finally:
+            for sock in held:
+                sock.close()
+
+        # Closed connections give their shares back once the server notices.
+        for _ in range(100):
+            again = self.client.get_records(
+                ShardIterator=self.iterator(name, shards[2]["ShardId"], "TRIM_HORIZON"))["Records"]
+            if len(again) == len(small):
+                break
+            time.sleep(0.1)
+        self.assertEqual([r["Data"] for r in again], small)
 
     def test_bogus_iterator(self):
         self.assertClientError(self.client.get_records, "InvalidArgumentException",

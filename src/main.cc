@@ -28,6 +28,7 @@
 #include "config/config.h"
 #include "delivery/delivery_manager.h"
 #include "delivery/firehose_registry.h"
+#include "http/io_loop.h"
 #include "http/router.h"
 #include "http/server.h"
 #include "storage/keys.h"
@@ -127,6 +128,7 @@ int run(const kinesd::config::settings& cfg) {
     store_options.mode = durability_of(cfg.durability);
     store_options.write_buffer_total_bytes = cfg.write_buffer_mb << 20;
     store_options.block_cache_bytes = cfg.block_cache_mb << 20;
+    store_options.spin = std::chrono::microseconds(std::max<std::int64_t>(0, cfg.spin_us));
     kinesd::storage::store store(store_options, clock);
 
     kinesd::streams::registry_options registry_options{cfg.create_stream_ms, cfg.delete_stream_ms,
@@ -188,8 +190,13 @@ int run(const kinesd::config::settings& cfg) {
 
     int io_threads = cfg.io_threads > 0 ? cfg.io_threads : int(cores);
     std::vector<std::thread> threads;
-    for (int i = 1; i < io_threads; ++i) threads.emplace_back([&] { ioc.run(); });
-    ioc.run();
+    kinesd::http::io_spin spin;
+    spin.limit = store_options.spin;
+    // Several puts pending means several clients: their group commits fill
+    // up while the disk syncs, and every core is better spent serving them.
+    spin.awaited = [&store] { return store.appends_pending() == 1; };
+    for (int i = 1; i < io_threads; ++i) threads.emplace_back([&] { kinesd::http::run_io_thread(ioc, spin); });
+    kinesd::http::run_io_thread(ioc, spin);
     for (auto& t : threads) t.join();
     store.set_completion_runner(nullptr);
 

@@ -69,6 +69,9 @@ const std::vector<setting_row>& settings_table() {
         KINESD_NUMBER("worker-threads", worker_threads, "threads running actions (0 = four per core)"),
         KINESD_NUMBER("write-buffer-mb", write_buffer_mb, "RocksDB memtable budget shared by all shards"),
         KINESD_NUMBER("block-cache-mb", block_cache_mb, "RocksDB block cache"),
+        KINESD_NUMBER("spin-us", spin_us,
+                      "while a lone client puts, the threads between it and the disk poll this long before sleeping "
+                      "(lower latency for more CPU; 0: never poll)"),
         KINESD_NUMBER("shard-limit", shard_limit, "open shards allowed in the account"),
         KINESD_NUMBER("on-demand-shard-count", on_demand_shard_count, "shards an ON_DEMAND stream starts with"),
         KINESD_NUMBER("create-stream-ms", create_stream_ms, "time a new stream stays CREATING"),

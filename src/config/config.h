@@ -25,6 +25,7 @@ struct settings {
     std::string durability = "sync";  // sync | flush | none
     std::size_t write_buffer_mb = 32;
     std::size_t block_cache_mb = 48;
+    std::int64_t spin_us = 1000;  // 0: threads waiting on a lone put sleep
     // identity and limits
     std::string region = "us-east-1";
     std::string account_id = "000000000000";

@@ -16,6 +16,7 @@
 #include <stdexcept>
 
 #include "common/clock.h"
+#include "common/cpu_relax.h"
 #include "storage/keys.h"
 
 namespace kinesd::storage {
@@ -344,6 +345,7 @@ void store::drop_shard(const shard_ref& shard) {
     {
         std::lock_guard lock(queue_mutex_);
         queue_.push_back(task{nullptr, shard, nullptr});
+        queued_.store(queue_.size(), std::memory_order_release);
     }
     queue_cv_.notify_one();
 }
@@ -365,14 +367,26 @@ void store::append(std::shared_ptr<append_request> request) {
     {
         std::lock_guard lock(queue_mutex_);
         queue_.push_back(task{std::move(request), nullptr, nullptr});
+        queued_.store(queue_.size(), std::memory_order_release);
+        appends_pending_.fetch_add(1, std::memory_order_relaxed);
     }
     queue_cv_.notify_one();
 }
 
+void store::await_next_append() const {
+    const auto until = std::chrono::steady_clock::now() + options_.spin;
+    while (queued_.load(std::memory_order_acquire) == 0 && std::chrono::steady_clock::now() < until) cpu_relax();
+}
+
 void store::writer_loop() {
     std::vector<task> tasks;
+    bool lone_append = false;
     for (;;) {
         {
+            // Many puts in the last commit mean many clients: the queue
+            // refills while the writer syncs, and spinning would only take
+            // CPU from the threads that fill it.
+            if (lone_append && options_.spin.count() > 0) await_next_append();
             std::unique_lock lock(queue_mutex_);
             queue_cv_.wait(lock, [this] { return stopping_ || !queue_.empty(); });
             if (queue_.empty() && stopping_) return;
@@ -389,9 +403,11 @@ void store::writer_loop() {
                 bytes += size;
                 tasks.push_back(std::move(t));
                 queue_.pop_front();
+                queued_.store(queue_.size(), std::memory_order_relaxed);
                 if (tasks.back().drop || tasks.back().fence) break;
             }
         }
+        lone_append = tasks.size() == 1 && tasks.front().append;
         commit(tasks);
         tasks.clear();
     }
@@ -403,6 +419,7 @@ void store::fence() {
     {
         std::lock_guard lock(queue_mutex_);
         queue_.push_back(task{nullptr, nullptr, done});
+        queued_.store(queue_.size(), std::memory_order_release);
     }
     queue_cv_.notify_one();
     ready.wait();
@@ -493,8 +510,9 @@ void store::commit(std::vector<task>& tasks) {
     finished.reserve(tasks.size());
     for (std::size_t i = 0; i < tasks.size(); ++i)
         finished.emplace_back(std::move(tasks[i].append), rejected[i].ok() ? status : rejected[i]);
-    auto complete = [finished = std::move(finished)] {
+    auto complete = [this, finished = std::move(finished)] {
         for (auto& [req, result] : finished) req->done(result);
+        appends_pending_.fetch_sub(finished.size(), std::memory_order_release);
     };
     std::lock_guard lock(runner_mutex_);
     if (completion_runner_)

@@ -49,6 +49,11 @@ struct store_options {
     // bounded so that reading one record never loads megabytes.
     std::size_t max_chunk_bytes = 256u << 10;
     int max_open_files = 1024;
+    // After a commit of a single request, the writer keeps looking for the
+    // next one up to this long before it sleeps: a lone client's next put
+    // comes within a round trip, and on virtual machines waking a sleeping
+    // thread costs a good part of one. Zero: always sleep.
+    std::chrono::microseconds spin{0};
 };
 
 // One shard's log: where its records are and its positions. The counters are
@@ -136,6 +141,8 @@ public:
     // restores the default (at shutdown, before the runner's target goes).
     using completion_runner = std::function<void(std::function<void()>)>;
     void set_completion_runner(completion_runner runner);
+    // Appends queued or committing whose completions have not run yet.
+    std::size_t appends_pending() const { return appends_pending_.load(std::memory_order_acquire); }
 
     // Calls fn for records with counter >= from (and >= trimmed_below), up to
     // `limit` records or until the bytes passed exceed max_bytes (the record
@@ -162,6 +169,8 @@ private:
         std::shared_ptr<std::promise<void>> fence;
     };
     void writer_loop();
+    // Spins, yielding, until something is queued or writer_spin has passed.
+    void await_next_append() const;
     void commit(std::vector<task>& tasks);
     // While a write failure persists (typically a full disk, after which
     // RocksDB refuses every write until resumed): whether this batch may be
@@ -193,6 +202,9 @@ private:
     std::mutex queue_mutex_;
     std::condition_variable queue_cv_;
     std::deque<task> queue_;
+    // Mirrors queue_.size(), for the writer to watch without the lock.
+    std::atomic<std::size_t> queued_{0};
+    std::atomic<std::size_t> appends_pending_{0};
     bool stopping_ = false;
 
     // writer thread only: the current write-failure episode, if any

@@ -567,9 +567,11 @@ TEST_F(StoreTest, CompletionsRunWhereTheRunnerPutsThemAfterTheCommit) {
         std::unique_lock lock(m);
         ASSERT_TRUE(cv.wait_for(lock, std::chrono::seconds(30), [&] { return !handed_over.empty(); }));
     }
-    // Committed and readable, but not completed until the runner runs it.
+    // Committed and readable, but not completed until the runner runs it,
+    // and pending until then: network threads poll for what is pending.
     EXPECT_EQ(read_all(st, *shard).size(), 2u);
     EXPECT_EQ(calls.load(), 0);
+    EXPECT_EQ(st.appends_pending(), 1u);
     std::function<void()> complete;
     {
         std::lock_guard lock(m);
@@ -579,12 +581,41 @@ TEST_F(StoreTest, CompletionsRunWhereTheRunnerPutsThemAfterTheCommit) {
     complete();
     EXPECT_EQ(calls.load(), 1);
     EXPECT_TRUE(seen.ok()) << seen.ToString();
+    EXPECT_EQ(st.appends_pending(), 0u);
 
     // Unset again, completions run on the writer before append_and_wait returns.
     st.set_completion_runner(nullptr);
     append_and_wait(st, {{shard, "k", "three"}});
     std::lock_guard lock(m);
     EXPECT_EQ(handed_over.size(), 1u);
+}
+
+// After a lone commit the writer polls the queue before it sleeps: appends
+// that come while it polls, after it gave up, and from several threads at
+// once must all be taken, in order.
+TEST_F(StoreTest, AWriterThatPollsForTheNextAppendTakesEveryOne) {
+    options_.spin = std::chrono::microseconds(2000);
+    store& st = open();
+    shard_ref shard = st.open_shard(keys::shard_cf_name(10, 0), true);
+    std::uint64_t last = 0;
+    for (int i = 0; i < 60; ++i) {
+        // within the poll, just after it, and long after it
+        if (i % 3 == 1) std::this_thread::sleep_for(std::chrono::microseconds(2500));
+        if (i % 3 == 2) std::this_thread::sleep_for(std::chrono::milliseconds(10));
+        auto req = append_and_wait(st, {{shard, "k", "r" + std::to_string(i)}});
+        EXPECT_GT(req->entries[0].counter, last);
+        last = req->entries[0].counter;
+    }
+    std::vector<std::thread> pool;
+    for (int t = 0; t < 3; ++t)
+        pool.emplace_back([&, t] {
+            for (int r = 0; r < 20; ++r) append_and_wait(st, {{shard, "k", "t" + std::to_string(t)}});
+        });
+    for (auto& th : pool) th.join();
+    const auto records = read_all(st, *shard);
+    ASSERT_EQ(records.size(), 120u);
+    for (int i = 0; i < 60; ++i) EXPECT_EQ(records[i].data, "r" + std::to_string(i));
+    EXPECT_EQ(st.appends_pending(), 0u);
 }
 
 TEST_F(StoreTest, DropUnreferencedKeepsOnlyNamedShards) {

@@ -22,11 +22,26 @@ using namespace kinesis;
 // GetRecords returns at most 10 MiB per call.
 constexpr std::size_t get_records_max_bytes = 10u << 20;
 
-// Record data that concurrent GetRecords answers share: one reader still gets
-// a full 10 MiB answer; many at once share 16 MiB, at least 256 KiB each.
+// Answer bytes that concurrent GetRecords answers share: one reader still
+// gets a full 10 MiB of data (about 14 MiB as text); many at once share
+// 16 MiB, at least 256 KiB each.
+constexpr std::size_t answer_budget_bytes = 16u << 20;
+// What a call asks for: a full answer's data in base64 and some room for the
+// members around its records.
+constexpr std::size_t full_answer_bytes = get_records_max_bytes / 3 * 4 + (1u << 20);
 read_budget& answer_budget() {
-    static read_budget budget(16u << 20, 256u << 10);
+    static read_budget budget(answer_budget_bytes, 256u << 10);
     return budget;
+}
+
+// What a record adds to an answer: its data in base64, its key, and the
+// members around them (a 56-digit sequence number, the arrival time, the
+// names). Counted instead of the data alone because a 100-byte record
+// takes about 330 bytes of text: 64 readers of small records held three
+// times the budget.
+std::size_t answer_cost(const storage::record_view& r) {
+    constexpr std::size_t members = 150;
+    return base64::encoded_size(r.data.size()) + r.partition_key.size() + members;
 }
 
 const shape get_shard_iterator_shape = {
@@ -150,14 +165,14 @@ bool plain_json_text(std::string_view s) {
 // the record before when they can be.
 class records_writer {
 public:
-    // limit: records at most; max_bytes: record data at most (the call's
+    // limit: records at most; max_cost: answer_cost() at most (the call's
     // share of the read budget), which bounds the answer more tightly when
     // many readers share the budget.
-    records_writer(std::string& out, const streams::shard_state& shard, std::size_t limit, std::size_t max_bytes)
-        : out_(out), sequence_(shard.created_s, shard.index), limit_(limit), max_bytes_(max_bytes) {}
+    records_writer(std::string& out, const streams::shard_state& shard, std::size_t limit, std::size_t max_cost)
+        : out_(out), sequence_(shard.created_s, shard.index), limit_(limit), max_cost_(max_cost) {}
 
     void add(const storage::record_view& r) {
-        if (count_ == 0) limit_ = std::min(limit_, max_bytes_ / std::max<std::size_t>(1, r.data.size()) + 1);
+        if (count_ == 0) limit_ = std::min(limit_, max_cost_ / answer_cost(r) + 1);
         if (r.arrival_ms != timestamp_ms_ || timestamp_.empty()) {
             timestamp_.clear();
             codec::write_epoch_seconds(r.arrival_ms, timestamp_);
@@ -239,7 +254,7 @@ private:
     std::size_t count_ = 0;
     encoding::sequence_stepper sequence_;
     std::size_t limit_;  // then the records the first one suggests will fit
-    std::size_t max_bytes_;
+    std::size_t max_cost_;
     std::int64_t timestamp_ms_ = 0;
     std::string timestamp_;
     std::string escaped_key_;
@@ -303,9 +318,10 @@ void get_records(action_context& ctx) {
     // Held until the connection has written the answer: released earlier,
     // slow readers let the answers waiting to be written grow past the
     // budget (64 readers: 450 MiB).
-    auto budget = std::make_shared<read_budget::grant>(answer_budget(), get_records_max_bytes);
+    auto budget = std::make_shared<read_budget::grant>(answer_budget(), full_answer_bytes);
     records_writer writer(records_text, *shard, limit, budget->bytes());
-    ctx.svc.store().read(log, next, limit, budget->bytes(), [&](const storage::record_view& r) {
+    std::size_t cost = 0;
+    ctx.svc.store().read(log, next, limit, get_records_max_bytes, [&](const storage::record_view& r) {
         next = r.counter + 1;
         if (r.arrival_ms < horizon) return true;
         if (as_text) {
@@ -323,9 +339,13 @@ void get_records(action_context& ctx) {
         }
         bytes_returned += r.data.size() + r.partition_key.size();
         last_arrival = r.arrival_ms;
-        return true;
+        // The record that reaches the share is still returned: every call
+        // makes progress, even with a record larger than its share.
+        cost += answer_cost(r);
+        return cost < budget->bytes();
     });
     writer.finish();
+    budget->shrink_to(cost);
     if (limiter) limiter->charge_read_bytes(log.cf_name, bytes_returned);
     next = std::max(next, log.trimmed_below.load());
     bool at_tip = next > log.committed.load();

@@ -1,9 +1,9 @@
 #pragma once
-// How much record data the GetRecords calls being answered at the same time
+// How many answer bytes the GetRecords calls being answered at the same time
 // may gather between them, from the read until the answer has been written
 // to the connection. Each answer is built whole in memory (about 1.4
-// times its data once base64-encoded), so four readers each taking the full
-// 10 MiB held 55 MB of answers at once. A call that finds others in progress
+// times its data once base64-encoded, three times for 100-byte records), so
+// four readers each taking the full 10 MiB held 55 MB of answers at once. A call that finds others in progress
 // gets a share of the budget instead, and answers with fewer records, as AWS
 // itself may: the client reads the rest with the next iterator.
 #include <algorithm>
@@ -36,6 +36,12 @@ public:
         granted_ -= grant;
     }
 
+    // Part of a grant given back early, while the call goes on.
+    void give_back(std::size_t bytes) {
+        std::lock_guard lock(mutex_);
+        granted_ -= bytes;
+    }
+
     // One call's grant, given back when it goes out of scope.
     class grant {
     public:
@@ -44,6 +50,14 @@ public:
         grant(const grant&) = delete;
         grant& operator=(const grant&) = delete;
         std::size_t bytes() const { return bytes_; }
+        // Keeps only what the answer turned out to need: a call that asked
+        // for a full answer and found a few records leaves the rest to
+        // the calls that come while its answer is written.
+        void shrink_to(std::size_t used) {
+            if (used >= bytes_) return;
+            budget_.give_back(bytes_ - used);
+            bytes_ = used;
+        }
 
     private:
         read_budget& budget_;

@@ -30,6 +30,23 @@ TEST(ReadBudgetTest, ConcurrentReadersShareTheTotalAndNeverGetLessThanTheFloor) 
     EXPECT_LE(a.bytes() + b.bytes() + c.bytes() + d.bytes(), 16 * MiB + 2 * MiB);
 }
 
+TEST(ReadBudgetTest, AGrantShrunkToWhatItUsedLeavesTheRestToOthers) {
+    read_budget budget(16 * MiB, 1 * MiB);
+    read_budget::grant a(budget, 14 * MiB);
+    a.shrink_to(3 * MiB);
+    EXPECT_EQ(a.bytes(), 3 * MiB);
+    a.shrink_to(5 * MiB);  // never grows back
+    EXPECT_EQ(a.bytes(), 3 * MiB);
+    read_budget::grant b(budget, 14 * MiB);
+    EXPECT_EQ(b.bytes(), 8 * MiB);  // its fair half, which is free
+    {
+        read_budget::grant c(budget, 14 * MiB);
+        EXPECT_EQ(c.bytes(), 5 * MiB);  // what is left
+    }
+    read_budget::grant d(budget, 14 * MiB);
+    EXPECT_EQ(d.bytes(), 5 * MiB);  // c gave back all it had
+}
+
 TEST(ReadBudgetTest, AReaderArrivingAmongOthersGetsAFairShareOnceTheyFinish) {
     read_budget budget(16 * MiB, 1 * MiB);
     read_budget::grant a(budget, 10 * MiB);

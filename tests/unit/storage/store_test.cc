@@ -615,6 +615,11 @@ TEST_F(StoreTest, AWriterThatPollsForTheNextAppendTakesEveryOne) {
     const auto records = read_all(st, *shard);
     ASSERT_EQ(records.size(), 120u);
     for (int i = 0; i < 60; ++i) EXPECT_EQ(records[i].data, "r" + std::to_string(i));
+    // A request counts as pending until its completion has returned, a
+    // moment after the waiter above was woken from inside it.
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+    while (st.appends_pending() != 0 && std::chrono::steady_clock::now() < deadline)
+        std::this_thread::sleep_for(std::chrono::milliseconds(1));
     EXPECT_EQ(st.appends_pending(), 0u);
 }
 

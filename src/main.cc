@@ -128,7 +128,9 @@ int run(const kinesd::config::settings& cfg) {
     store_options.mode = durability_of(cfg.durability);
     store_options.write_buffer_total_bytes = cfg.write_buffer_mb << 20;
     store_options.block_cache_bytes = cfg.block_cache_mb << 20;
-    store_options.spin = std::chrono::microseconds(std::max<std::int64_t>(0, cfg.spin_us));
+    // A thread that polls needs a core to spare: on one core it would only
+    // take turns with the thread it waits for.
+    if (cores > 1) store_options.spin = std::chrono::microseconds(std::max<std::int64_t>(0, cfg.spin_us));
     kinesd::storage::store store(store_options, clock);
 
     kinesd::streams::registry_options registry_options{cfg.create_stream_ms, cfg.delete_stream_ms,

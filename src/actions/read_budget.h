@@ -3,9 +3,10 @@
 // may gather between them, from the read until the answer has been written
 // to the connection. Each answer is built whole in memory (about 1.4
 // times its data once base64-encoded, three times for 100-byte records), so
-// four readers each taking the full 10 MiB held 55 MB of answers at once. A call that finds others in progress
-// gets a share of the budget instead, and answers with fewer records, as AWS
-// itself may: the client reads the rest with the next iterator.
+// four readers each taking the full 10 MiB held 55 MB of answers at once. A
+// call that finds others in progress gets a share of the budget instead, and
+// answers with fewer records, as AWS itself may: the client reads the rest
+// with the next iterator.
 #include <algorithm>
 #include <cstddef>
 #include <mutex>

@@ -169,7 +169,7 @@ private:
         std::shared_ptr<std::promise<void>> fence;
     };
     void writer_loop();
-    // Spins, yielding, until something is queued or writer_spin has passed.
+    // Polls until something is queued or options_.spin has passed.
     void await_next_append() const;
     void commit(std::vector<task>& tasks);
     // While a write failure persists (typically a full disk, after which

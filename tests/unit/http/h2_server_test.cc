@@ -71,6 +71,18 @@ public:
         return id;
     }
 
+    // Sends what is queued, the submitted requests among it, and reads
+    // nothing: the server's answers wait on their flow-control window.
+    bool send_only() {
+        for (;;) {
+            const std::uint8_t* data = nullptr;
+            const auto n = nghttp2_session_mem_send(session_, &data);
+            if (n < 0) return false;
+            if (n == 0) return true;
+            stream_.send(std::string_view(reinterpret_cast<const char*>(data), static_cast<std::size_t>(n)));
+        }
+    }
+
     // Drives the connection until every submitted stream has closed.
     bool run() {
         return pump([this] {
@@ -92,13 +104,7 @@ private:
     bool pump(Done done) {
         const auto deadline = std::chrono::steady_clock::now() + 10s;
         while (!done()) {
-            for (;;) {
-                const std::uint8_t* data = nullptr;
-                const auto n = nghttp2_session_mem_send(session_, &data);
-                if (n < 0) return false;
-                if (n == 0) break;
-                stream_.send(std::string_view(reinterpret_cast<const char*>(data), static_cast<std::size_t>(n)));
-            }
+            if (!send_only()) return false;
             if (done() || std::chrono::steady_clock::now() > deadline) break;
             boost::system::error_code ec;
             const auto n = stream_.recv_into(buffer_, sizeof buffer_, ec);
@@ -228,6 +234,13 @@ TEST(h2_server, a_reply_keeps_what_it_holds_until_its_stream_is_done) {
     running_server srv(d);
     h2_client client(srv.port());
     const auto id = client.submit("/keep", "{}");
+    // Unread, the stream gets no more than its initial 64 KiB window of the
+    // 1 MiB body: the keep must still be held.
+    ASSERT_TRUE(client.send_only());
+    for (int i = 0; i < 200 && d.handled.load() == 0; ++i) std::this_thread::sleep_for(10ms);
+    ASSERT_EQ(d.handled.load(), 1);
+    std::this_thread::sleep_for(200ms);
+    EXPECT_TRUE(d.keep_held()) << "released while most of the body was still unsent";
     ASSERT_TRUE(client.run());
     EXPECT_EQ(client.responses[id].status, 200);
     EXPECT_EQ(client.responses[id].body.size(), d.keep_body);

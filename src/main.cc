@@ -194,9 +194,10 @@ int run(const kinesd::config::settings& cfg) {
     std::vector<std::thread> threads;
     kinesd::http::io_spin spin;
     spin.limit = store_options.spin;
-    // Several puts pending means several clients: their group commits fill
-    // up while the disk syncs, and every core is better spent serving them.
-    spin.awaited = [&store] { return store.appends_pending() == 1; };
+    // Several puts pending, or commits of several puts, mean several
+    // clients: their group commits fill up while the disk syncs, and every
+    // core is better spent serving them.
+    spin.awaited = [&store] { return store.appends_pending() == 1 && store.lone_client(); };
     for (int i = 1; i < io_threads; ++i) threads.emplace_back([&] { kinesd::http::run_io_thread(ioc, spin); });
     kinesd::http::run_io_thread(ioc, spin);
     for (auto& t : threads) t.join();

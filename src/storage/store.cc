@@ -380,13 +380,12 @@ void store::await_next_append() const {
 
 void store::writer_loop() {
     std::vector<task> tasks;
-    bool lone_append = false;
     for (;;) {
         {
-            // Many puts in the last commit mean many clients: the queue
-            // refills while the writer syncs, and spinning would only take
-            // CPU from the threads that fill it.
-            if (lone_append && options_.spin.count() > 0) await_next_append();
+            // Only for a client putting alone. Among many clients, a writer
+            // that polls takes each put as it arrives, syncs it alone while
+            // the rest pile up, and takes the core the clients need.
+            if (lone_client() && options_.spin.count() > 0) await_next_append();
             std::unique_lock lock(queue_mutex_);
             queue_cv_.wait(lock, [this] { return stopping_ || !queue_.empty(); });
             if (queue_.empty() && stopping_) return;
@@ -407,7 +406,10 @@ void store::writer_loop() {
                 if (tasks.back().drop || tasks.back().fence) break;
             }
         }
-        lone_append = tasks.size() == 1 && tasks.front().append;
+        const bool lone_append = tasks.size() == 1 && tasks.front().append;
+        const unsigned streak = lone_commits_.load(std::memory_order_relaxed);
+        lone_commits_.store(lone_append ? std::min(streak + 1, lone_commits_for_polling) : 0,
+                            std::memory_order_relaxed);
         commit(tasks);
         tasks.clear();
     }

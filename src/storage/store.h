@@ -49,10 +49,10 @@ struct store_options {
     // bounded so that reading one record never loads megabytes.
     std::size_t max_chunk_bytes = 256u << 10;
     int max_open_files = 1024;
-    // After a commit of a single request, the writer keeps looking for the
-    // next one up to this long before it sleeps: a lone client's next put
-    // comes within a round trip, and on virtual machines waking a sleeping
-    // thread costs a good part of one. Zero: always sleep.
+    // While one client puts alone (lone_client()), the writer keeps looking
+    // for the next put up to this long before it sleeps: that client's next
+    // put comes within a round trip, and on virtual machines waking a
+    // sleeping thread costs a good part of one. Zero: always sleep.
     std::chrono::microseconds spin{0};
 };
 
@@ -143,6 +143,12 @@ public:
     void set_completion_runner(completion_runner runner);
     // Appends queued or committing whose completions have not run yet.
     std::size_t appends_pending() const { return appends_pending_.load(std::memory_order_acquire); }
+    // Whether the recent commits each carried a single put, one after
+    // another: the sign of one client putting alone, for whom waiting
+    // threads are worth polling. A lone commit among many clients' larger
+    // ones is not; polling then would take the cores those clients need.
+    bool lone_client() const { return lone_commits_.load(std::memory_order_relaxed) >= lone_commits_for_polling; }
+    static constexpr unsigned lone_commits_for_polling = 8;
 
     // Calls fn for records with counter >= from (and >= trimmed_below), up to
     // `limit` records or until the bytes passed exceed max_bytes (the record
@@ -205,6 +211,8 @@ private:
     // Mirrors queue_.size(), for the writer to watch without the lock.
     std::atomic<std::size_t> queued_{0};
     std::atomic<std::size_t> appends_pending_{0};
+    // Commits in a row that carried one put each (capped).
+    std::atomic<unsigned> lone_commits_{0};
     bool stopping_ = false;
 
     // writer thread only: the current write-failure episode, if any

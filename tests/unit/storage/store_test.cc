@@ -623,6 +623,48 @@ TEST_F(StoreTest, AWriterThatPollsForTheNextAppendTakesEveryOne) {
     EXPECT_EQ(st.appends_pending(), 0u);
 }
 
+// Polling is for a client putting alone: it takes a run of commits of one
+// put each, and one commit of several puts ends it.
+TEST_F(StoreTest, OnlyARunOfLoneCommitsCountsAsALoneClient) {
+    store& st = open();
+    shard_ref shard = st.open_shard(keys::shard_cf_name(11, 0), true);
+    EXPECT_FALSE(st.lone_client());
+    for (unsigned i = 1; i <= store::lone_commits_for_polling; ++i) {
+        append_and_wait(st, {{shard, "k", "lone"}});
+        EXPECT_EQ(st.lone_client(), i == store::lone_commits_for_polling) << "after " << i << " lone commits";
+    }
+
+    // Hold the writer inside its first completion so that the next three
+    // appends queue up behind it and go into one commit together.
+    std::promise<void> release;
+    auto released = release.get_future().share();
+    std::atomic<bool> held{false};
+    st.set_completion_runner([&](std::function<void()> complete) {
+        if (!held.exchange(true)) released.wait();
+        complete();
+    });
+    std::vector<std::future<rocksdb::Status>> results;
+    for (int i = 0; i < 4; ++i) {
+        auto owned = std::make_shared<std::vector<input>>(std::vector<input>{{shard, "k", "many"}});
+        auto req = std::make_shared<append_request>();
+        for (auto& in : *owned) req->entries.push_back(append_entry{in.shard.get(), in.partition_key, in.data});
+        req->owner = owned;
+        auto done = std::make_shared<std::promise<rocksdb::Status>>();
+        results.push_back(done->get_future());
+        req->done = [done](const rocksdb::Status& s) { done->set_value(s); };
+        st.append(req);
+        // the first goes alone; wait until the writer holds on it
+        while (i == 0 && !held.load()) std::this_thread::sleep_for(std::chrono::milliseconds(1));
+    }
+    release.set_value();
+    for (auto& r : results) EXPECT_TRUE(r.get().ok());
+    EXPECT_FALSE(st.lone_client());
+    st.set_completion_runner(nullptr);
+
+    append_and_wait(st, {{shard, "k", "alone again"}});
+    EXPECT_FALSE(st.lone_client());
+}
+
 TEST_F(StoreTest, DropUnreferencedKeepsOnlyNamedShards) {
     store& st = open();
     shard_ref a = st.open_shard(keys::shard_cf_name(8, 0), true);

@@ -36,17 +36,25 @@ struct input {
     std::string data;
 };
 
-// Submits one request through the writer thread and waits for its completion.
+// Submits one request through the writer thread; the future is its result.
 // Returns the request so the caller can read the counters the writer assigned.
-std::shared_ptr<append_request> append_and_wait(store& st, std::vector<input> inputs, rocksdb::Status* status = nullptr) {
+std::shared_ptr<append_request> append_async(store& st, std::vector<input> inputs,
+                                             std::future<rocksdb::Status>* result) {
     auto owned = std::make_shared<std::vector<input>>(std::move(inputs));
     auto req = std::make_shared<append_request>();
     for (auto& in : *owned) req->entries.push_back(append_entry{in.shard.get(), in.partition_key, in.data});
     req->owner = owned;
     auto done = std::make_shared<std::promise<rocksdb::Status>>();
-    auto result = done->get_future();
+    *result = done->get_future();
     req->done = [done](const rocksdb::Status& s) { done->set_value(s); };
     st.append(req);
+    return req;
+}
+
+// Submits one request and waits for its completion.
+std::shared_ptr<append_request> append_and_wait(store& st, std::vector<input> inputs, rocksdb::Status* status = nullptr) {
+    std::future<rocksdb::Status> result;
+    auto req = append_async(st, std::move(inputs), &result);
     rocksdb::Status s = result.get();
     if (status)
         *status = s;
@@ -512,22 +520,17 @@ TEST_F(StoreTest, DropQueuedBehindAppendsRunsAfterThem) {
         shard_ref busy = st.open_shard(keys::shard_cf_name(7, 0), true);
         shard_ref doomed = st.open_shard(keys::shard_cf_name(7, 1), true);
         shard_ref live = st.open_shard(keys::shard_cf_name(7, 2), true);
-        auto big = std::make_shared<std::vector<input>>();
-        for (int i = 0; i < 4000; ++i) big->push_back({busy, "k", std::string(1024, 'b')});
+        std::vector<input> big;
+        for (int i = 0; i < 4000; ++i) big.push_back({busy, "k", std::string(1024, 'b')});
         std::vector<std::future<rocksdb::Status>> results;
-        auto submit = [&](std::shared_ptr<std::vector<input>> inputs) {
-            auto req = std::make_shared<append_request>();
-            for (auto& in : *inputs) req->entries.push_back(append_entry{in.shard.get(), in.partition_key, in.data});
-            req->owner = inputs;
-            auto p = std::make_shared<std::promise<rocksdb::Status>>();
-            results.push_back(p->get_future());
-            req->done = [p](const rocksdb::Status& s) { p->set_value(s); };
-            st.append(req);
+        auto submit = [&](std::vector<input> inputs) {
+            results.emplace_back();
+            append_async(st, std::move(inputs), &results.back());
         };
-        submit(big);
-        submit(std::make_shared<std::vector<input>>(std::vector<input>{{live, "k", "before drop"}}));
+        submit(std::move(big));
+        submit({{live, "k", "before drop"}});
         st.drop_shard(doomed);
-        submit(std::make_shared<std::vector<input>>(std::vector<input>{{live, "k", "after drop"}}));
+        submit({{live, "k", "after drop"}});
         int code = 0;
         for (auto& r : results)
             if (!r.get().ok()) code = 2;
@@ -643,16 +646,9 @@ TEST_F(StoreTest, OnlyARunOfLoneCommitsCountsAsALoneClient) {
         if (!held.exchange(true)) released.wait();
         complete();
     });
-    std::vector<std::future<rocksdb::Status>> results;
+    std::vector<std::future<rocksdb::Status>> results(4);
     for (int i = 0; i < 4; ++i) {
-        auto owned = std::make_shared<std::vector<input>>(std::vector<input>{{shard, "k", "many"}});
-        auto req = std::make_shared<append_request>();
-        for (auto& in : *owned) req->entries.push_back(append_entry{in.shard.get(), in.partition_key, in.data});
-        req->owner = owned;
-        auto done = std::make_shared<std::promise<rocksdb::Status>>();
-        results.push_back(done->get_future());
-        req->done = [done](const rocksdb::Status& s) { done->set_value(s); };
-        st.append(req);
+        append_async(st, {{shard, "k", "many"}}, &results[i]);
         // the first goes alone; wait until the writer holds on it
         while (i == 0 && !held.load()) std::this_thread::sleep_for(std::chrono::milliseconds(1));
     }

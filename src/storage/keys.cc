@@ -113,8 +113,8 @@ bool decode_record_value(std::string_view bytes, record_value& out) {
 }
 
 namespace {
-constexpr std::size_t chunk_header = 1 + 8 + 4;
-constexpr std::size_t record_header = 2 + 4;
+constexpr std::size_t chunk_header = chunk_head_size;
+constexpr std::size_t record_header = chunk_record_head_size;
 
 void put_be(char* out, std::uint64_t v, int bytes) {
     for (int i = bytes - 1; i >= 0; --i) {
@@ -130,20 +130,28 @@ std::uint64_t get_be(std::string_view in, int bytes) {
 }
 }  // namespace
 
+void write_chunk_head(char* out, std::int64_t arrival_ms, std::uint32_t count) {
+    out[0] = char(chunk_marker);
+    put_be(out + 1, std::uint64_t(arrival_ms), 8);
+    put_be(out + 9, count, 4);
+}
+
+void write_chunk_record_head(char* out, std::size_t partition_key_size, std::size_t data_size, bool encrypted) {
+    out[0] = char(((partition_key_size >> 8) & 0x7f) | (encrypted ? 0x80 : 0));
+    out[1] = char(partition_key_size & 0xff);
+    put_be(out + 2, data_size, 4);
+}
+
 void begin_chunk(std::string& out, std::int64_t arrival_ms) {
     out.clear();
     char head[chunk_header];
-    head[0] = char(chunk_marker);
-    put_be(head + 1, std::uint64_t(arrival_ms), 8);
-    put_be(head + 9, 0, 4);
+    write_chunk_head(head, arrival_ms, 0);
     out.append(head, chunk_header);
 }
 
 void add_to_chunk(std::string& out, std::string_view partition_key, std::string_view data, bool encrypted) {
     char head[record_header];
-    head[0] = char(((partition_key.size() >> 8) & 0x7f) | (encrypted ? 0x80 : 0));
-    head[1] = char(partition_key.size() & 0xff);
-    put_be(head + 2, data.size(), 4);
+    write_chunk_record_head(head, partition_key.size(), data.size(), encrypted);
     out.append(head, record_header);
     out.append(partition_key);
     out.append(data);

@@ -102,6 +102,12 @@ constexpr unsigned char chunk_marker = 0xC1;
 void begin_chunk(std::string& out, std::int64_t arrival_ms);
 void add_to_chunk(std::string& out, std::string_view partition_key, std::string_view data, bool encrypted);
 std::uint32_t chunk_count(std::string_view chunk);
+// The same bytes in pieces, for a gathered write that leaves keys and data
+// where they are: the chunk's head, then per record its head, key and data.
+constexpr std::size_t chunk_head_size = 1 + 8 + 4;
+constexpr std::size_t chunk_record_head_size = 2 + 4;
+void write_chunk_head(char* out, std::int64_t arrival_ms, std::uint32_t count);
+void write_chunk_record_head(char* out, std::size_t partition_key_size, std::size_t data_size, bool encrypted);
 
 // Walks the records of one stored value, chunk or single record.
 class chunk_reader {

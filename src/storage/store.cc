@@ -446,16 +446,38 @@ void store::commit(std::vector<task>& tasks) {
     char key[keys::max_record_key_size];
     // Every record a shard gets in this commit goes into one chunk (split at
     // max_chunk_bytes), so RocksDB sees one entry per shard, not per record.
+    // A chunk is gathered into the batch from the requests' own bytes: built
+    // as a string first, every byte of a commit was held twice, 12 MiB more
+    // at the peak with 64 KiB records over 64 shards.
     struct open_chunk {
         shard_log* shard;
         std::uint64_t first_counter;
-        std::string value;
+        std::int64_t arrival_ms;
+        std::size_t bytes;  // as stored
+        std::vector<const append_entry*> records;
     };
     std::vector<open_chunk> chunks;
+    std::string heads;
+    std::vector<rocksdb::Slice> parts;
     auto seal = [&](open_chunk& c) {
-        if (keys::chunk_count(c.value) == 0) return;
-        const auto size = keys::encode_record_key(c.shard->prefix, c.first_counter, key);
-        batch.Put(c.shard->cf, rocksdb::Slice(key, size), c.value);
+        if (c.records.empty()) return;
+        char head[keys::chunk_head_size];
+        keys::write_chunk_head(head, c.arrival_ms, std::uint32_t(c.records.size()));
+        heads.resize(c.records.size() * keys::chunk_record_head_size);
+        parts.clear();
+        parts.emplace_back(head, sizeof head);
+        for (std::size_t i = 0; i < c.records.size(); ++i) {
+            const append_entry& e = *c.records[i];
+            char* record_head = heads.data() + i * keys::chunk_record_head_size;
+            keys::write_chunk_record_head(record_head, e.partition_key.size(), e.data.size(), e.encrypted);
+            parts.emplace_back(record_head, keys::chunk_record_head_size);
+            parts.emplace_back(e.partition_key.data(), e.partition_key.size());
+            parts.emplace_back(e.data.data(), e.data.size());
+        }
+        const rocksdb::Slice k(key, keys::encode_record_key(c.shard->prefix, c.first_counter, key));
+        batch.Put(c.shard->cf, rocksdb::SliceParts(&k, 1), rocksdb::SliceParts(parts.data(), int(parts.size())));
+        c.records.clear();
+        c.bytes = keys::chunk_head_size;
     };
     std::vector<shard_log*> touched;
     std::int64_t now = clock_.now_ms();
@@ -475,17 +497,17 @@ void store::commit(std::vector<task>& tasks) {
                 // AT_TIMESTAMP can binary-search by counter.
                 std::int64_t arrival = std::max(now, shard.last_arrival_ms.load(std::memory_order_relaxed));
                 shard.last_arrival_ms.store(arrival, std::memory_order_relaxed);
-                chunk = chunks.insert(chunks.end(), open_chunk{&shard, shard.next_counter, {}});
-                keys::begin_chunk(chunk->value, arrival);
+                chunk = chunks.insert(chunks.end(),
+                                      open_chunk{&shard, shard.next_counter, arrival, keys::chunk_head_size, {}});
                 touched.push_back(&shard);
-            } else if (chunk->value.size() + e.data.size() + e.partition_key.size() > options_.max_chunk_bytes) {
+            } else if (chunk->bytes + e.data.size() + e.partition_key.size() > options_.max_chunk_bytes) {
                 seal(*chunk);
                 chunk->first_counter = shard.next_counter;
-                keys::begin_chunk(chunk->value, shard.last_arrival_ms.load(std::memory_order_relaxed));
             }
             e.counter = shard.next_counter++;
             e.arrival_ms = shard.last_arrival_ms.load(std::memory_order_relaxed);
-            keys::add_to_chunk(chunk->value, e.partition_key, e.data, e.encrypted);
+            chunk->records.push_back(&e);
+            chunk->bytes += keys::chunk_record_head_size + e.partition_key.size() + e.data.size();
         }
     }
     for (auto& c : chunks) seal(c);

@@ -147,6 +147,43 @@ TEST(Keys, ChunkRoundTripsRecordsInOrder) {
     EXPECT_FALSE(reader.next(rv));
 }
 
+// The writer gathers a chunk from pieces; the pieces must make the bytes
+// that begin_chunk and add_to_chunk make, which the reader reads.
+TEST(Keys, ChunkFromPiecesEqualsTheBuiltChunk) {
+    struct rec {
+        std::string key, data;
+        bool encrypted;
+    };
+    const std::vector<rec> recs{{"pk-1", "hello", false}, {std::string(300, 'k'), std::string(70000, 'd'), true},
+                                {"", "", false}, {std::string(32767, 'x'), "z", true}};
+    std::string built;
+    begin_chunk(built, -5);
+    for (const auto& r : recs) add_to_chunk(built, r.key, r.data, r.encrypted);
+
+    std::string gathered(chunk_head_size, '\0');
+    write_chunk_head(gathered.data(), -5, std::uint32_t(recs.size()));
+    for (const auto& r : recs) {
+        char head[chunk_record_head_size];
+        write_chunk_record_head(head, r.key.size(), r.data.size(), r.encrypted);
+        gathered.append(head, sizeof head);
+        gathered += r.key;
+        gathered += r.data;
+    }
+    EXPECT_EQ(gathered, built);
+    chunk_reader reader;
+    ASSERT_TRUE(reader.open(gathered));
+    EXPECT_EQ(reader.count(), recs.size());
+    EXPECT_EQ(reader.arrival_ms(), -5);
+    record_value rv;
+    for (const auto& r : recs) {
+        ASSERT_TRUE(reader.next(rv));
+        EXPECT_EQ(rv.partition_key, r.key);
+        EXPECT_EQ(rv.data, r.data);
+        EXPECT_EQ(rv.encrypted, r.encrypted);
+    }
+    EXPECT_FALSE(reader.next(rv));
+}
+
 TEST(Keys, ChunkReaderReadsALegacySingleRecordValue) {
     std::string value;
     encode_record_value(value, 42, "key", "data", true);

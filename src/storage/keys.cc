@@ -113,8 +113,6 @@ bool decode_record_value(std::string_view bytes, record_value& out) {
 }
 
 namespace {
-constexpr std::size_t chunk_header = chunk_head_size;
-constexpr std::size_t record_header = chunk_record_head_size;
 
 void put_be(char* out, std::uint64_t v, int bytes) {
     for (int i = bytes - 1; i >= 0; --i) {
@@ -142,34 +140,14 @@ void write_chunk_record_head(char* out, std::size_t partition_key_size, std::siz
     put_be(out + 2, data_size, 4);
 }
 
-void begin_chunk(std::string& out, std::int64_t arrival_ms) {
-    out.clear();
-    char head[chunk_header];
-    write_chunk_head(head, arrival_ms, 0);
-    out.append(head, chunk_header);
-}
-
-void add_to_chunk(std::string& out, std::string_view partition_key, std::string_view data, bool encrypted) {
-    char head[record_header];
-    write_chunk_record_head(head, partition_key.size(), data.size(), encrypted);
-    out.append(head, record_header);
-    out.append(partition_key);
-    out.append(data);
-    put_be(out.data() + 9, chunk_count(out) + 1, 4);
-}
-
-std::uint32_t chunk_count(std::string_view chunk) {
-    return chunk.size() < chunk_header ? 0 : std::uint32_t(get_be(chunk.substr(9), 4));
-}
-
 bool chunk_reader::open(std::string_view value) {
     taken_ = 0;
     if (!value.empty() && static_cast<unsigned char>(value[0]) == chunk_marker) {
-        if (value.size() < chunk_header) return false;
+        if (value.size() < chunk_head_size) return false;
         single_ = false;
         arrival_ms_ = std::int64_t(get_be(value.substr(1), 8));
         count_ = std::uint32_t(get_be(value.substr(9), 4));
-        rest_ = value.substr(chunk_header);
+        rest_ = value.substr(chunk_head_size);
         return true;
     }
     record_value rv;
@@ -187,16 +165,16 @@ bool chunk_reader::next(record_value& out) {
         ++taken_;
         return decode_record_value(rest_, out);
     }
-    if (rest_.size() < record_header) return false;
+    if (rest_.size() < chunk_record_head_size) return false;
     const auto b0 = static_cast<unsigned char>(rest_[0]);
     const std::size_t key_size = (std::size_t(b0 & 0x7f) << 8) | static_cast<unsigned char>(rest_[1]);
     const std::size_t data_size = get_be(rest_.substr(2), 4);
-    if (rest_.size() - record_header < key_size + data_size) return false;
+    if (rest_.size() - chunk_record_head_size < key_size + data_size) return false;
     out.arrival_ms = arrival_ms_;
     out.encrypted = (b0 & 0x80) != 0;
-    out.partition_key = rest_.substr(record_header, key_size);
-    out.data = rest_.substr(record_header + key_size, data_size);
-    rest_.remove_prefix(record_header + key_size + data_size);
+    out.partition_key = rest_.substr(chunk_record_head_size, key_size);
+    out.data = rest_.substr(chunk_record_head_size + key_size, data_size);
+    rest_.remove_prefix(chunk_record_head_size + key_size + data_size);
     ++taken_;
     return true;
 }

@@ -96,14 +96,10 @@ void encode_record_value(std::string& out, std::int64_t arrival_ms, std::string_
 // false when the bytes are too short to be a record value (a foreign database).
 bool decode_record_value(std::string_view bytes, record_value& out);
 
-// Chunk values (see the layout above). Appending never reallocates more than
-// the string's usual growth; the count in the header is patched in place.
+// Chunk values (see the layout above), written in pieces so that a gathered
+// write leaves keys and data where they are: the chunk's head, then per
+// record its head, its key and its data.
 constexpr unsigned char chunk_marker = 0xC1;
-void begin_chunk(std::string& out, std::int64_t arrival_ms);
-void add_to_chunk(std::string& out, std::string_view partition_key, std::string_view data, bool encrypted);
-std::uint32_t chunk_count(std::string_view chunk);
-// The same bytes in pieces, for a gathered write that leaves keys and data
-// where they are: the chunk's head, then per record its head, key and data.
 constexpr std::size_t chunk_head_size = 1 + 8 + 4;
 constexpr std::size_t chunk_record_head_size = 2 + 4;
 void write_chunk_head(char* out, std::int64_t arrival_ms, std::uint32_t count);

@@ -447,8 +447,7 @@ void store::commit(std::vector<task>& tasks) {
     // Every record a shard gets in this commit goes into one chunk (split at
     // max_chunk_bytes), so RocksDB sees one entry per shard, not per record.
     // A chunk is gathered into the batch from the requests' own bytes: built
-    // as a string first, every byte of a commit was held twice, 12 MiB more
-    // at the peak with 64 KiB records over 64 shards.
+    // as a string first, every byte of a commit was held twice.
     struct open_chunk {
         shard_log* shard;
         std::uint64_t first_counter;

@@ -1,4 +1,5 @@
 #include "storage/keys.h"
+#include "chunk_builder.h"
 
 #include <algorithm>
 #include <cstdint>
@@ -119,14 +120,12 @@ TEST(Keys, NamesAndMetaKeys) {
 namespace kinesd::storage::keys {
 namespace {
 
+using storage::test_support::build_chunk;
+
 TEST(Keys, ChunkRoundTripsRecordsInOrder) {
-    std::string chunk;
-    begin_chunk(chunk, 1'700'000'000'123);
-    add_to_chunk(chunk, "pk-1", "hello", false);
-    add_to_chunk(chunk, std::string(300, 'k'), std::string(70000, 'd'), true);
-    add_to_chunk(chunk, "", "", false);
+    const std::string chunk = build_chunk(
+        1'700'000'000'123, {{"pk-1", "hello", false}, {std::string(300, 'k'), std::string(70000, 'd'), true}, {"", ""}});
     EXPECT_EQ(static_cast<unsigned char>(chunk[0]), chunk_marker);
-    EXPECT_EQ(chunk_count(chunk), 3u);
 
     chunk_reader reader;
     ASSERT_TRUE(reader.open(chunk));
@@ -147,41 +146,17 @@ TEST(Keys, ChunkRoundTripsRecordsInOrder) {
     EXPECT_FALSE(reader.next(rv));
 }
 
-// The writer gathers a chunk from pieces; the pieces must make the bytes
-// that begin_chunk and add_to_chunk make, which the reader reads.
-TEST(Keys, ChunkFromPiecesEqualsTheBuiltChunk) {
-    struct rec {
-        std::string key, data;
-        bool encrypted;
-    };
-    const std::vector<rec> recs{{"pk-1", "hello", false}, {std::string(300, 'k'), std::string(70000, 'd'), true},
-                                {"", "", false}, {std::string(32767, 'x'), "z", true}};
-    std::string built;
-    begin_chunk(built, -5);
-    for (const auto& r : recs) add_to_chunk(built, r.key, r.data, r.encrypted);
-
-    std::string gathered(chunk_head_size, '\0');
-    write_chunk_head(gathered.data(), -5, std::uint32_t(recs.size()));
-    for (const auto& r : recs) {
-        char head[chunk_record_head_size];
-        write_chunk_record_head(head, r.key.size(), r.data.size(), r.encrypted);
-        gathered.append(head, sizeof head);
-        gathered += r.key;
-        gathered += r.data;
-    }
-    EXPECT_EQ(gathered, built);
-    chunk_reader reader;
-    ASSERT_TRUE(reader.open(gathered));
-    EXPECT_EQ(reader.count(), recs.size());
-    EXPECT_EQ(reader.arrival_ms(), -5);
-    record_value rv;
-    for (const auto& r : recs) {
-        ASSERT_TRUE(reader.next(rv));
-        EXPECT_EQ(rv.partition_key, r.key);
-        EXPECT_EQ(rv.data, r.data);
-        EXPECT_EQ(rv.encrypted, r.encrypted);
-    }
-    EXPECT_FALSE(reader.next(rv));
+// Data directories keep chunks for years: the bytes must not change.
+TEST(Keys, ChunkBytesAreFixed) {
+    const std::string chunk = build_chunk(0x0102030405060708, {{"ab", "xyz", false}, {std::string(258, 'k'), "", true}});
+    const std::string head("\xC1\x01\x02\x03\x04\x05\x06\x07\x08\x00\x00\x00\x02", 13);
+    const std::string first("\x00\x02\x00\x00\x00\x03" "ab" "xyz", 11);
+    const std::string second("\x81\x02\x00\x00\x00\x00", 6);
+    EXPECT_EQ(chunk, head + first + second + std::string(258, 'k'));
+    // one record's head alone, with the largest key the layout holds
+    char record_head[chunk_record_head_size];
+    write_chunk_record_head(record_head, 0x7fff, 0x01020304, false);
+    EXPECT_EQ(std::string(record_head, sizeof record_head), std::string("\x7f\xff\x01\x02\x03\x04", 6));
 }
 
 TEST(Keys, ChunkReaderReadsALegacySingleRecordValue) {
@@ -200,10 +175,7 @@ TEST(Keys, ChunkReaderReadsALegacySingleRecordValue) {
 }
 
 TEST(Keys, ChunkReaderStopsAtTruncation) {
-    std::string chunk;
-    begin_chunk(chunk, 7);
-    add_to_chunk(chunk, "a", "0123456789", false);
-    add_to_chunk(chunk, "b", "0123456789", false);
+    std::string chunk = build_chunk(7, {{"a", "0123456789"}, {"b", "0123456789"}});
     chunk.resize(chunk.size() - 3);
     chunk_reader reader;
     ASSERT_TRUE(reader.open(chunk));

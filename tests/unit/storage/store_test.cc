@@ -23,6 +23,7 @@
 #include <unistd.h>
 
 #include "common/clock.h"
+#include "chunk_builder.h"
 #include "storage/keys.h"
 
 namespace kinesd::storage {
@@ -738,10 +739,7 @@ TEST_F(StoreTest, ShardsInColumnFamiliesOfTheirOwnStillReadWriteAndDrop) {
         std::vector<rocksdb::ColumnFamilyHandle*> h;
         rocksdb::DB* raw = nullptr;
         ASSERT_TRUE(rocksdb::DB::Open(o, dir_.string(), d, &h, &raw).ok());
-        std::string chunk;
-        keys::begin_chunk(chunk, 1000);
-        keys::add_to_chunk(chunk, "k", "old-1", false);
-        keys::add_to_chunk(chunk, "k", "old-2", false);
+        const std::string chunk = test_support::build_chunk(1000, {{"k", "old-1"}, {"k", "old-2"}});
         ASSERT_TRUE(raw->Put(rocksdb::WriteOptions(), h[2], keys::counter_key(1), chunk).ok());
         ASSERT_TRUE(raw->Put(rocksdb::WriteOptions(), h[1], keys::counter_meta_key(old_name), keys::counter_key(2)).ok());
         for (auto* handle : h) ASSERT_TRUE(raw->DestroyColumnFamilyHandle(handle).ok());

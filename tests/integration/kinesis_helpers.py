@@ -40,8 +40,11 @@ def not_found_message(name):
 
 
 def make_client(endpoint, service="kinesis"):
+    # One attempt in all: botocore's "max_attempts" counts retries, and a
+    # retry would hide the server's first answer (a throttled call retried
+    # after a backoff finds the budget refilled).
     config = botocore.config.Config(
-        retries={"mode": "standard", "max_attempts": 1},
+        retries={"mode": "standard", "total_max_attempts": 1},
         connect_timeout=10, read_timeout=120)
     return boto3.session.Session().client(
         service, endpoint_url=endpoint, region_name=REGION,

@@ -4,9 +4,11 @@ ProvisionedThroughputExceededException from PutRecord; GetRecords over
 5 calls/s is refused. Without the setting the same load passes untouched.
 
 The loads are bursts far above the limits (five seconds' worth of bytes in
-one call, six times the read rate at once), so the outcome does not hang on
-how fast the machine sends them."""
+one call, six times the read rate at once). Calls that must meet the budget
+together are built and signed first and then released onto the wire at one
+moment, so the outcome does not hang on how fast the machine builds them."""
 import concurrent.futures
+import threading
 import unittest
 
 import botocore.exceptions
@@ -22,6 +24,19 @@ def burst(client, stream, calls, per_call=500, size=100):
         failed.extend(r for r in result["Records"] if "ErrorCode" in r)
         assert result["FailedRecordCount"] == len([r for r in result["Records"] if "ErrorCode" in r])
     return failed
+
+
+def released_together(clients, event):
+    """Holds each client's request, once built and signed, until every client
+    has one ready; then all of them are sent at once."""
+    gate = threading.Barrier(len(clients), timeout=60)
+
+    def hold(**_):
+        gate.wait()
+        return None  # anything else would stand in for the server's answer
+
+    for client in clients:
+        client.meta.events.register(event, hold)
 
 
 class LimitsEnforced(KinesdTestCase):
@@ -50,21 +65,30 @@ class LimitsEnforced(KinesdTestCase):
             self.assertNotIn("SequenceNumber", record)
 
     def test_put_record_is_refused_over_the_shard_rate(self):
-        # Each record needs most of a second of the shard's budget; three in
-        # a row are refused at least once unless every call takes a second.
-        refused = 0
-        for i in range(3):
+        # Each record needs most of a second of the shard's budget. Three sent
+        # at once: the first fits a full budget, and the budget cannot refill
+        # for another before the others arrive.
+        clients = [make_client(self.server.endpoint) for _ in range(3)]
+        released_together(clients, "before-send.kinesis.PutRecord")
+
+        def put(i):
             try:
-                self.client.put_record(StreamName=self.stream, Data=b"y" * 1000000, PartitionKey="p%d" % i)
+                clients[i].put_record(StreamName=self.stream, Data=b"y" * 1000000, PartitionKey="p%d" % i)
+                return None
             except botocore.exceptions.ClientError as e:
-                self.assertEqual(e.response["Error"]["Code"], "ProvisionedThroughputExceededException")
-                self.assertEqual(e.response["ResponseMetadata"]["HTTPStatusCode"], 400)
-                self.assertEqual(e.response["Error"]["Message"],
-                                 "Rate exceeded for shard shardId-000000000000 in stream %s under account %s."
-                                 % (self.stream, ACCOUNT))
-                refused += 1
-        self.assertGreater(refused, 0)
-        self.assertLess(refused, 3)
+                return e.response
+
+        with concurrent.futures.ThreadPoolExecutor(max_workers=3) as pool:
+            outcomes = list(pool.map(put, range(3)))
+        refused = [o for o in outcomes if o is not None]
+        for response in refused:
+            self.assertEqual(response["Error"]["Code"], "ProvisionedThroughputExceededException")
+            self.assertEqual(response["ResponseMetadata"]["HTTPStatusCode"], 400)
+            self.assertEqual(response["Error"]["Message"],
+                             "Rate exceeded for shard shardId-000000000000 in stream %s under account %s."
+                             % (self.stream, ACCOUNT))
+        self.assertGreater(len(refused), 0)
+        self.assertLess(len(refused), 3)
 
     def test_get_records_is_refused_over_five_calls_per_second(self):
         self.client.put_record(StreamName=self.stream, Data=b"z", PartitionKey="p")
@@ -72,6 +96,7 @@ class LimitsEnforced(KinesdTestCase):
                                                   ShardIteratorType="TRIM_HORIZON")["ShardIterator"]
         # Thirty calls at once: six times the per-second allowance.
         clients = [make_client(self.server.endpoint) for _ in range(30)]
+        released_together(clients, "before-send.kinesis.GetRecords")
 
         def call(client):
             try:

@@ -128,6 +128,7 @@ int run(const kinesd::config::settings& cfg) {
     store_options.mode = durability_of(cfg.durability);
     store_options.write_buffer_total_bytes = cfg.write_buffer_mb << 20;
     store_options.block_cache_bytes = cfg.block_cache_mb << 20;
+    store_options.wal.step = cfg.wal_zero_ahead_kb << 10;
     // A thread that polls needs a core to spare: on one core it would only
     // take turns with the thread it waits for.
     if (cores > 1) store_options.spin = std::chrono::microseconds(std::max<std::int64_t>(0, cfg.spin_us));

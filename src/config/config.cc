@@ -69,6 +69,8 @@ const std::vector<setting_row>& settings_table() {
         KINESD_NUMBER("worker-threads", worker_threads, "threads running actions (0 = four per core)"),
         KINESD_NUMBER("write-buffer-mb", write_buffer_mb, "RocksDB memtable budget shared by all shards"),
         KINESD_NUMBER("block-cache-mb", block_cache_mb, "RocksDB block cache"),
+        KINESD_NUMBER("wal-zero-ahead-kb", wal_zero_ahead_kb,
+                      "zeros written ahead of the WAL at a time, so that its syncs change no file metadata (0: off)"),
         KINESD_NUMBER("spin-us", spin_us,
                       "while a lone client puts, the threads between it and the disk poll this long before sleeping "
                       "(lower latency for more CPU; 0: never poll)"),

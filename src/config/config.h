@@ -24,6 +24,7 @@ struct settings {
     std::string data_dir = "./data";
     std::string durability = "sync";  // sync | flush | none
     std::size_t write_buffer_mb = 32;
+    std::size_t wal_zero_ahead_kb = 2048;
     std::size_t block_cache_mb = 48;
     std::int64_t spin_us = 1000;  // 0: threads waiting on a lone put sleep
     // identity and limits

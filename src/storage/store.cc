@@ -18,6 +18,7 @@
 #include "common/clock.h"
 #include "common/cpu_relax.h"
 #include "storage/keys.h"
+#include "storage/wal_file_system.h"
 
 namespace kinesd::storage {
 
@@ -175,6 +176,10 @@ void store::open_db() {
     // 10-70 ms while one ran. Writing table files out as they grow leaves
     // little for the commit to wait on (PutRecords p99 19-42 -> 13 ms).
     db_options.bytes_per_sync = 1u << 20;
+    if (options_.wal.step > 0) {
+        env_ = rocksdb::NewCompositeEnv(make_wal_file_system(options_.wal));
+        db_options.env = env_.get();
+    }
 
     std::vector<std::string> names;
     auto listed = rocksdb::DB::ListColumnFamilies(db_options, options_.path, &names);

@@ -26,6 +26,9 @@
 #include <vector>
 
 #include <rocksdb/db.h>
+#include <rocksdb/env.h>
+
+#include "storage/wal_file_system.h"
 
 namespace kinesd {
 class clock;
@@ -54,6 +57,9 @@ struct store_options {
     // put comes within a round trip, and on virtual machines waking a
     // sleeping thread costs a good part of one. Zero: always sleep.
     std::chrono::microseconds spin{0};
+    // Zeros laid ahead of the WAL so that its syncs change no file metadata
+    // (see wal_file_system.h).
+    wal_zeroing wal;
 };
 
 // One shard's log: where its records are and its positions. The counters are
@@ -191,6 +197,7 @@ private:
 
     store_options options_;
     const kinesd::clock& clock_;
+    std::unique_ptr<rocksdb::Env> env_;  // outlives db_
     std::shared_ptr<rocksdb::Cache> cache_;
     std::shared_ptr<rocksdb::WriteBufferManager> write_buffers_;
     std::unique_ptr<rocksdb::DB> db_;

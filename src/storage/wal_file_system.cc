@@ -149,8 +149,8 @@ private:
         const std::uint64_t appended = log.appended.load(std::memory_order_acquire);
         const std::uint64_t grown = appended - log.appended_at_last_look;
         log.appended_at_last_look = appended;
-        if (double(grown) > double(settings_.max_bytes_per_second) * std::max(seconds, 0.001)) return true;
-        if (log.zeroed_end.load(std::memory_order_acquire) > appended + settings_.step / 2) return grown > 0;
+        if (!settings_.lays_zeros(grown, seconds, appended, log.zeroed_end.load(std::memory_order_acquire)))
+            return grown > 0;
 
         std::uint64_t from;
         {
@@ -283,6 +283,12 @@ private:
 };
 
 }  // namespace
+
+bool wal_zeroing::lays_zeros(std::uint64_t grown, double seconds, std::uint64_t appended,
+                             std::uint64_t zeroed_end) const {
+    if (double(grown) > double(max_bytes_per_second) * std::max(seconds, 0.001)) return false;
+    return zeroed_end <= appended + step / 2;
+}
 
 bool is_wal_file_name(const std::string& path) {
     auto slash = path.rfind('/');

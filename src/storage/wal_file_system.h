@@ -20,6 +20,7 @@
 #include <rocksdb/file_system.h>
 
 #include <cstddef>
+#include <cstdint>
 #include <memory>
 
 namespace kinesd::storage {
@@ -29,6 +30,10 @@ struct wal_zeroing {
     // A log that took more than this since the last check is left to grow by
     // appends.
     std::size_t max_bytes_per_second = 32u << 20;
+
+    // Whether a log that grew by `grown` bytes over the last `seconds`, now
+    // `appended` long with zeros up to `zeroed_end`, gets another step.
+    bool lays_zeros(std::uint64_t grown, double seconds, std::uint64_t appended, std::uint64_t zeroed_end) const;
 };
 
 // The default file system, except for RocksDB's WAL files ("<number>.log").

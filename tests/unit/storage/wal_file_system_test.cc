@@ -109,19 +109,17 @@ TEST_F(WalFileSystemTest, AppendsRacingTheZerosAreNeverOverwritten) {
     EXPECT_EQ(fs::file_size(dir_ / "000008.log"), expected.size());
 }
 
-TEST_F(WalFileSystemTest, ALogGrowingFasterThanTheLimitIsLeftToAppends) {
-    auto files = make_wal_file_system({.step = 64u << 10, .max_bytes_per_second = 1});
-    auto file = open_log(*files, "000009.log");
-    ASSERT_TRUE(file);
-    const std::string piece(4096, 'x');
-    std::size_t appended = 0;
-    for (int i = 0; i < 50; ++i) {
-        ASSERT_TRUE(file->Append(piece, rocksdb::IOOptions(), nullptr).ok());
-        appended += piece.size();
-        std::this_thread::sleep_for(std::chrono::milliseconds(2));
-    }
-    EXPECT_EQ(fs::file_size(dir_ / "000009.log"), appended);
-    ASSERT_TRUE(file->Close(rocksdb::IOOptions(), nullptr).ok());
+TEST(WalZeroing, ALogGrowingFasterThanTheLimitIsLeftToAppends) {
+    const wal_zeroing zeroing{.step = 2u << 20, .max_bytes_per_second = 32u << 20};
+    // 1 MiB in 10 ms is 100 MiB/s: no zeros, however close the end.
+    EXPECT_FALSE(zeroing.lays_zeros(1u << 20, 0.010, 5u << 20, 5u << 20));
+    // 100 KiB in 10 ms is 10 MiB/s: zeros once within half a step of the end.
+    EXPECT_TRUE(zeroing.lays_zeros(100u << 10, 0.010, 5u << 20, 6u << 20));
+    EXPECT_TRUE(zeroing.lays_zeros(100u << 10, 0.010, 7u << 20, 6u << 20));
+    EXPECT_FALSE(zeroing.lays_zeros(100u << 10, 0.010, (5u << 20) - 1, 6u << 20));
+    // An idle log near the end of its zeros, a new one included.
+    EXPECT_TRUE(zeroing.lays_zeros(0, 0.010, 0, 0));
+    EXPECT_FALSE(zeroing.lays_zeros(0, 0.010, 0, 2u << 20));
 }
 
 TEST_F(WalFileSystemTest, OtherFilesAreTheDefaultFileSystems) {

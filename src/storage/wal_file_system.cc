@@ -149,13 +149,16 @@ private:
         const std::uint64_t appended = log.appended.load(std::memory_order_acquire);
         const std::uint64_t grown = appended - log.appended_at_last_look;
         log.appended_at_last_look = appended;
-        if (!settings_.lays_zeros(grown, seconds, appended, log.zeroed_end.load(std::memory_order_acquire)))
-            return grown > 0;
+        if (settings_.lays_zeros(grown, seconds, appended, log.zeroed_end.load(std::memory_order_acquire)))
+            lay_zeros(log);
+        return grown > 0;
+    }
 
+    void lay_zeros(wal_log& log) {
         std::uint64_t from;
         {
             std::lock_guard lock(log.mutex);
-            if (log.closed || log.given_up) return grown > 0;
+            if (log.closed || log.given_up) return;
             from = std::max(log.zeroed_end.load(std::memory_order_relaxed), log.claimed);
             log.zeroing = true;
             log.zeroing_from = from;
@@ -179,7 +182,6 @@ private:
         }
         log.changed.notify_all();
         if (!ok) spdlog::debug("WAL {}: zeros ahead of the log stopped: {}", log.path, std::strerror(err));
-        return grown > 0;
     }
 
     const wal_zeroing settings_;

@@ -60,10 +60,25 @@ class DurabilityTest(KinesdTestCase):
                 newest_old = max(int(number) for number, _, _ in old[shard])
                 self.assertGreater(min(int(number) for number, _, _ in records), newest_old, shard)
 
+    def wal_ends_in_zeros(self):
+        """Whether a write-ahead log in the data directory ends with zeros
+        laid ahead of its records, as a crash leaves it."""
+        for name in os.listdir(self.server.data_dir):
+            if name.endswith(".log") and name[:-4].isdigit():
+                with open(os.path.join(self.server.data_dir, name), "rb") as log:
+                    log.seek(0, os.SEEK_END)
+                    if log.tell() >= 4096:
+                        log.seek(-4096, os.SEEK_END)
+                        if log.read() == bytes(4096):
+                            return True
+        return False
+
     def test_kill9_keeps_acknowledged_records(self):
         description_before = self.client.describe_stream(StreamName=self.name)["StreamDescription"]
         acked = self.put_many(600, b"before")
         self.server.kill9()
+        # Recovery below reads through the zeros after the last record.
+        self.assertTrue(self.wal_ends_in_zeros())
         self.server.start()
         self.reconnect()
 

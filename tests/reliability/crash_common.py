@@ -97,7 +97,7 @@ def client_for(session, service, endpoint, read_timeout=30, **kwargs):
     """A client that never retries: a retried put could store a record twice
     under an id the harness already counts as acknowledged once."""
     config = botocore.config.Config(
-        retries={"mode": "standard", "max_attempts": 1},
+        retries={"mode": "standard", "total_max_attempts": 1},  # "max_attempts" counts retries
         connect_timeout=3, read_timeout=read_timeout, tcp_keepalive=True)
     return session.client(service, endpoint_url=endpoint, region_name=REGION,
                           aws_access_key_id=kwargs.get("key", "test"),

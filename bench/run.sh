@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Throughput benchmark: kinesd against kinesalite and kinesis-local (kinesis-mock),
-# with RocksDB's db_bench as the ceiling for durable batched writes.
+# with RocksDB's db_bench as the ceiling for durable batched writes and for
+# synced single puts from 1 and 16 writers.
 #
 # Each server runs on its own loopback port with a fresh data directory. For
 # each one: create a stream, PutRecords with 4 connections, PutRecord with 1
@@ -552,6 +553,28 @@ run_db_bench() {  # run_db_bench SIZE BATCH
   log "  $(printf '%.0f' "$rate") records/s, ${R[db_bench.mbps]} MB/s of values"
 }
 
+# RocksDB's own synced single puts from WRITERS threads at once, each waiting
+# for its put to be durable before the next: what PutRecord at 1 and at 16
+# connections could reach with no HTTP in the way. The threads share log syncs
+# through RocksDB's group commit, as kinesd's connections share its syncs.
+run_db_bench_single_puts() {  # run_db_bench_single_puts SIZE WRITERS
+  local size=$1 writers=$2 dir="$WORK_TMP/db_bench" out="$RESULTS_DIR/$CONFIG_TAG.db_bench_puts_$2.txt"
+  log "== db_bench fillrandom ($(size_label "$size") values, $writers writer(s), one synced put each)"
+  rm -rf "$dir"
+  timeout --kill-after=10 $((DURATION * 4 + 120)) "$DB_BENCH_BIN" --benchmarks=fillrandom \
+    --value_size="$size" --batch_size=1 --sync=1 --compression_ratio=1 --threads="$writers" \
+    --num=1000000000 --duration="$DURATION" --db="$dir" > "$out" 2>&1
+  local rate
+  rate=$(awk '/^fillrandom/ { for (i = 1; i < NF; i++) if ($(i+1) == "ops/sec") print $i }' "$out")
+  rm -rf "$dir"
+  if [[ -z "$rate" ]]; then
+    log "  db_bench failed:"; tail -n 5 "$out" | sed 's/^/    /'
+    return
+  fi
+  R[db_bench.puts_$writers.rate]=$rate
+  log "  $(printf '%.0f' "$rate") records/s"
+}
+
 # ---------------------------------------------------------------------------
 # Table
 
@@ -595,6 +618,9 @@ print_table() {  # print_table SIZE SHARDS
   if [[ -n "${R[db_bench.rate]:-}" ]]; then
     echo "| RocksDB db_bench fillseq (ceiling) | $(fmt_int "${R[db_bench.rate]}") | $(fmt_mb "${R[db_bench.mbps]}") | | | | | | | | |"
   fi
+  if [[ -n "${R[db_bench.puts_1.rate]:-}${R[db_bench.puts_16.rate]:-}" ]]; then
+    echo "| RocksDB db_bench fillrandom, one synced put per writer (ceiling) | | | | | $(fmt_int "${R[db_bench.puts_1.rate]:-}") | | $(fmt_int "${R[db_bench.puts_16.rate]:-}") | | | |"
+  fi
 
   if wants kinesd && [[ "${R[kinesd.status]:-}" == ok ]]; then
     local others=0
@@ -617,6 +643,10 @@ print_table() {  # print_table SIZE SHARDS
     if [[ -n "${R[sync.p50_ms]:-}" && -n "${R[kinesd.put_record_c1.p50_ms]:-}" ]]; then
       echo
       echo "Disk sync (200 B write + fdatasync, just before kinesd's PutRecord c=1): p50 ${R[sync.p50_ms]} ms, p99 ${R[sync.p99_ms]} ms; kinesd's c=1 p50 is the sync + $(awk -v a="${R[kinesd.put_record_c1.p50_ms]}" -v b="${R[sync.p50_ms]}" 'BEGIN { printf "%.3f", a - b }') ms."
+    fi
+    if [[ -n "${R[db_bench.puts_1.rate]:-}" && -n "${R[db_bench.puts_16.rate]:-}" ]]; then
+      echo
+      echo "kinesd PutRecord reaches $(ratio "${R[kinesd.put_record_c1.records_per_s]:-}" "${R[db_bench.puts_1.rate]}")× of db_bench's one-writer ceiling at c=1 and $(ratio "${R[kinesd.put_record_c16.records_per_s]:-}" "${R[db_bench.puts_16.rate]}")× of its 16-writer ceiling at c=16."
     fi
   fi
 
@@ -689,6 +719,8 @@ main() {
           batch=$(( 4194304 / size )); (( batch > 500 )) && batch=500; (( batch < 1 )) && batch=1
         fi
         run_db_bench "$size" "$batch"
+        run_db_bench_single_puts "$size" 1
+        run_db_bench_single_puts "$size" 16
       fi
       print_table "$size" "$shards" | tee -a "$RESULTS_DIR/results.md"
     done

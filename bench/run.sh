@@ -517,6 +517,19 @@ probe_sync() {  # probe_sync DIR
   log "  disk sync (200 B write + fdatasync): p50 ${R[sync.p50_ms]} ms, p99 ${R[sync.p99_ms]} ms"
 }
 
+# The ops/sec db_bench printed for BENCHMARK in FILE; nothing when it did not
+# finish, with the tail of its output on stderr (stdout is the answer).
+db_bench_rate() {  # db_bench_rate BENCHMARK FILE
+  local rate
+  rate=$(awk -v b="$1" '$1 == b { for (i = 1; i < NF; i++) if ($(i+1) == "ops/sec") print $i }' "$2")
+  rm -rf "$WORK_TMP/db_bench"
+  if [[ -z "$rate" ]]; then
+    log "  db_bench failed:" >&2; tail -n 5 "$2" | sed 's/^/    /' >&2
+    return
+  fi
+  echo "$rate"
+}
+
 # RocksDB's own sequential batched writes with fsync per batch: what the
 # storage engine can do on this disk with no HTTP, JSON or base64 in the way.
 run_db_bench() {  # run_db_bench SIZE BATCH
@@ -532,22 +545,14 @@ run_db_bench() {  # run_db_bench SIZE BATCH
   timeout --kill-after=10 120 "$DB_BENCH_BIN" "${common[@]}" --db="$dir" --num="$calib_num" \
     > "$out.calibrate" 2>&1
   local rate
-  rate=$(awk '/^fillseq/ { for (i = 1; i < NF; i++) if ($(i+1) == "ops/sec") print $i }' "$out.calibrate")
-  rm -rf "$dir"
-  if [[ -z "$rate" ]]; then
-    log "  db_bench calibration failed:"; tail -n 5 "$out.calibrate" | sed 's/^/    /'
-    return
-  fi
+  rate=$(db_bench_rate fillseq "$out.calibrate")
+  [[ -n "$rate" ]] || return 0
   local num
   num=$(awk -v r="$rate" -v d="$DURATION" -v b="$batch" 'BEGIN { n = int(r * d); if (n < b) n = b; print n }')
   timeout --kill-after=10 $((DURATION * 4 + 120)) "$DB_BENCH_BIN" "${common[@]}" --db="$dir" --num="$num" \
     > "$out" 2>&1
-  rate=$(awk '/^fillseq/ { for (i = 1; i < NF; i++) if ($(i+1) == "ops/sec") print $i }' "$out")
-  rm -rf "$dir"
-  if [[ -z "$rate" ]]; then
-    log "  db_bench failed:"; tail -n 5 "$out" | sed 's/^/    /'
-    return
-  fi
+  rate=$(db_bench_rate fillseq "$out")
+  [[ -n "$rate" ]] || return 0
   R[db_bench.rate]=$rate
   R[db_bench.mbps]=$(awk -v r="$rate" -v s="$size" 'BEGIN { printf "%.3f", r * s / 1e6 }')
   log "  $(printf '%.0f' "$rate") records/s, ${R[db_bench.mbps]} MB/s of values"
@@ -565,12 +570,8 @@ run_db_bench_single_puts() {  # run_db_bench_single_puts SIZE WRITERS
     --value_size="$size" --batch_size=1 --sync=1 --compression_ratio=1 --threads="$writers" \
     --num=1000000000 --duration="$DURATION" --db="$dir" > "$out" 2>&1
   local rate
-  rate=$(awk '/^fillrandom/ { for (i = 1; i < NF; i++) if ($(i+1) == "ops/sec") print $i }' "$out")
-  rm -rf "$dir"
-  if [[ -z "$rate" ]]; then
-    log "  db_bench failed:"; tail -n 5 "$out" | sed 's/^/    /'
-    return
-  fi
+  rate=$(db_bench_rate fillrandom "$out")
+  [[ -n "$rate" ]] || return 0
   R[db_bench.puts_$writers.rate]=$rate
   log "  $(printf '%.0f' "$rate") records/s"
 }

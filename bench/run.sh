@@ -522,7 +522,6 @@ probe_sync() {  # probe_sync DIR
 db_bench_rate() {  # db_bench_rate BENCHMARK FILE
   local rate
   rate=$(awk -v b="$1" '$1 == b { for (i = 1; i < NF; i++) if ($(i+1) == "ops/sec") print $i }' "$2")
-  rm -rf "$WORK_TMP/db_bench"
   if [[ -z "$rate" ]]; then
     log "  db_bench failed:" >&2; tail -n 5 "$2" | sed 's/^/    /' >&2
     return
@@ -544,6 +543,7 @@ run_db_bench() {  # run_db_bench SIZE BATCH
   rm -rf "$dir"
   timeout --kill-after=10 120 "$DB_BENCH_BIN" "${common[@]}" --db="$dir" --num="$calib_num" \
     > "$out.calibrate" 2>&1
+  rm -rf "$dir"
   local rate
   rate=$(db_bench_rate fillseq "$out.calibrate")
   [[ -n "$rate" ]] || return 0
@@ -551,6 +551,7 @@ run_db_bench() {  # run_db_bench SIZE BATCH
   num=$(awk -v r="$rate" -v d="$DURATION" -v b="$batch" 'BEGIN { n = int(r * d); if (n < b) n = b; print n }')
   timeout --kill-after=10 $((DURATION * 4 + 120)) "$DB_BENCH_BIN" "${common[@]}" --db="$dir" --num="$num" \
     > "$out" 2>&1
+  rm -rf "$dir"
   rate=$(db_bench_rate fillseq "$out")
   [[ -n "$rate" ]] || return 0
   R[db_bench.rate]=$rate
@@ -569,6 +570,7 @@ run_db_bench_single_puts() {  # run_db_bench_single_puts SIZE WRITERS
   timeout --kill-after=10 $((DURATION * 4 + 120)) "$DB_BENCH_BIN" --benchmarks=fillrandom \
     --value_size="$size" --batch_size=1 --sync=1 --compression_ratio=1 --threads="$writers" \
     --num=1000000000 --duration="$DURATION" --db="$dir" > "$out" 2>&1
+  rm -rf "$dir"
   local rate
   rate=$(db_bench_rate fillrandom "$out")
   [[ -n "$rate" ]] || return 0

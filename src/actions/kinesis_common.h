@@ -8,8 +8,13 @@
 
 namespace kinesd::actions::kinesis {
 
-// StreamName, else the name inside StreamARN.
+// The stream a request names by StreamName, StreamARN or both. An ARN of
+// another account or region names a stream that does not exist here; a name
+// and an ARN that disagree are refused.
 std::string stream_name_of(const action_context& ctx);
+// The stream inside a stream or consumer ARN, after the same account and
+// region check.
+std::string stream_of_arn(const action_context& ctx, const std::string& arn);
 // The stream, or ResourceNotFoundException "Stream X under account Y not found.".
 streams::stream_snapshot require_stream(const action_context& ctx, const std::string& name);
 api_error stream_not_found(const action_context& ctx, const std::string& name);

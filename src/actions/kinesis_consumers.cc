@@ -49,8 +49,7 @@ std::pair<std::string, std::string> consumer_address(const action_context& ctx) 
         auto colon = arn.rfind(':');
         if (stream_at == std::string::npos || consumer_at == std::string::npos || colon < consumer_at)
             throw api_error::invalid_argument("Invalid ConsumerARN " + arn);
-        return {arn.substr(stream_at + 8, consumer_at - stream_at - 8),
-                arn.substr(consumer_at + 10, colon - consumer_at - 10)};
+        return {stream_of_arn(ctx, arn), arn.substr(consumer_at + 10, colon - consumer_at - 10)};
     }
     if (ctx.input.contains("StreamARN") && ctx.input.contains("ConsumerName"))
         return {stream_name_of(ctx), ctx.input["ConsumerName"].get<std::string>()};

@@ -21,11 +21,7 @@ field resource_arn() {
 
 // The stream a ResourceARN names (a consumer ARN names its stream too).
 std::string stream_of_resource(const action_context& ctx) {
-    const auto& arn = ctx.input["ResourceARN"].get_ref<const std::string&>();
-    auto at = arn.find(":stream/");
-    std::string name = arn.substr(at + 8);
-    if (auto slash = name.find('/'); slash != std::string::npos) name.resize(slash);
-    return name;
+    return stream_of_arn(ctx, ctx.input["ResourceARN"].get<std::string>());
 }
 
 const field tag_key_field{.name = "member", .min_length = 1, .max_length = 128};

@@ -69,6 +69,29 @@ streams::stream_snapshot require_stream(const action_context& ctx, const std::st
     return s;
 }
 
+// Account settings live in the meta column family: there is one account.
+const std::string_view account_settings_key = "account/settings";
+
+nlohmann::json account_settings(const action_context& ctx) {
+    std::string text;
+    if (ctx.svc.store().get_meta(account_settings_key, &text)) {
+        auto j = nlohmann::json::parse(text, nullptr, false);
+        if (j.is_object()) return j;
+    }
+    return {{"MinimumThroughputBillingCommitment", {{"Status", "DISABLED"}}}};
+}
+
+bool consumer_gone(const action_context& ctx, const streams::consumer_state& c) {
+    return c.deleting_since_ms && ctx.now_ms >= *c.deleting_since_ms + ctx.svc.streams().options().delete_delay_ms;
+}
+
+std::size_t consumer_count(const action_context& ctx, const streams::stream_state& s) {
+    std::size_t n = 0;
+    for (auto& c : s.consumers)
+        if (!consumer_gone(ctx, c)) ++n;
+    return n;
+}
+
 std::string starting_sequence_number(const streams::shard_state& shard) {
     return encoding::sequence_number(
         {shard.created_s, shard.index, encoding::starting_counter, shard.created_s});

@@ -19,6 +19,15 @@ std::string stream_of_arn(const action_context& ctx, const std::string& arn);
 streams::stream_snapshot require_stream(const action_context& ctx, const std::string& name);
 api_error stream_not_found(const action_context& ctx, const std::string& name);
 
+// DescribeAccountSettings' answer: {MinimumThroughputBillingCommitment{Status, ...}}.
+nlohmann::json account_settings(const action_context& ctx);
+extern const std::string_view account_settings_key;
+
+// A deregistered consumer stays DELETING for the delete delay, then is gone.
+bool consumer_gone(const action_context& ctx, const streams::consumer_state& c);
+// Consumers registered and not yet gone (DescribeStreamSummary's ConsumerCount).
+std::size_t consumer_count(const action_context& ctx, const streams::stream_state& s);
+
 // {ShardId, ParentShardId?, AdjacentParentShardId?, HashKeyRange, SequenceNumberRange}
 nlohmann::json shard_json(const streams::stream_state& s, const streams::shard_state& shard);
 std::string starting_sequence_number(const streams::shard_state& shard);

@@ -99,18 +99,6 @@ void delete_resource_policy(action_context& ctx) {
     ctx.reply->ok_empty();
 }
 
-// Account settings live in the meta column family: there is one account.
-constexpr std::string_view account_settings_key = "account/settings";
-
-json account_settings(const action_context& ctx) {
-    std::string text;
-    if (ctx.svc.store().get_meta(account_settings_key, &text)) {
-        auto j = json::parse(text, nullptr, false);
-        if (j.is_object()) return j;
-    }
-    return {{"MinimumThroughputBillingCommitment", {{"Status", "DISABLED"}}}};
-}
-
 const shape describe_account_settings_shape = {};
 
 void describe_account_settings(action_context& ctx) { ctx.reply->ok(account_settings(ctx)); }

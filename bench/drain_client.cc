@@ -10,6 +10,11 @@
 // increasing. The first answer of each shard is also parsed in full as JSON and
 // must agree with the scan, so a scan that goes wrong fails the run.
 //
+// --format cbor asks GetRecords in CBOR 1.1, as the Java SDKs do, and walks
+// every answer in full (any length form, tags): records, Data byte lengths,
+// tag 1 arrival times and increasing sequence numbers. The other calls stay
+// JSON.
+//
 // Prints `RESULT kind=drain ...` on stdout and a summary on stderr. Exit
 // status: 0 when every shard was read to its end (and --expect was met), 1 on
 // an error answer, a failed check, a throttle that does not clear or too few
@@ -58,6 +63,7 @@ struct options {
     std::optional<std::uint64_t> expect;
     int parallel = 0;  // 0: one reader per shard
     int max_throttles = 100;
+    bool cbor = false;  // GetRecords in CBOR
 };
 
 struct call_failed : std::runtime_error {
@@ -75,9 +81,9 @@ bool is_throttle(const std::string& type) {
     return type == "ProvisionedThroughputExceededException" || type == "LimitExceededException";
 }
 
-api_failure error_of(unsigned status, const std::string& body) {
+api_failure error_of(unsigned status, const std::string& body, bool cbor = false) {
     std::string type = "?", message = body.substr(0, 200);
-    auto parsed = json::parse(body, nullptr, false);
+    auto parsed = cbor ? json::from_cbor(body, true, false) : json::parse(body, nullptr, false);
     if (parsed.is_object()) {
         if (auto t = parsed.find("__type"); t != parsed.end() && t->is_string()) {
             type = t->get<std::string>();
@@ -112,10 +118,11 @@ class connection {
 public:
     connection(const options& opt) : opt_(opt), socket_(io_) {}
 
-    void send(std::string_view action, const std::string& body) {
+    void send(std::string_view action, const std::string& body, bool cbor = false) {
         request_.clear();
         request_.append("POST / HTTP/1.1\r\nHost: ").append(opt_.host).append(":").append(opt_.port);
-        request_.append("\r\nContent-Type: application/x-amz-json-1.1\r\nX-Amz-Target: Kinesis_20131202.");
+        request_.append(cbor ? "\r\nContent-Type: application/x-amz-cbor-1.1" : "\r\nContent-Type: application/x-amz-json-1.1");
+        request_.append("\r\nX-Amz-Target: Kinesis_20131202.");
         request_.append(action).append("\r\n").append(auth_headers());
         request_.append("Content-Length: ").append(std::to_string(body.size())).append("\r\n\r\n");
         request_.append(body);
@@ -324,6 +331,188 @@ page_count full_count(const json& page, std::string_view after) {
 }
 
 // ---------------------------------------------------------------------------
+// CBOR answers: a strict walk of the whole answer.
+
+class cbor_walk {
+public:
+    explicit cbor_walk(std::string_view s)
+        : p_(reinterpret_cast<const unsigned char*>(s.data())), end_(p_ + s.size()) {}
+
+    bool at_end() const { return p_ == end_; }
+    bool at_break() const { return p_ < end_ && *p_ == 0xFF; }
+    // Whether the array that starts here is empty, when its head says so
+    // plainly (0x80, or 0x9f then a break); nullopt when unsure.
+    std::optional<bool> array_empty() const {
+        if (p_ >= end_ || (*p_ >> 5) != 4) return std::nullopt;
+        if (*p_ == 0x80) return true;
+        if (*p_ == 0x9F) return p_ + 1 < end_ ? std::optional<bool>(p_[1] == 0xFF) : std::nullopt;
+        return (*p_ & 0x1F) < 24 ? std::optional<bool>(false) : std::nullopt;
+    }
+    void take_break() {
+        if (!at_break()) fail("expected a break");
+        ++p_;
+    }
+
+    // The next head: major type and argument (indefinite: argument npos).
+    std::pair<unsigned, std::uint64_t> head() {
+        if (p_ >= end_) fail("truncated");
+        const unsigned char initial = *p_++;
+        const unsigned info = initial & 0x1F;
+        std::uint64_t arg = info;
+        if (info == 31) {
+            arg = indefinite;
+        } else if (info >= 24) {
+            if (info > 27) fail("reserved additional information");
+            const std::size_t n = std::size_t{1} << (info - 24);
+            if (std::size_t(end_ - p_) < n) fail("truncated");
+            arg = 0;
+            for (std::size_t i = 0; i < n; ++i) arg = arg << 8 | *p_++;
+        }
+        return {initial >> 5, arg};
+    }
+
+    // A byte (2) or text (3) string; chunks are joined into `scratch`.
+    std::string_view string(unsigned major, std::string& scratch) {
+        auto [m, len] = head();
+        if (m != major) fail("expected a string");
+        if (len != indefinite) return take(len);
+        scratch.clear();
+        while (!at_break()) {
+            auto [cm, clen] = head();
+            if (cm != major || clen == indefinite) fail("bad string chunk");
+            scratch.append(take(clen));
+        }
+        take_break();
+        return scratch;
+    }
+
+    std::uint64_t unsigned_int() {
+        auto [m, v] = head();
+        if (m != 0 || v == indefinite) fail("expected an unsigned integer");
+        return v;
+    }
+
+    // Calls item() for each element (arrays) or each key (maps; the value follows).
+    template <typename F>
+    void container(unsigned major, F item) {
+        auto [m, n] = head();
+        if (m != major) fail(major == 5 ? "expected a map" : "expected an array");
+        for (std::uint64_t i = 0; n == indefinite ? !at_break() : i < n; ++i) item();
+        if (n == indefinite) take_break();
+    }
+
+    void skip() {
+        auto [m, arg] = head();
+        switch (m) {
+            case 0: case 1: return;
+            case 2: case 3: {
+                if (arg != indefinite) return void(take(arg));
+                while (!at_break()) skip();
+                return take_break();
+            }
+            case 4: case 5:
+                for (std::uint64_t i = 0; arg == indefinite ? !at_break() : i < arg * (m == 5 ? 2 : 1); ++i) skip();
+                if (arg == indefinite) take_break();
+                return;
+            case 6: return skip();
+            default:
+                if (arg == indefinite) fail("stray break");
+                return;  // simple values and floats: the argument was the payload
+        }
+    }
+
+    [[noreturn]] static void fail(const char* what) {
+        throw call_failed(std::string("GetRecords CBOR answer: ") + what);
+    }
+
+private:
+    static constexpr std::uint64_t indefinite = ~std::uint64_t{0};
+
+    std::string_view take(std::uint64_t n) {
+        if (std::uint64_t(end_ - p_) < n) fail("truncated");
+        std::string_view out(reinterpret_cast<const char*>(p_), std::size_t(n));
+        p_ += n;
+        return out;
+    }
+
+    const unsigned char* p_;
+    const unsigned char* end_;
+};
+
+// Scan and count of a CBOR answer in one walk. `scanned` gets the scan as
+// soon as it is known: before the records are walked when the members it
+// needs come first (kinesd writes Records last), so the next call can be
+// sent while this answer is counted; else at the end.
+template <typename F>
+std::pair<page_scan, page_count> cbor_page(std::string_view s, std::string_view after, F scanned) {
+    page_scan scan;
+    page_count count;
+    std::string previous(after), key_scratch, value_scratch;
+    bool has_records = false, has_behind = false, closed = false, told = false;
+    cbor_walk in(s);
+    in.container(5, [&] {
+        const std::string_view key = in.string(3, key_scratch);
+        if (key == "NextShardIterator") {
+            scan.next_iterator = std::string(in.string(3, value_scratch));
+        } else if (key == "MillisBehindLatest") {
+            scan.behind = in.unsigned_int();
+            has_behind = true;
+        } else if (key == "ChildShards") {
+            closed = true;
+            in.skip();
+        } else if (key == "Records") {
+            has_records = true;
+            if (auto empty = in.array_empty(); empty && has_behind && (scan.next_iterator || closed)) {
+                scan.empty = *empty;
+                scanned(scan);
+                told = true;
+            }
+            in.container(4, [&] {
+                bool data = false, sequence = false, arrival = false, partition_key = false;
+                in.container(5, [&] {
+                    const std::string_view member = in.string(3, key_scratch);
+                    if (member == "Data") {
+                        count.bytes += in.string(2, value_scratch).size();
+                        data = true;
+                    } else if (member == "SequenceNumber") {
+                        const std::string_view number = in.string(3, value_scratch);
+                        if (number.empty() || number.find_first_not_of("0123456789") != std::string_view::npos)
+                            throw call_failed("SequenceNumber is not a decimal number: " + std::string(number));
+                        if (!previous.empty() && !sequence_less(previous, number))
+                            throw call_failed("sequence numbers do not increase: " + std::string(number) + " after " +
+                                              previous);
+                        previous.assign(number);
+                        sequence = true;
+                    } else if (member == "ApproximateArrivalTimestamp") {
+                        auto [m, tag] = in.head();
+                        if (m != 6 || tag != 1) cbor_walk::fail("arrival time without tag 1");
+                        in.unsigned_int();
+                        arrival = true;
+                    } else if (member == "PartitionKey") {
+                        in.string(3, value_scratch);
+                        partition_key = true;
+                    } else {
+                        in.skip();
+                    }
+                });
+                if (!(data && sequence && arrival && partition_key))
+                    throw call_failed("record without Data, SequenceNumber, ApproximateArrivalTimestamp or PartitionKey");
+                count.records += 1;
+            });
+        } else {
+            in.skip();
+        }
+    });
+    if (!in.at_end()) cbor_walk::fail("trailing bytes");
+    if (!has_records || !has_behind) throw call_failed("GetRecords answer without Records or MillisBehindLatest");
+    if (told && scan.empty != (count.records == 0)) throw call_failed("GetRecords answer: Records head disagrees with its records");
+    scan.empty = count.records == 0;
+    if (!told) scanned(scan);
+    count.last_sequence = count.records ? previous : std::string();
+    return {std::move(scan), std::move(count)};
+}
+
+// ---------------------------------------------------------------------------
 
 struct totals {
     std::atomic<std::uint64_t> records{0}, bytes{0}, calls{0}, empty_calls{0}, throttled{0};
@@ -352,9 +541,11 @@ std::vector<std::string> list_shards(connection& conn, const std::string& stream
     }
 }
 
-std::string get_records_body(const std::string& iterator, int limit) {
+std::string get_records_body(const std::string& iterator, int limit, bool cbor) {
     json body = {{"ShardIterator", iterator}, {"Limit", limit}};
-    return body.dump();
+    if (!cbor) return body.dump();
+    const auto bytes = json::to_cbor(body);
+    return std::string(bytes.begin(), bytes.end());
 }
 
 // Reads one shard to its end; returns false when the deadline stopped it.
@@ -364,31 +555,49 @@ bool drain_shard(connection& conn, const options& opt, const std::string& shard,
         conn.call("GetShardIterator",
                   {{"StreamName", opt.stream}, {"ShardId", shard}, {"ShardIteratorType", "TRIM_HORIZON"}})
             .at("ShardIterator");
-    conn.send("GetRecords", get_records_body(iterator, opt.limit));
+    conn.send("GetRecords", get_records_body(iterator, opt.limit, opt.cbor), opt.cbor);
     bool first = true;
     int throttles = 0;
     std::string last_sequence;
     for (;;) {
         auto [status, text] = conn.receive();
         if (status != 200) {
-            auto err = error_of(status, text);
+            auto err = error_of(status, text, opt.cbor);
             if (!is_throttle(err.type_)) throw err;
             sum.throttled += 1;
             if (++throttles > opt.max_throttles || clock_type::now() > deadline)
                 throw call_failed(shard + ": still throttled after " + std::to_string(throttles) + " tries: " +
                                   err.what());
             std::this_thread::sleep_for(std::chrono::milliseconds(200));
-            conn.send("GetRecords", get_records_body(iterator, opt.limit));
+            conn.send("GetRecords", get_records_body(iterator, opt.limit, opt.cbor), opt.cbor);
             continue;
         }
         throttles = 0;
         sum.calls += 1;
+        if (opt.cbor) {
+            bool done = false, timed_out = false;
+            auto [scan, counted] = cbor_page(text, last_sequence, [&](const page_scan& scan) {
+                done = !scan.next_iterator || (scan.empty && scan.behind == 0);
+                timed_out = !done && clock_type::now() > deadline;
+                if (!done && !timed_out) {
+                    iterator = *scan.next_iterator;
+                    conn.send("GetRecords", get_records_body(iterator, opt.limit, true), true);
+                }
+            });
+            sum.records += counted.records;
+            sum.bytes += counted.bytes;
+            if (!counted.last_sequence.empty()) last_sequence = std::move(counted.last_sequence);
+            if (scan.empty) sum.empty_calls += 1;
+            if (done) return true;
+            if (timed_out) return false;
+            continue;
+        }
         page_scan scan = quick_scan(text);
         bool done = !scan.next_iterator || (scan.empty && scan.behind == 0);
         bool timed_out = !done && clock_type::now() > deadline;
         if (!done && !timed_out) {
             iterator = *scan.next_iterator;
-            conn.send("GetRecords", get_records_body(iterator, opt.limit));
+            conn.send("GetRecords", get_records_body(iterator, opt.limit, false));
         }
         // The server now works on the next call while this answer is counted.
         auto counted = fast_count(text, last_sequence);
@@ -427,7 +636,7 @@ double cpu_seconds() {
 [[noreturn]] void usage(int code) {
     std::fprintf(code ? stderr : stdout,
                  "usage: drain_client --port PORT --stream NAME [--host HOST] [--limit N] [--timeout SECS]\n"
-                 "                    [--expect N] [--parallel N] [--max-throttles N]\n"
+                 "                    [--expect N] [--parallel N] [--max-throttles N] [--format json|cbor]\n"
                  "Reads every record of a stream with GetRecords, one reader per shard (or N).\n");
     std::exit(code);
 }
@@ -448,6 +657,7 @@ options parse_args(int argc, char** argv) {
             else if (a == "--expect") opt.expect = std::stoull(v);
             else if (a == "--parallel") opt.parallel = std::stoi(v);
             else if (a == "--max-throttles") opt.max_throttles = std::stoi(v);
+            else if (a == "--format" && (v == "json" || v == "cbor")) opt.cbor = v == "cbor";
             else usage(2);
         } catch (const std::exception&) {
             std::fprintf(stderr, "drain_client: bad value for %s: %s\n", argv[i - 1], v.c_str());
@@ -502,10 +712,10 @@ int run(const options& opt) {
     }
     double rate = elapsed > 0 ? sum.records / elapsed : 0;
     double mbps = elapsed > 0 ? sum.bytes / elapsed / 1e6 : 0;
-    std::printf("RESULT kind=drain shards=%zu records=%llu bytes=%llu duration_s=%.3f records_per_s=%.1f "
+    std::printf("RESULT kind=drain format=%s shards=%zu records=%llu bytes=%llu duration_s=%.3f records_per_s=%.1f "
                 "mb_per_s=%.3f calls=%llu empty_calls=%llu throttled=%llu client_cpu_s=%.3f timed_out=%d "
                 "readers=%d\n",
-                shards.size(), static_cast<unsigned long long>(sum.records.load()),
+                opt.cbor ? "cbor" : "json", shards.size(), static_cast<unsigned long long>(sum.records.load()),
                 static_cast<unsigned long long>(sum.bytes.load()), elapsed, rate, mbps,
                 static_cast<unsigned long long>(sum.calls.load()),
                 static_cast<unsigned long long>(sum.empty_calls.load()),

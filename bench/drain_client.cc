@@ -48,6 +48,7 @@
 
 namespace {
 
+using namespace std::string_view_literals;
 namespace asio = boost::asio;
 namespace http = boost::beast::http;
 using asio::ip::tcp;
@@ -439,6 +440,12 @@ private:
     const unsigned char* end_;
 };
 
+bool decimal(std::string_view s) {
+    for (const char c : s)
+        if (c < '0' || c > '9') return false;
+    return !s.empty();
+}
+
 // Scan and count of a CBOR answer in one walk. `scanned` gets the scan as
 // soon as it is known: before the records are walked when the members it
 // needs come first (kinesd writes Records last), so the next call can be
@@ -471,24 +478,24 @@ std::pair<page_scan, page_count> cbor_page(std::string_view s, std::string_view 
                 bool data = false, sequence = false, arrival = false, partition_key = false;
                 in.container(5, [&] {
                     const std::string_view member = in.string(3, key_scratch);
-                    if (member == "Data") {
+                    if (member == "Data"sv) {
                         count.bytes += in.string(2, value_scratch).size();
                         data = true;
-                    } else if (member == "SequenceNumber") {
+                    } else if (member == "SequenceNumber"sv) {
                         const std::string_view number = in.string(3, value_scratch);
-                        if (number.empty() || number.find_first_not_of("0123456789") != std::string_view::npos)
+                        if (!decimal(number))
                             throw call_failed("SequenceNumber is not a decimal number: " + std::string(number));
                         if (!previous.empty() && !sequence_less(previous, number))
                             throw call_failed("sequence numbers do not increase: " + std::string(number) + " after " +
                                               previous);
                         previous.assign(number);
                         sequence = true;
-                    } else if (member == "ApproximateArrivalTimestamp") {
+                    } else if (member == "ApproximateArrivalTimestamp"sv) {
                         auto [m, tag] = in.head();
                         if (m != 6 || tag != 1) cbor_walk::fail("arrival time without tag 1");
                         in.unsigned_int();
                         arrival = true;
-                    } else if (member == "PartitionKey") {
+                    } else if (member == "PartitionKey"sv) {
                         in.string(3, value_scratch);
                         partition_key = true;
                     } else {

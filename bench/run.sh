@@ -210,7 +210,7 @@ find_tools() {
 DRAIN_CLIENT=""
 build_drain_client() {
   local src="$BENCH_DIR/drain_client.cc" bin="$ROOT_DIR/build-release/drain_client"
-  if [[ ! -x "$bin" || "$src" -nt "$bin" ]]; then
+  if [[ ! -x "$bin" || "$src" -nt "$bin" || "$BENCH_DIR/drain_cbor.h" -nt "$bin" ]]; then
     log "building the drain client (bench/drain_client.cc)"
     mkdir -p "$ROOT_DIR/build-release"
     if ! "${CXX:-g++}" -std=c++20 -O2 -pthread "$src" -o "$bin.tmp" > "$RESULTS_DIR/drain_client.build.log" 2>&1 ||

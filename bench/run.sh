@@ -399,6 +399,16 @@ wait_idle() {  # wait_idle PID
 
 loadavg() { cut -d' ' -f1 /proc/loadavg; }
 
+# server_cpu KEY TICKS0: the server's CPU seconds since TICKS0 into
+# R[KEY.server_cpu_s] (nothing when it restarted in between). Less sensitive
+# to other work on the machine than a rate is.
+server_cpu() {
+  local now
+  now=$(cpu_ticks "$SERVER_PID") || return 0
+  [[ -n "$2" && "$now" -ge "$2" ]] || return 0
+  R[$1.server_cpu_s]=$(awk -v t=$((now - $2)) -v hz="$(getconf CLK_TCK)" 'BEGIN { printf "%.2f", t / hz }')
+}
+
 # run_wrk NAME CONNECTIONS THREADS SCRIPT ARGS... against the current server
 run_wrk() {
   local name=$1 conns=$2 threads=$3 script=$4 server=$SERVER_NAME
@@ -407,10 +417,13 @@ run_wrk() {
   ensure_server || return 1
   wait_idle "$SERVER_PID"
   log "  $name: $conns connection(s), ${DURATION}s (load average $(loadavg))"
+  local ticks0
+  ticks0=$(cpu_ticks "$SERVER_PID")
   timeout --signal=INT --kill-after=10 $((DURATION + 120)) \
     wrk -t"$threads" -c"$conns" -d"${DURATION}s" --timeout 60s --latency \
       -s "$BENCH_DIR/$script" "http://127.0.0.1:$SERVER_PORT/" -- "$@" > "$out" 2>&1
   local rc=$?
+  server_cpu "$server.$name" "$ticks0"
   sample_rss
   if ! grep -q '^RESULT ' "$out"; then
     log "  $name failed (wrk exit $rc):"
@@ -495,11 +508,14 @@ run_drain() {  # run_drain NAME FORMAT SIZE SHARDS: read the current server's wh
   local dout="$RESULTS_DIR/$CONFIG_TAG.$server.$name.txt"
   wait_idle "$SERVER_PID"
   log "  $name: GetRecords in $format, Limit $limit over $shards shard(s)"
+  local ticks0
+  ticks0=$(cpu_ticks "$SERVER_PID")
   local drain=("$PY" "$BENCH_DIR/drain.py")
   [[ -n "$DRAIN_CLIENT" ]] && drain=("$DRAIN_CLIENT" --format "$format")
   timeout --kill-after=10 $((DRAIN_TIMEOUT + 60)) \
     "${drain[@]}" --port "$SERVER_PORT" --stream "$STREAM" --limit "$limit" \
       --timeout "$DRAIN_TIMEOUT" > "$dout" 2>&1
+  server_cpu "$server.$name" "$ticks0"
   sample_rss
   if grep -q '^RESULT ' "$dout"; then
     for k in records_per_s records mb_per_s timed_out client_cpu_s duration_s; do
@@ -594,6 +610,9 @@ run_db_bench_single_puts() {  # run_db_bench_single_puts SIZE WRITERS
 # ---------------------------------------------------------------------------
 # Table
 
+us_per_record() {  # us_per_record CPU_SECONDS RECORDS
+  if [[ -n "${1:-}" && "${2:-0}" != 0 ]]; then awk -v c="$1" -v n="$2" 'BEGIN { printf "%.2f", c * 1e6 / n }'; else printf "—"; fi
+}
 fmt_int() { [[ -n "${1:-}" ]] && printf "%.0f" "$1" || printf "—"; }
 fmt_1() { [[ -n "${1:-}" ]] && printf "%.1f" "$1" || printf "—"; }
 fmt_2() { [[ -n "${1:-}" ]] && printf "%.2f" "$1" || printf "—"; }
@@ -670,13 +689,13 @@ print_table() {  # print_table SIZE SHARDS
     echo
     echo "kinesd by wire format (the CBOR PutRecords phase runs right after the JSON one, on the same stream; both drains read the whole stream):"
     echo
-    echo "| kinesd | PutRecords rec/s | PutRecords MB/s | PutRecords p50 ms | PutRecords p99 ms | drain rec/s | drain client CPU s |"
-    echo "|---|---:|---:|---:|---:|---:|---:|"
+    echo "| kinesd | PutRecords rec/s | PutRecords MB/s | PutRecords p50 ms | PutRecords p99 ms | PutRecords server CPU µs/record | drain rec/s | drain server CPU µs/record | drain client CPU s |"
+    echo "|---|---:|---:|---:|---:|---:|---:|---:|---:|"
     local f p d
     for f in json cbor; do
       p=put_records d=drain
       [[ $f == cbor ]] && p=put_records_cbor d=drain_cbor
-      echo "| $([[ $f == json ]] && echo "JSON 1.1" || echo "CBOR 1.1") | $(fmt_int "${R[kinesd.$p.records_per_s]:-}") | $(fmt_mb "${R[kinesd.$p.mb_per_s]:-}") | $(fmt_2 "${R[kinesd.$p.p50_ms]:-}") | $(fmt_2 "${R[kinesd.$p.p99_ms]:-}") | $(fmt_int "${R[kinesd.$d.records_per_s]:-}") | ${R[kinesd.$d.client_cpu_s]:-—} |"
+      echo "| $([[ $f == json ]] && echo "JSON 1.1" || echo "CBOR 1.1") | $(fmt_int "${R[kinesd.$p.records_per_s]:-}") | $(fmt_mb "${R[kinesd.$p.mb_per_s]:-}") | $(fmt_2 "${R[kinesd.$p.p50_ms]:-}") | $(fmt_2 "${R[kinesd.$p.p99_ms]:-}") | $(us_per_record "${R[kinesd.$p.server_cpu_s]:-}" "${R[kinesd.$p.records]:-}") | $(fmt_int "${R[kinesd.$d.records_per_s]:-}") | $(us_per_record "${R[kinesd.$d.server_cpu_s]:-}" "${R[kinesd.$d.records]:-}") | ${R[kinesd.$d.client_cpu_s]:-—} |"
     done
     echo
     echo "CBOR ÷ JSON: PutRecords $(ratio "${R[kinesd.put_records_cbor.records_per_s]:-}" "${R[kinesd.put_records.records_per_s]:-}"), drain $(ratio "${R[kinesd.drain_cbor.records_per_s]:-}" "${R[kinesd.drain.records_per_s]:-}")."

@@ -115,12 +115,14 @@ final class Records {
                 BigInteger sequence = new BigInteger(record.sequenceNumber());
                 assertTrue(sequence.compareTo(previous) > 0, "sequence numbers go backwards in " + shard.getKey());
                 previous = sequence;
-                assertEquals(put.shardId(), shard.getKey(), "record " + record.sequenceNumber() + " read from another shard");
+                assertEquals(put.shardId(), shard.getKey(),
+                        "record " + record.sequenceNumber() + " read from another shard");
                 assertEquals(put.key(), record.partitionKey(), "partition key of " + record.sequenceNumber());
                 assertArrayEquals(put.data(), record.data().asByteArray(), "data of " + record.sequenceNumber());
                 assertTimestampSane(record.approximateArrivalTimestamp(), put.sentAfter(), put.answeredBefore(),
                         "ApproximateArrivalTimestamp of " + record.sequenceNumber());
-                keyOrderRead.computeIfAbsent(record.partitionKey(), k -> new ArrayList<>()).add(record.sequenceNumber());
+                keyOrderRead.computeIfAbsent(record.partitionKey(), k -> new ArrayList<>())
+                        .add(record.sequenceNumber());
             }
         }
         assertTrue(bySequence.isEmpty(), (puts.size() - seen) + " records put were never read, e.g. "

@@ -365,13 +365,15 @@ class SubscribeToShardTest {
             assertEquals("event", frames.get(0).header(":message-type"), "first frame of " + call);
             assertEquals("initial-response", frames.get(0).header(":event-type"), "first frame of " + call);
             for (EventStreamFrames.Frame frame : frames) {
-                contentTypes.add(frame.header(":event-type") + " -> " + frame.header(":content-type"));
+                String type = frame.header(":message-type") + " " + (frame.header(":event-type") != null
+                        ? frame.header(":event-type") : frame.header(":exception-type"));
+                contentTypes.add(type + " -> " + frame.header(":content-type"));
                 if ("SubscribeToShardEvent".equals(frame.header(":event-type"))) {
                     assertEquals('{', frame.payload()[0] & 0xff, "not a JSON object: " + frame);
                 }
             }
         }
-        System.out.println("SubscribeToShard frames seen (:event-type -> :content-type): " + contentTypes);
+        System.out.println("SubscribeToShard frames seen (type -> :content-type): " + contentTypes);
         for (WireLog.Exchange call : wire.exchanges()) {
             if (!call.operation.equals("SubscribeToShard")) {
                 assertEquals(Clients.contentType(), call.requestContentType, "request of " + call);

@@ -71,6 +71,19 @@ final class Clients {
                 .build();
     }
 
+    /** The async client on Netty in HTTP/1.1: event streams come as a chunked body. */
+    static KinesisAsyncClient nettyHttp11(URI endpoint, WireLog log) {
+        return KinesisAsyncClient.builder()
+                .endpointOverride(endpoint)
+                .region(Region.US_EAST_1)
+                .credentialsProvider(FAKE_CREDENTIALS)
+                .httpClientBuilder(NettyNioAsyncHttpClient.builder()
+                        .protocol(Protocol.HTTP1_1)
+                        .readTimeout(Duration.ofSeconds(60)))
+                .overrideConfiguration(overrides(log))
+                .build();
+    }
+
     static KinesisClient apache(URI endpoint, WireLog log) {
         return sync(endpoint, log, ApacheHttpClient.builder().build());
     }

@@ -2,6 +2,7 @@ package kinesd.sdk;
 
 import static kinesd.sdk.Reads.await;
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertInstanceOf;
 import static org.junit.jupiter.api.Assertions.assertNotNull;
 import static org.junit.jupiter.api.Assertions.assertNull;
@@ -255,6 +256,32 @@ class SubscribeToShardTest {
             second.close();
         }
         checkWire();
+    }
+
+    /** The same over HTTP/1.1, where the event stream is a chunked body. */
+    @Test
+    void subscribeOverHttp11() throws Exception {
+        WireLog http11Wire = new WireLog();
+        try (KinesisAsyncClient client = Clients.nettyHttp11(server.endpoint(), http11Wire)) {
+            String streamArn = createActive(client, "java-efo-http11");
+            String consumerArn = registerActive(client, streamArn, "http11");
+            List<Records.Put> puts = new ArrayList<>(putRecords(client, streamArn, Records.entries(50, 3, 50)));
+            ShardSubscription subscription = ShardSubscription.open(client, consumerArn, SHARD,
+                    StartingPosition.builder().type(ShardIteratorType.TRIM_HORIZON).build());
+            open.add(subscription);
+            subscription.awaitStarted(EVENT_TIMEOUT);
+            List<Record> delivered = new ArrayList<>(subscription.records(50, EVENT_TIMEOUT));
+            puts.addAll(putRecords(client, streamArn, Records.entries(10, 3, 51)));
+            delivered.addAll(subscription.records(10, EVENT_TIMEOUT));
+            Records.assertReadBack(puts, Map.of(SHARD, delivered));
+            assertEventsConsistent(subscription.events());
+            subscription.close();
+        }
+        WireLog.Exchange call = http11Wire.last("SubscribeToShard");
+        assertEquals(SUBSCRIBE_CONTENT_TYPE, call.requestContentType);
+        assertEquals("application/vnd.amazon.eventstream", call.responseContentType);
+        assertFalse(call.http2, "HTTP/2 from an HTTP/1.1 client: " + call);
+        assertEquals(List.of(), call.frames.errors());
     }
 
     @Test

@@ -65,7 +65,7 @@ class SubscribeToShardTest {
 
     @BeforeAll
     void start() throws Exception {
-        server = KinesdServer.start("--create-stream-ms", "300");
+        server = KinesdServer.start("--create-stream-ms", "300", "--update-stream-ms", "300");
         kinesis = Clients.nettyHttp2(server.endpoint(), wire);
     }
 
@@ -255,6 +255,44 @@ class SubscribeToShardTest {
             Records.assertReadBack(puts, Map.of(SHARD, delivered));
             second.close();
         }
+        checkWire();
+    }
+
+    /**
+     * After a split, the parent's subscription delivers its records, then an
+     * event with the two children and no ContinuationSequenceNumber, then ends.
+     */
+    @Test
+    void aClosedShardEndsWithItsChildShards() throws Exception {
+        String stream = "java-efo-split";
+        String streamArn = createActive(kinesis, stream);
+        String consumerArn = registerActive(kinesis, streamArn, "split");
+        ShardSubscription subscription = subscribe(consumerArn, StartingPosition.builder()
+                .type(ShardIteratorType.TRIM_HORIZON).build());
+        subscription.awaitStarted(EVENT_TIMEOUT);
+        List<Records.Put> puts = putRecords(kinesis, streamArn, Records.entries(30, 4, 33));
+        await(kinesis.splitShard(r -> r.streamName(stream).shardToSplit(SHARD)
+                .newStartingHashKey(BigInteger.ONE.shiftLeft(127).toString())));
+        await(kinesis.waiter().waitUntilStreamExists(r -> r.streamName(stream), Clients.pollOften()));
+
+        List<Record> delivered = new ArrayList<>();
+        SubscribeToShardEvent last = null;
+        for (SubscribeToShardEvent event; (event = subscription.next(EVENT_TIMEOUT)) != null; ) {
+            assertNull(last, "an event after the one with ChildShards");
+            delivered.addAll(event.records());
+            if (event.hasChildShards() && !event.childShards().isEmpty()) {
+                last = event;
+            }
+        }
+        assertNull(subscription.endError(), "the stream of a closed shard did not end cleanly");
+        assertNotNull(last, "no event with ChildShards before the end");
+        assertNull(last.continuationSequenceNumber(), "ContinuationSequenceNumber at the end of a closed shard");
+        assertEquals(List.of("shardId-000000000001", "shardId-000000000002"),
+                last.childShards().stream().map(c -> c.shardId()).sorted().toList());
+        for (var child : last.childShards()) {
+            assertEquals(List.of(SHARD), child.parentShards(), "parents of " + child.shardId());
+        }
+        Records.assertReadBack(puts, Map.of(SHARD, delivered));
         checkWire();
     }
 

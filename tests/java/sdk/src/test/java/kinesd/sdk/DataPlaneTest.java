@@ -19,6 +19,7 @@ import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.TestInstance;
+import org.junit.jupiter.api.extension.RegisterExtension;
 import software.amazon.awssdk.core.SdkBytes;
 import software.amazon.awssdk.services.kinesis.KinesisAsyncClient;
 import software.amazon.awssdk.services.kinesis.model.DescribeStreamSummaryResponse;
@@ -39,6 +40,8 @@ import software.amazon.awssdk.services.kinesis.model.StreamStatus;
 @TestInstance(TestInstance.Lifecycle.PER_CLASS)
 class DataPlaneTest {
     private KinesdServer server;
+    @RegisterExtension
+    final ServerLogOnFailure serverLog = new ServerLogOnFailure(() -> server);
     private final WireLog wire = new WireLog();
     private KinesisAsyncClient kinesis;
 

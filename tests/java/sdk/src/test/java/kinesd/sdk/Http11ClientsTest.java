@@ -11,6 +11,7 @@ import java.util.function.BiFunction;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.TestInstance;
+import org.junit.jupiter.api.extension.RegisterExtension;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.ValueSource;
 import software.amazon.awssdk.services.kinesis.KinesisClient;
@@ -22,6 +23,8 @@ import software.amazon.awssdk.services.kinesis.model.Shard;
 @TestInstance(TestInstance.Lifecycle.PER_CLASS)
 class Http11ClientsTest {
     private KinesdServer server;
+    @RegisterExtension
+    final ServerLogOnFailure serverLog = new ServerLogOnFailure(() -> server);
 
     @BeforeAll
     void start() throws Exception {

@@ -22,6 +22,7 @@ import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.TestInstance;
+import org.junit.jupiter.api.extension.RegisterExtension;
 import software.amazon.awssdk.core.SdkBytes;
 import software.amazon.awssdk.services.kinesis.KinesisAsyncClient;
 import software.amazon.awssdk.services.kinesis.model.Consumer;
@@ -59,6 +60,8 @@ class SubscribeToShardTest {
     private static final String SUBSCRIBE_CONTENT_TYPE = "application/x-amz-json-1.1";
 
     private KinesdServer server;
+    @RegisterExtension
+    final ServerLogOnFailure serverLog = new ServerLogOnFailure(() -> server);
     private final WireLog wire = new WireLog();
     private KinesisAsyncClient kinesis;
     private final List<ShardSubscription> open = new ArrayList<>();

@@ -121,6 +121,7 @@ public final class ConsumerApp {
                 .shardSyncIntervalMillis(2000)
                 .leasesRecoveryAuditorExecutionFrequencyMillis(2000)
                 .listShardsBackoffTimeInMillis(200)
+                .listShardsCacheAllowedAgeInSeconds(1)
                 .dynamoDbLockBasedLeaderLeaseDurationInMillis(5000)
                 .dynamoDbLockBasedLeaderHeartbeatPeriodInMillis(1000);
         // Worker metrics would probe the EC2 instance metadata address: off.

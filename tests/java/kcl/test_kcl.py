@@ -30,13 +30,26 @@ KEYS = ["key-%02d" % i for i in range(20)]
 PROCESS_TIMEOUT = kcl_harness.PROCESS_TIMEOUT
 
 
+# Subscriptions end after seconds instead of five minutes, so that the scenarios also
+# see the KCL renew them from where the last one stopped. Above five seconds: a
+# subscription to the same shard within five seconds of the last one is refused.
+SUBSCRIPTION_LIFETIME_MS = 8000
+IDLE_SECONDS = SUBSCRIPTION_LIFETIME_MS / 1000 + 2
+
+
+def server_args():
+    if MODE != "fanout":
+        return ()
+    return ("--subscription-lifetime-ms", str(SUBSCRIPTION_LIFETIME_MS),
+            "--subscribe-heartbeat-ms", "1000")
+
+
 class KclTest(unittest.TestCase):
-    server_args = ()
 
     @classmethod
     def setUpClass(cls):
         cls.work_dir = tempfile.mkdtemp(prefix="kinesd-kcl-")
-        cls.server = KinesdServer(extra_args=cls.server_args)
+        cls.server = KinesdServer(extra_args=server_args())
         cls.dynamo = DynamoServer()
         cls.cloudwatch = CallCounter()
         cls.client = make_client(cls.server.endpoint)
@@ -170,6 +183,10 @@ class KclTest(unittest.TestCase):
     def test_every_record_once_in_key_order(self):
         self.put_markers(25)
         consumer = self.start_consumer()
+        self.wait_processed(consumer)
+        # Idle for longer than a subscription lives (fan-out mode), then more records.
+        time.sleep(IDLE_SECONDS)
+        self.put_markers(5)
         self.wait_processed(consumer)
         self.wait_checkpointed()
         self.check_order(allow_duplicates=False)

@@ -49,5 +49,5 @@ if [ $with_tests -eq 1 ]; then
   # s3rver: the S3-compatible server the Firehose delivery tests write into.
   (cd tests/integration/s3 && npm ci --no-audit --no-fund --loglevel=error)
   bash scripts/deps/java.sh
-  scripts/deps/kcl.sh
+  bash scripts/deps/kcl.sh
 fi

@@ -84,10 +84,19 @@ def create_stream(client, name, timeout):
 
 def register_consumers(client, stream_arn, count, timeout):
     arns = []
-    for i in range(count):
-        arns.append(client.call("RegisterStreamConsumer", {"StreamARN": stream_arn, "ConsumerName": "bench-%d" % i})
-                    ["Consumer"]["ConsumerARN"])
     deadline = time.monotonic() + timeout
+    for i in range(count):
+        while True:
+            try:
+                arns.append(client.call("RegisterStreamConsumer", {"StreamARN": stream_arn,
+                                                                   "ConsumerName": "bench-%d" % i})
+                            ["Consumer"]["ConsumerARN"])
+                break
+            except KinesisError as e:
+                # As in AWS, at most 5 consumers may be CREATING at once.
+                if e.error_type != "LimitExceededException" or time.monotonic() > deadline:
+                    raise
+                time.sleep(0.2)
     for arn in arns:
         while client.call("DescribeStreamConsumer", {"ConsumerARN": arn})["ConsumerDescription"]["ConsumerStatus"] \
                 != "ACTIVE":

@@ -207,15 +207,17 @@ class RawSubscription:
     `rcvbuf` shrinks the socket's receive buffer before connecting.
     """
 
-    def __init__(self, port, body, content_type=JSON_TYPE, read=True, rcvbuf=None, timeout=60.0):
+    def __init__(self, port, body, content_type=JSON_TYPE, read=True, rcvbuf=None, timeout=60.0,
+                 extra_headers=()):
         self.sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         if rcvbuf:
             self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, rcvbuf)
         self.sock.settimeout(timeout)
         self.sock.connect(("127.0.0.1", port))
         request = ("POST / HTTP/1.1\r\nHost: kinesd\r\nContent-Type: %s\r\n"
-                   "X-Amz-Target: %sSubscribeToShard\r\nContent-Length: %d\r\n\r\n"
-                   % (content_type, TARGET_PREFIX, len(body))).encode() + body
+                   "X-Amz-Target: %sSubscribeToShard\r\nContent-Length: %d\r\n%s\r\n"
+                   % (content_type, TARGET_PREFIX, len(body),
+                      "".join("%s: %s\r\n" % h for h in extra_headers))).encode() + body
         self.sock.sendall(request)
         self.pending = bytearray()
         self.body = bytearray()   # de-chunked bytes not yet split into messages

@@ -150,9 +150,13 @@ class CrashTest(KinesdTestCase):
 class StalledSubscriberTest(KinesdTestCase):
     STALLED = 4
     BULK_BYTES = 80 * MIB
-    # Budget: the small memtable and block cache below plus the bodies of the
-    # bulk PutRecords calls in flight. A server that queued every stalled
-    # subscriber's events would need 4 x 80 MiB x 4/3 (base64), over 400 MiB.
+    # Measured on a 2-core machine, RelWithDebInfo build: +29 MiB of RSS for
+    # the 80 MiB put with no stalled subscriber (memtable, block cache and
+    # request bodies), +62 MiB with 4 stalled subscribers, +67 MiB with 4
+    # and 200 MiB put: each holds about one event (7-8 MiB of 1 MB records),
+    # however much is put. The bound is twice the measured figure. A server
+    # that queued every stalled subscriber's events would need 4 x 80 MiB x
+    # 4/3 (base64), over 400 MiB.
     MAX_GROWTH_KIB = int(128 * 1024 * MEMORY_BOUND_SCALE)
     server_args = ("--subscribe-heartbeat-ms", "300", "--write-buffer-mb", "8", "--block-cache-mb", "8")
 

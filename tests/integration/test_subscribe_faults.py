@@ -7,12 +7,14 @@ fills up.
   none twice, and nothing a subscriber saw before the kill is missing from
   the shard afterwards (only committed records are pushed);
 - subscribers that send their request and never read are held in bounded
-  memory while 80 MiB go into their shard, and everyone else is served.
+  memory while 80 MiB go into their shard (over HTTP/1.1, and over h2c
+  where the flow-control window holds them), and everyone else is served.
 
 Memory bounds are on the server's resident set (VmRSS in /proc/<pid>/status)
 and are documented next to the constant.
 """
 import os
+import socket
 import sys
 import threading
 import time
@@ -23,9 +25,22 @@ import botocore.exceptions
 from kinesd_server import MEMORY_BOUND_SCALE
 from kinesis_helpers import (MAX_HASH_KEY, MIB, KinesdTestCase, create_stream, make_client, read_shard)
 from subscribe_helpers import RawSubscription, Subscription, error_code, json_subscribe_body, register_consumer
+from test_limits import H2cConnection
 
 SHARDS = ("shardId-000000000000", "shardId-000000000001")
 HASH_KEYS = ("0", str(MAX_HASH_KEY))
+
+
+def h2c_subscribe_without_reading(port, body):
+    """Opens an h2c connection, sends one SubscribeToShard request and never
+    reads: no SETTINGS acknowledgement, no WINDOW_UPDATE."""
+    h2 = H2cConnection(port)
+    block = b"".join(h2.literal(n, v) for n, v in (
+        (":method", "POST"), (":scheme", "http"), (":path", "/"), (":authority", "kinesd"),
+        ("content-type", "application/x-amz-json-1.1"), ("x-amz-target", "Kinesis_20131202.SubscribeToShard"),
+        ("content-length", str(len(body)))))
+    h2.sock.sendall(h2.frame(1, 0x4, 1, block) + h2.frame(0, 0x1, 1, body))
+    return h2
 
 
 def proc_status_kib(pid, field):
@@ -149,12 +164,14 @@ class CrashTest(KinesdTestCase):
 
 class StalledSubscriberTest(KinesdTestCase):
     STALLED = 4
+    STALLED_H2 = 2
     BULK_BYTES = 80 * MIB
     # Measured on a 2-core machine, RelWithDebInfo build: +29 MiB of RSS for
     # the 80 MiB put with no stalled subscriber (memtable, block cache and
-    # request bodies), +62 MiB with 4 stalled subscribers, +67 MiB with 4
-    # and 200 MiB put: each holds about one event (7-8 MiB of 1 MB records),
-    # however much is put. The bound is twice the measured figure. A server
+    # request bodies), +62 MiB with 4 stalled HTTP/1.1 subscribers, +67 MiB
+    # with 4 and 200 MiB put, +72 MiB with 4 + 2 over h2c: each holds about
+    # one event (7-8 MiB of 1 MB records), however much is put. The bound is
+    # about twice the measured figure. A server
     # that queued every stalled subscriber's events would need 4 x 80 MiB x
     # 4/3 (base64), over 400 MiB.
     MAX_GROWTH_KIB = int(128 * 1024 * MEMORY_BOUND_SCALE)
@@ -164,10 +181,13 @@ class StalledSubscriberTest(KinesdTestCase):
         name = create_stream(self.client, shards=2)
         pid = self.server.process.pid
         stalled_consumers = [register_consumer(self.client, name) for _ in range(self.STALLED)]
+        h2_consumers = [register_consumer(self.client, name) for _ in range(self.STALLED_H2)]
         healthy_consumer = register_consumer(self.client, name)
         stalled = [RawSubscription(self.server.port,
                                    json_subscribe_body(c, SHARDS[0], {"Type": "TRIM_HORIZON"}),
                                    read=False, rcvbuf=4096) for c in stalled_consumers]
+        stalled_h2 = [h2c_subscribe_without_reading(
+            self.server.port, json_subscribe_body(c, SHARDS[0], {"Type": "TRIM_HORIZON"})) for c in h2_consumers]
         healthy = Subscription(self.client, healthy_consumer, SHARDS[1], {"Type": "LATEST"})
         healthy.next_event()
         time.sleep(0.5)
@@ -221,8 +241,9 @@ class StalledSubscriberTest(KinesdTestCase):
             sampler.join()
             healthy.close()
         growth = peak[0] - before
-        sys.stderr.write("\nRSS %d KiB before, peak %d KiB (+%d KiB) with %d stalled subscribers and %d MiB put\n"
-                         % (before, peak[0], growth, self.STALLED, self.BULK_BYTES // MIB))
+        sys.stderr.write("\nRSS %d KiB before, peak %d KiB (+%d KiB) with %d + %d (h2c) stalled subscribers and "
+                         "%d MiB put\n" % (before, peak[0], growth, self.STALLED, self.STALLED_H2,
+                                          self.BULK_BYTES // MIB))
         self.assertTrue(self.server.running())
         self.assertLessEqual(growth, self.MAX_GROWTH_KIB)
         self.assertGreaterEqual(len(pushed), 3)
@@ -234,6 +255,25 @@ class StalledSubscriberTest(KinesdTestCase):
             headers, _ = s.next_message()
             self.assertEqual(headers[":event-type"], "initial-response")
             s.close()
+        # HTTP/2 flow control held them: without a WINDOW_UPDATE from the
+        # client, no more than the initial 65,535-byte window was sent.
+        for h2 in stalled_h2:
+            h2.sock.settimeout(2.0)
+            data = 0
+            try:
+                while True:
+                    head = h2.read_exactly(9)
+                    length, kind = int.from_bytes(head[:3], "big"), head[3]
+                    stream = int.from_bytes(head[5:9], "big") & 0x7FFFFFFF
+                    h2.read_exactly(length)
+                    self.assertNotEqual(kind, 3, "the stalled h2 subscription was reset")
+                    if kind == 0 and stream == 1:
+                        data += length
+            except (socket.timeout, ConnectionError):
+                pass
+            h2.close()
+            self.assertGreater(data, 0, "the h2 subscription sent nothing")
+            self.assertLessEqual(data, 65535)
 
 
 if __name__ == "__main__":

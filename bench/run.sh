@@ -742,14 +742,14 @@ print_subscribe_table() {
   echo
   echo "### SubscribeToShard, one shard, $(size_label 100) records"
   echo
-  echo "Latency: one producer puts 100 single records a second for ${DURATION} s; time from sending PutRecord to reading the event from each subscriber's socket (one clock). Backlog: 16 subscribers read a backlog from TRIM_HORIZON at once; records delivered to all of them together per second."
+  echo "Latency: one producer puts 100 single records a second for ${DURATION} s; time from sending PutRecord to reading the event from each subscriber's socket (one clock), and the PutRecord round trip of the 1-subscriber run beside it. Backlog: 16 subscribers read a backlog from TRIM_HORIZON at once; records delivered to all of them together per second."
   echo
-  echo "| server | 1 subscriber p50 / p99 ms | 4 subscribers p50 / p99 ms | 16 subscribers p50 / p99 ms | backlog rec/s to 16 (records each) | client CPU s | lost / twice | peak RSS MiB |"
-  echo "|---|---:|---:|---:|---:|---:|---:|---:|"
+  echo "| server | 1 subscriber p50 / p99 ms | 4 subscribers p50 / p99 ms | 16 subscribers p50 / p99 ms | its PutRecord p50 / p99 ms | backlog rec/s to 16 (records each) | client CPU s | lost / twice | peak RSS MiB |"
+  echo "|---|---:|---:|---:|---:|---:|---:|---:|---:|"
   for s in kinesd kinesis-local; do
     wants "$s" || continue
     if [[ "${R[$s.status]:-}" != ok ]]; then
-      echo "| $s | ${R[$s.status]:-not run} | | | | | | |"
+      echo "| $s | ${R[$s.status]:-not run} | | | | | | | |"
       continue
     fi
     out=${R[$s.sub_out]}
@@ -763,13 +763,15 @@ print_subscribe_table() {
       twice=$(( twice + ${dup:-0} ))
       cells+=("${p50:-—} / ${p99:-—}")
     done
-    local rate each cpu
+    local rate each cpu put50 put99
+    put50=$(sub_field "$out" subscribe_latency 1 put_p50_ms)
+    put99=$(sub_field "$out" subscribe_latency 1 put_p99_ms)
     rate=$(sub_field "$out" subscribe_backlog 16 records_per_s)
     each=$(sub_field "$out" subscribe_backlog 16 records_each)
     cpu=$(sub_field "$out" subscribe_backlog 16 client_cpu_s)
     local rss=""
     [[ -n "${R[$s.rss_kib]:-}" ]] && rss=$(awk -v k="${R[$s.rss_kib]}" 'BEGIN { printf "%.1f", k / 1024 }')
-    echo "| $s | ${cells[0]} | ${cells[1]} | ${cells[2]} | ${rate:-—} (${each:-—}) | ${cpu:-—} | $lost / $twice | ${rss:-—} |"
+    echo "| $s | ${cells[0]} | ${cells[1]} | ${cells[2]} | ${put50:-—} / ${put99:-—} | ${rate:-—} (${each:-—}) | ${cpu:-—} | $lost / $twice | ${rss:-—} |"
   done
 }
 

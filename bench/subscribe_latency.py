@@ -288,7 +288,7 @@ def measure_latency(args, client, count):
             s.close()
         raise RuntimeError("subscriptions failed: %s" % failed[:3])
 
-    sent = {}
+    sent, acked = {}, {}
     total = int(args.rate * args.duration)
     producer_done = threading.Event()
 
@@ -304,6 +304,7 @@ def measure_latency(args, client, count):
                 sent[i] = time.monotonic_ns()
                 producer.call("PutRecord", {"StreamName": stream, "PartitionKey": "p",
                                             "Data": base64.b64encode(b"%012d" % i + pad).decode()})
+                acked[i] = time.monotonic_ns()
         finally:
             producer.close()
             producer_done.set()
@@ -320,11 +321,14 @@ def measure_latency(args, client, count):
         s.close()
     latencies = sorted((arrivals[key] - sent[key[1]]) / 1e6 for key in arrivals if key[1] in sent)
     missing = len(sent) * count - len(latencies)
+    # The PutRecord round trip, for comparison: a push cannot come before
+    # the record is committed, which is also when the put is answered.
+    puts = sorted((acked[i] - sent[i]) / 1e6 for i in acked)
     print("RESULT kind=subscribe_latency subscribers=%d records=%d pushes=%d p50_ms=%.3f p90_ms=%.3f "
-          "p99_ms=%.3f max_ms=%.3f missing=%d duplicates=%d exceptions=%d"
+          "p99_ms=%.3f max_ms=%.3f missing=%d duplicates=%d exceptions=%d put_p50_ms=%.3f put_p99_ms=%.3f"
           % (count, len(sent), len(latencies), percentile(latencies, 0.5), percentile(latencies, 0.9),
              percentile(latencies, 0.99), latencies[-1] if latencies else float("nan"), missing,
-             duplicates[0], len(exceptions)), flush=True)
+             duplicates[0], len(exceptions), percentile(puts, 0.5), percentile(puts, 0.99)), flush=True)
     if exceptions:
         log("exception events: %r" % exceptions[:3])
 

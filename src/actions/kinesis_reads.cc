@@ -155,6 +155,11 @@ void get_records(action_context& ctx) {
                                           java_date(ctx.now_ms) +
                                           " which is further in the future than the tolerated delay of " +
                                           std::to_string(ctx.svc.settings().iterator_ttl_ms) + " milliseconds.");
+    if (ctx.input.contains("StreamARN")) {
+        const auto& arn = ctx.input["StreamARN"].get_ref<const std::string&>();
+        if (stream_of_arn(ctx, arn) != it->stream_name)
+            throw api_error::invalid_argument("StreamARN " + arn + " does not name the stream of the ShardIterator.");
+    }
     auto s = ctx.svc.streams().find(it->stream_name);
     const streams::shard_state* shard = s && s->uid == it->stream_uid ? s->find_shard(it->shard_index) : nullptr;
     if (!shard)

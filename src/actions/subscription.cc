@@ -224,7 +224,10 @@ subscription::outcome subscription::next_event(std::int64_t now) {
         return out;
     }
     const bool consumer_there = std::any_of(s->consumers.begin(), s->consumers.end(), [&](const auto& c) {
-        return c.name == target_.consumer_name && c.created_ms == target_.consumer_created_ms;
+        // A deregistered consumer's subscriptions end at once, while it is
+        // still DELETING.
+        return c.name == target_.consumer_name && c.created_ms == target_.consumer_created_ms &&
+               !c.deleting_since_ms;
     });
     const auto* shard = s->find_shard(target_.shard_index);
     if (!consumer_there || !shard) {

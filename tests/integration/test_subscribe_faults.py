@@ -1,11 +1,13 @@
-"""SubscribeToShard when things go wrong: kinesd killed with SIGKILL in the
-middle of subscriptions, and subscribers that stop reading while a shard
-fills up.
+"""SubscribeToShard when things go wrong: kinesd killed with SIGKILL or
+stopped with SIGTERM in the middle of subscriptions, and subscribers that
+stop reading while a shard fills up.
 
 - after a kill -9 and a restart on the same data directory, resubscribing
   from the last ContinuationSequenceNumber brings every acknowledged record,
   none twice, and nothing a subscriber saw before the kill is missing from
   the shard afterwards (only committed records are pushed);
+- SIGTERM ends every subscription with its stream's last chunk (a clean
+  end for the client), and one that never reads does not hold it up;
 - subscribers that send their request and never read are held in bounded
   memory while 80 MiB go into their shard (over HTTP/1.1, and over h2c
   where the flow-control window holds them), and everyone else is served.
@@ -160,6 +162,39 @@ class CrashTest(KinesdTestCase):
         sys.stderr.write("\n%d and %d records acknowledged; %d put calls failed around the kill\n"
                          % (len(producer.acknowledged[SHARDS[0]]), len(producer.acknowledged[SHARDS[1]]),
                             producer.errors))
+
+
+class ShutdownTest(KinesdTestCase):
+    server_args = ("--subscribe-heartbeat-ms", "300")
+
+    def test_sigterm_ends_subscriptions_cleanly(self):
+        name = create_stream(self.client, shards=2)
+        consumer = register_consumer(self.client, name)
+        readers = [Subscription(self.client, consumer, shard, {"Type": "LATEST"}) for shard in SHARDS]
+        for r in readers:
+            r.next_event()
+        # One more that never reads, with a shard's worth of records waiting:
+        # it must not hold the shutdown up.
+        for _ in range(8):
+            self.client.put_records(StreamName=name, Records=[
+                {"Data": os.urandom(900 * 1000), "PartitionKey": "p", "ExplicitHashKey": HASH_KEYS[0]}
+                for _ in range(4)])
+        stalled = RawSubscription(self.server.port, json_subscribe_body(
+            register_consumer(self.client, name), SHARDS[0], {"Type": "TRIM_HORIZON"}), read=False, rcvbuf=4096)
+        time.sleep(0.5)
+        try:
+            started = time.monotonic()
+            self.assertEqual(self.server.stop(timeout=30), 0)
+            stopped_in = time.monotonic() - started
+            for r in readers:
+                _, finished = r.drain_until_finished(timeout=30)
+                # The stream's end arrives: a clean end, not a broken connection.
+                self.assertEqual(finished, ("end", None))
+                r.close()
+        finally:
+            stalled.close()
+        sys.stderr.write("\nSIGTERM to exit with 3 subscriptions (one stalled): %.2f s\n" % stopped_in)
+        self.server.start()
 
 
 class StalledSubscriberTest(KinesdTestCase):

@@ -226,6 +226,28 @@ class SubscribeTest(SubscribeTestCase):
         seq2 = self.put(name, b"to-second")
         self.assertEqual([r["SequenceNumber"] for r in second.records_until(1)], [seq2])
 
+    def test_take_over_exception_event_on_the_wire(self):
+        name, consumer = self.stream_with_consumer()
+        raw = RawSubscription(self.server.port, json_subscribe_body(consumer, SHARD0, {"Type": "LATEST"}))
+        try:
+            self.assertEqual(raw.status, 200)
+            self.assertEqual(raw.next_message()[0][":event-type"], "initial-response")
+            time.sleep(5.2)
+            self.subscribe(consumer, {"Type": "LATEST"}).next_event()
+            while True:
+                message = raw.next_message()
+                self.assertIsNotNone(message, "the stream ended without an exception event")
+                headers, payload = message
+                if headers[":message-type"] != "event":
+                    break
+            self.assertEqual(headers[":message-type"], "exception")
+            self.assertEqual(headers[":exception-type"], "ResourceInUseException")
+            self.assertTrue(json.loads(payload)["message"])
+            # Nothing follows the exception.
+            self.assertIsNone(raw.next_message())
+        finally:
+            raw.close()
+
     # -- errors before the stream starts --
 
     def test_errors_before_the_stream(self):

@@ -30,6 +30,12 @@ RESULTS_DIR=""
 DRAIN_TIMEOUT=300
 STREAM=bench
 SCALE_STREAMS=0
+SUBSCRIBE=1
+SUBSCRIBE_ONLY=0
+SUBSCRIBE_BACKLOG=500000
+# kinesis-local takes about a millisecond per record put: a smaller backlog
+# keeps its run within minutes.
+SUBSCRIBE_PEER_BACKLOG=5000
 
 usage() {
   cat <<EOF
@@ -53,6 +59,10 @@ usage: bench/run.sh [options]
       --matrix               the full matrix: record sizes 100,1k,64k, shards 1,4,64, then
                              kinesd alone from 1 to 1,000 streams (bench/scale.py streams)
       --scale-streams N      after the table, grow kinesd from 1 to N streams of 4 shards
+      --no-subscribe         skip the SubscribeToShard section (kinesd and kinesis-local)
+      --subscribe-only       run only the SubscribeToShard section
+      --subscribe-backlog N  records read from a backlog by 16 subscribers (default $SUBSCRIBE_BACKLOG;
+                             kinesis-local gets $SUBSCRIBE_PEER_BACKLOG)
   -h, --help                 this text
 EOF
 }
@@ -93,6 +103,9 @@ parse_args() {
       --results) RESULTS_DIR="$2"; shift 2 ;;
       --matrix) SIZES=100,1k,64k; SHARD_COUNTS=1,4,64; SCALE_STREAMS=1000; shift ;;
       --scale-streams) SCALE_STREAMS="$2"; shift 2 ;;
+      --no-subscribe) SUBSCRIBE=0; shift ;;
+      --subscribe-only) SUBSCRIBE_ONLY=1; SUBSCRIBE=1; DB_BENCH=0; shift ;;
+      --subscribe-backlog) SUBSCRIBE_BACKLOG="$2"; shift 2 ;;
       -h|--help) usage; exit 0 ;;
       *) usage >&2; die "unknown option: $1" ;;
     esac
@@ -102,6 +115,7 @@ parse_args() {
   [[ "$DURATION" -le 600 ]] || die "--duration is capped at 600 s per phase"
   [[ -z "$RECORDS_PER_REQUEST" || "$RECORDS_PER_REQUEST" =~ ^[0-9]+$ ]] || die "bad --records-per-request"
   [[ "$SCALE_STREAMS" =~ ^[0-9]+$ ]] || die "bad --scale-streams"
+  [[ "$SUBSCRIBE_BACKLOG" =~ ^[0-9]+$ && "$SUBSCRIBE_BACKLOG" -ge 1 ]] || die "bad --subscribe-backlog"
 
   IFS=',' read -ra SIZE_LIST <<< "$SIZES"
   IFS=',' read -ra SHARD_LIST <<< "$SHARD_COUNTS"
@@ -184,7 +198,9 @@ DB_BENCH_BIN=""
 wants() { [[ ",$SERVERS," == *",$1,"* ]]; }
 
 find_tools() {
-  ensure_apt_package wrk wrk || die "wrk is missing and could not be installed (apt-get install wrk)"
+  if [[ $SUBSCRIBE_ONLY -eq 0 ]]; then
+    ensure_apt_package wrk wrk || die "wrk is missing and could not be installed (apt-get install wrk)"
+  fi
   command -v "$PY" >/dev/null 2>&1 || die "python3 is required"
 
   local c
@@ -728,6 +744,98 @@ print_table() {  # print_table SIZE SHARDS
 }
 
 # ---------------------------------------------------------------------------
+# SubscribeToShard: put-to-push latency with 1, 4 and 16 subscribers on one
+# shard, and the rate 16 subscribers are pushed a backlog at
+# (bench/subscribe_latency.py), for kinesd and kinesis-local (kinesalite has
+# no SubscribeToShard).
+
+sub_field() {  # sub_field FILE KIND SUBSCRIBERS KEY
+  grep "^RESULT kind=$2 subscribers=$3 " "$1" 2>/dev/null | head -n1 | tr ' ' '\n' | sed -n "s/^$4=//p"
+}
+
+bench_subscribe_server() {  # bench_subscribe_server NAME
+  local server=$1 backlog=$SUBSCRIBE_BACKLOG out
+  log "== SubscribeToShard: $server"
+  if [[ -n "${UNAVAILABLE[$server]:-}" ]]; then
+    R[$server.status]="not run: ${UNAVAILABLE[$server]}"
+    return
+  fi
+  [[ $server == kinesd ]] || backlog=$SUBSCRIBE_PEER_BACKLOG
+  SERVER_NAME=$server
+  SERVER_SHARDS=1
+  SERVER_PORT=$("${ADMIN[@]}" free-port) || { R[$server.status]="no free port"; return; }
+  SERVER_DATA="$WORK_TMP/$server-subscribe-data"
+  SERVER_LOG="$RESULTS_DIR/subscribe.$server.server.log"
+  CONFIG_TAG=subscribe
+  rm -rf "$SERVER_DATA" && mkdir -p "$SERVER_DATA"
+  : > "$SERVER_LOG"
+  if ! launch_server; then
+    finish_server
+    return
+  fi
+  out="$RESULTS_DIR/subscribe.$server.txt"
+  timeout --kill-after=10 1800 "$PY" "$BENCH_DIR/subscribe_latency.py" --port "$SERVER_PORT" \
+    --duration "$DURATION" --backlog-records "$backlog" > "$out" 2> "$RESULTS_DIR/subscribe.$server.err"
+  sample_rss
+  grep '^RESULT ' "$out" | sed 's/^/    /'
+  if grep -q '^RESULT ' "$out"; then
+    R[$server.status]=ok
+  else
+    R[$server.status]="failed: $(tail -n 2 "$RESULTS_DIR/subscribe.$server.err" | tr '\n' ' ')"
+    log "  ${R[$server.status]}"
+  fi
+  R[$server.sub_out]=$out
+  finish_server
+}
+
+print_subscribe_table() {
+  local s out n p50 p99 miss
+  echo
+  echo "### SubscribeToShard, one shard, $(size_label 100) records"
+  echo
+  echo "Latency: one producer puts 100 single records a second for ${DURATION} s; time from sending PutRecord to reading the event from each subscriber's socket (one clock), and the PutRecord round trip of the 1-subscriber run beside it. Backlog: 16 subscribers read a backlog from TRIM_HORIZON at once; records delivered to all of them together per second."
+  echo
+  echo "| server | 1 subscriber p50 / p99 ms | 4 subscribers p50 / p99 ms | 16 subscribers p50 / p99 ms | its PutRecord p50 / p99 ms | backlog rec/s to 16 (records each) | client CPU s | lost / twice | peak RSS MiB |"
+  echo "|---|---:|---:|---:|---:|---:|---:|---:|---:|"
+  for s in kinesd kinesis-local; do
+    wants "$s" || continue
+    if [[ "${R[$s.status]:-}" != ok ]]; then
+      echo "| $s | ${R[$s.status]:-not run} | | | | | | | |"
+      continue
+    fi
+    out=${R[$s.sub_out]}
+    local cells=() lost=0 twice=0 dup
+    for n in 1 4 16; do
+      p50=$(sub_field "$out" subscribe_latency "$n" p50_ms)
+      p99=$(sub_field "$out" subscribe_latency "$n" p99_ms)
+      miss=$(sub_field "$out" subscribe_latency "$n" missing)
+      lost=$(( lost + ${miss:-0} ))
+      dup=$(sub_field "$out" subscribe_latency "$n" duplicates)
+      twice=$(( twice + ${dup:-0} ))
+      cells+=("${p50:-—} / ${p99:-—}")
+    done
+    local rate each cpu put50 put99
+    put50=$(sub_field "$out" subscribe_latency 1 put_p50_ms)
+    put99=$(sub_field "$out" subscribe_latency 1 put_p99_ms)
+    rate=$(sub_field "$out" subscribe_backlog 16 records_per_s)
+    each=$(sub_field "$out" subscribe_backlog 16 records_each)
+    cpu=$(sub_field "$out" subscribe_backlog 16 client_cpu_s)
+    local rss=""
+    [[ -n "${R[$s.rss_kib]:-}" ]] && rss=$(awk -v k="${R[$s.rss_kib]}" 'BEGIN { printf "%.1f", k / 1024 }')
+    echo "| $s | ${cells[0]} | ${cells[1]} | ${cells[2]} | ${put50:-—} / ${put99:-—} | ${rate:-—} (${each:-—}) | ${cpu:-—} | $lost / $twice | ${rss:-—} |"
+  done
+}
+
+bench_subscribe() {
+  R=()
+  local s
+  for s in kinesd kinesis-local; do
+    wants "$s" && bench_subscribe_server "$s"
+  done
+  print_subscribe_table | tee -a "$RESULTS_DIR/results.md"
+}
+
+# ---------------------------------------------------------------------------
 # Main. Everything runs from this one function, called on the script's last
 # line, so bash has parsed the whole file before any benchmark starts.
 
@@ -760,6 +868,7 @@ main() {
     echo "- load average at start: $(loadavg) (busy machine: numbers are noisy)" >> "$RESULTS_DIR/results.md"
   fi
   local size shards server batch
+  [[ $SUBSCRIBE_ONLY -eq 1 ]] && SIZE_LIST=()
   for size in "${SIZE_LIST[@]}"; do
     for shards in "${SHARD_LIST[@]}"; do
       CONFIG_TAG="size$size-shards$shards"
@@ -779,6 +888,9 @@ main() {
       print_table "$size" "$shards" | tee -a "$RESULTS_DIR/results.md"
     done
   done
+  if [[ $SUBSCRIBE -eq 1 ]] && { wants kinesd || wants kinesis-local; }; then
+    bench_subscribe
+  fi
   if [[ "$SCALE_STREAMS" -gt 0 ]] && wants kinesd && [[ -z "${UNAVAILABLE[kinesd]:-}" ]]; then
     log "== kinesd from 1 to $SCALE_STREAMS streams of 4 shards (load average $(loadavg))"
     {

@@ -314,3 +314,56 @@ func TestSubscribeToShardErrors(t *testing.T) {
 		types.StartingPosition{Type: types.ShardIteratorTypeAfterSequenceNumber})
 	requireAPIError[*types.InvalidArgumentException](t, err, "AFTER_SEQUENCE_NUMBER without a sequence number")
 }
+
+// waitEnd drains a subscription until its stream ends and returns the
+// stream's error (nil for a clean end).
+func (s *subscription) waitEnd(t *testing.T, limit time.Duration) error {
+	t.Helper()
+	deadline := time.After(limit)
+	for {
+		select {
+		case _, open := <-s.stream.Events():
+			if !open {
+				return s.stream.Err()
+			}
+		case <-deadline:
+			t.Fatalf("the stream did not end within %v", limit)
+		}
+	}
+}
+
+// A subscription started more than 5 s after the previous one for the same
+// consumer and shard takes over: the old stream ends with a
+// ResourceInUseException event, the new one gets the records.
+func TestSubscribeToShardTakeover(t *testing.T) {
+	ctx := testContext(t, 3*time.Minute)
+	client := newClient(noRetries)
+	const stream = "go-subscribe-takeover"
+	summary := createStream(ctx, t, client, stream, 1)
+	shard := shardIDs(ctx, t, client, stream)[0]
+	consumer := registerConsumer(ctx, t, client, aws.ToString(summary.StreamARN), "go-takeover")
+	consumerARN := aws.ToString(consumer.ConsumerARN)
+	rng := rand.New(rand.NewSource(11))
+
+	old := subscribe(ctx, t, client, consumerARN, shard, types.StartingPosition{Type: types.ShardIteratorTypeTrimHorizon})
+	// Keep reading the old stream while the new one is being started, as a
+	// consumer would; whatever it returns at the end is what the test checks.
+	ended := make(chan error, 1)
+	go func() {
+		for range old.stream.Events() {
+		}
+		ended <- old.stream.Err()
+	}()
+	fresh := resubscribe(ctx, t, client, consumerARN, shard, types.StartingPosition{Type: types.ShardIteratorTypeTrimHorizon})
+	select {
+	case err := <-ended:
+		requireAPIError[*types.ResourceInUseException](t, err, "the subscription taken over")
+	case <-time.After(eventWait):
+		t.Fatal("the old subscription did not end after another took over")
+	}
+
+	before := time.Now()
+	sent := putBatch(ctx, t, client, stream, rng, 20, "takeover")
+	got, _ := fresh.collect(t, len(sent))
+	sameRecords(t, "records after the takeover", got, sent, before, time.Now())
+}

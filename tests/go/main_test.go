@@ -43,9 +43,13 @@ func runTests(m *testing.M) int {
 }
 
 func newClient(optFns ...func(*kinesis.Options)) *kinesis.Client {
+	return clientFor(server, optFns...)
+}
+
+func clientFor(s *kinesd, optFns ...func(*kinesis.Options)) *kinesis.Client {
 	return kinesis.New(kinesis.Options{
 		Region:       "us-east-1",
-		BaseEndpoint: aws.String(server.endpoint),
+		BaseEndpoint: aws.String(s.endpoint),
 		Credentials:  credentials.NewStaticCredentialsProvider("AKIDKINESDTEST", "kinesd-test-secret", ""),
 	}, optFns...)
 }

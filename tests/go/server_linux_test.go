@@ -41,7 +41,8 @@ func freeLoopbackPort() (int, error) {
 	return l.Addr().(*net.TCPAddr).Port, nil
 }
 
-func startKinesd() (*kinesd, error) {
+// startKinesd starts a server; extraArgs go after the common options.
+func startKinesd(extraArgs ...string) (started *kinesd, err error) {
 	bin := os.Getenv("KINESD_BIN")
 	if bin == "" {
 		return nil, errors.New("KINESD_BIN is not set: point it at the kinesd binary")
@@ -53,6 +54,11 @@ func startKinesd() (*kinesd, error) {
 	if err != nil {
 		return nil, err
 	}
+	defer func() {
+		if err != nil {
+			_ = os.RemoveAll(workDir)
+		}
+	}()
 	dataDir := filepath.Join(workDir, "data")
 	if err := os.Mkdir(dataDir, 0o755); err != nil {
 		return nil, err
@@ -65,7 +71,7 @@ func startKinesd() (*kinesd, error) {
 		if err != nil {
 			return nil, err
 		}
-		if err := s.launch(bin, dataDir, port); err != nil {
+		if err := s.launch(bin, dataDir, port, extraArgs); err != nil {
 			return nil, err
 		}
 		ready, err := s.waitReady(60 * time.Second)
@@ -80,7 +86,7 @@ func startKinesd() (*kinesd, error) {
 	return nil, fmt.Errorf("kinesd exited during start-up\n%s", s.logTail())
 }
 
-func (s *kinesd) launch(bin, dataDir string, port int) error {
+func (s *kinesd) launch(bin, dataDir string, port int, extraArgs []string) error {
 	log, err := os.OpenFile(s.logPath, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
 	if err != nil {
 		return err
@@ -90,6 +96,7 @@ func (s *kinesd) launch(bin, dataDir string, port int) error {
 		"--host", "127.0.0.1", "--port", strconv.Itoa(port), "--data-dir", dataDir,
 		"--log-level", "warn", "--create-stream-ms", strconv.Itoa(activationDelayMs),
 	}
+	args = append(args, extraArgs...)
 	fmt.Fprintf(log, "=== %s %v\n", bin, args)
 	cmd := exec.Command(bin, args...)
 	cmd.Stdout = log

@@ -315,23 +315,6 @@ func TestSubscribeToShardErrors(t *testing.T) {
 	requireAPIError[*types.InvalidArgumentException](t, err, "AFTER_SEQUENCE_NUMBER without a sequence number")
 }
 
-// waitEnd drains a subscription until its stream ends and returns the
-// stream's error (nil for a clean end).
-func (s *subscription) waitEnd(t *testing.T, limit time.Duration) error {
-	t.Helper()
-	deadline := time.After(limit)
-	for {
-		select {
-		case _, open := <-s.stream.Events():
-			if !open {
-				return s.stream.Err()
-			}
-		case <-deadline:
-			t.Fatalf("the stream did not end within %v", limit)
-		}
-	}
-}
-
 // A subscription started more than 5 s after the previous one for the same
 // consumer and shard takes over: the old stream ends with a
 // ResourceInUseException event, the new one gets the records.

@@ -22,6 +22,7 @@
 #include <vector>
 
 #include "actions/service.h"
+#include "actions/subscription_hub.h"
 #include "common/clock.h"
 #include "common/logging.h"
 #include "common/random.h"
@@ -33,6 +34,7 @@
 #include "http/server.h"
 #include "storage/keys.h"
 #include "storage/store.h"
+#include "streams/commit_notifier.h"
 #include "streams/expiry_worker.h"
 #include "streams/stream_registry.h"
 #include "streams/throughput_limiter.h"
@@ -159,6 +161,14 @@ int run(const kinesd::config::settings& cfg) {
 
     boost::asio::thread_pool workers(cfg.worker_threads > 0 ? cfg.worker_threads : int(cores * 4));
     service.set_post([&workers](std::function<void()> work) { boost::asio::post(workers, std::move(work)); });
+    // Declared before the io_context: the subscriptions its connections hold
+    // leave the hub when they go, and their timers run on the workers.
+    kinesd::streams::commit_notifier notifier(store);
+    kinesd::actions::subscription_hub subscriptions(
+        notifier, workers.get_executor(),
+        {.heartbeat_ms = cfg.subscribe_heartbeat_ms, .lifetime_ms = cfg.subscription_lifetime_ms}, cfg.account_id);
+    service.set_subscriptions(&subscriptions);
+    registry.set_change_listener([&subscriptions](std::uint64_t uid) { subscriptions.stream_changed(uid); });
     kinesd::http::router router(service, workers, cfg.max_body_bytes);
 
     boost::asio::io_context ioc;
@@ -187,6 +197,8 @@ int run(const kinesd::config::settings& cfg) {
     signals.async_wait([&](const boost::system::error_code& ec, int sig) {
         if (ec) return;
         spdlog::info("signal {} received, shutting down", sig);
+        // Subscriptions end first: their timers would hold the workers' join.
+        subscriptions.stop_all();
         server.stop();
         ioc.stop();
     });

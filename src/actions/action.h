@@ -15,6 +15,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "actions/body_stream.h"
 #include "actions/service.h"
 #include "actions/shape.h"
 #include "codec/codec.h"
@@ -25,16 +26,16 @@ namespace kinesd::actions {
 class responder {
 public:
     // Receives a body to encode (nullopt = empty 200 body), or a body already
-    // encoded in the request's wire format, or an error; and what must stay
-    // alive until the body has been written out.
+    // encoded in the request's wire format, or an error, or a body streamed
+    // over time; and what must stay alive until the body has been written out.
     using sink = std::function<void(std::optional<nlohmann::json> body, std::string* encoded, const api_error* error,
-                                    std::shared_ptr<void> keep)>;
+                                    std::shared_ptr<void> keep, std::shared_ptr<body_stream> stream)>;
 
     explicit responder(sink s) : sink_(std::move(s)) {}
     ~responder() {
         if (!done_) {
             auto e = api_error::internal();
-            sink_(std::nullopt, nullptr, &e, nullptr);
+            sink_(std::nullopt, nullptr, &e, nullptr, nullptr);
         }
     }
     responder(const responder&) = delete;
@@ -51,15 +52,19 @@ public:
         finish(std::nullopt, &body, nullptr, std::move(keep));
     }
     void ok_empty() { finish(std::nullopt, nullptr, nullptr); }
+    // A 200 whose body the connection pulls from `stream` until it ends.
+    void ok_stream(std::shared_ptr<body_stream> stream) {
+        finish(std::nullopt, nullptr, nullptr, nullptr, std::move(stream));
+    }
     void fail(const api_error& e) { finish(std::nullopt, nullptr, &e); }
     bool done() const { return done_; }
 
 private:
     void finish(std::optional<nlohmann::json> body, std::string* encoded, const api_error* e,
-                std::shared_ptr<void> keep = nullptr) {
+                std::shared_ptr<void> keep = nullptr, std::shared_ptr<body_stream> stream = nullptr) {
         if (done_) return;
         done_ = true;
-        sink_(std::move(body), encoded, e, std::move(keep));
+        sink_(std::move(body), encoded, e, std::move(keep), std::move(stream));
     }
     sink sink_;
     bool done_ = false;

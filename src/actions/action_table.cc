@@ -38,6 +38,7 @@ const action_entry* const all_actions[] = {
     &deregister_stream_consumer_action,
     &describe_stream_consumer_action,
     &list_stream_consumers_action,
+    &subscribe_to_shard_action,
     &tag_resource_action,
     &untag_resource_action,
     &list_tags_for_resource_action,

@@ -18,6 +18,8 @@ extern const action_entry list_shards_action;
 // kinesis_records.cc
 extern const action_entry put_record_action;
 extern const action_entry put_records_action;
+// kinesis_subscribe.cc
+extern const action_entry subscribe_to_shard_action;
 // kinesis_reads.cc
 extern const action_entry get_shard_iterator_action;
 extern const action_entry get_records_action;

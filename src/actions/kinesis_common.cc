@@ -4,6 +4,24 @@
 
 namespace kinesd::actions::kinesis {
 
+std::optional<consumer_arn_parts> parse_consumer_arn(std::string_view arn) {
+    const auto stream_at = arn.find(":stream/"), consumer_at = arn.find("/consumer/");
+    const auto colon = arn.rfind(':');
+    if (stream_at == std::string_view::npos || consumer_at == std::string_view::npos || consumer_at < stream_at ||
+        colon < consumer_at)
+        return std::nullopt;
+    consumer_arn_parts parts;
+    parts.stream = arn.substr(stream_at + 8, consumer_at - stream_at - 8);
+    parts.consumer = arn.substr(consumer_at + 10, colon - consumer_at - 10);
+    const auto created = arn.substr(colon + 1);
+    if (created.empty() || created.size() > 15) return std::nullopt;
+    for (char c : created) {
+        if (c < '0' || c > '9') return std::nullopt;
+        parts.created_s = parts.created_s * 10 + (c - '0');
+    }
+    return parts;
+}
+
 std::string stream_name_of(const action_context& ctx) {
     if (auto it = ctx.input.find("StreamName"); it != ctx.input.end()) return it->get<std::string>();
     if (auto it = ctx.input.find("StreamARN"); it != ctx.input.end()) {
@@ -51,6 +69,23 @@ nlohmann::json shard_json(const streams::stream_state& s, const streams::shard_s
     if (shard.closed_ms) range["EndingSequenceNumber"] = ending_sequence_number(shard);
     j["SequenceNumberRange"] = std::move(range);
     return j;
+}
+
+nlohmann::json child_shards_of(const streams::stream_state& s, const streams::shard_state& parent) {
+    using nlohmann::json;
+    json out = json::array();
+    for (auto& child : s.shards) {
+        if (child.parent != parent.index && child.adjacent_parent != parent.index) continue;
+        json parents = json::array();
+        if (child.parent) parents.push_back(encoding::shard_id(*child.parent));
+        if (child.adjacent_parent) parents.push_back(encoding::shard_id(*child.adjacent_parent));
+        out.push_back({{"ShardId", encoding::shard_id(child.index)},
+                       {"ParentShards", std::move(parents)},
+                       {"HashKeyRange",
+                        {{"StartingHashKey", to_decimal(child.starting_hash)},
+                         {"EndingHashKey", to_decimal(child.ending_hash)}}}});
+    }
+    return out;
 }
 
 }  // namespace kinesd::actions::kinesis

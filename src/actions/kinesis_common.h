@@ -1,12 +1,23 @@
 #pragma once
 // Helpers shared by the Kinesis action families: addressing a stream by name
 // or ARN, AWS's not-found texts, and the JSON shapes of shards.
+#include <cstdint>
+#include <optional>
 #include <string>
+#include <string_view>
 
 #include "actions/action.h"
 #include "streams/stream_registry.h"
 
 namespace kinesd::actions::kinesis {
+
+// The parts of a consumer ARN: ...:stream/<stream>/consumer/<consumer>:<created_s>.
+struct consumer_arn_parts {
+    std::string stream;
+    std::string consumer;
+    std::int64_t created_s = 0;
+};
+std::optional<consumer_arn_parts> parse_consumer_arn(std::string_view arn);
 
 // StreamName, else the name inside StreamARN.
 std::string stream_name_of(const action_context& ctx);
@@ -18,5 +29,8 @@ api_error stream_not_found(const action_context& ctx, const std::string& name);
 nlohmann::json shard_json(const streams::stream_state& s, const streams::shard_state& shard);
 std::string starting_sequence_number(const streams::shard_state& shard);
 std::string ending_sequence_number(const streams::shard_state& shard);
+// The ChildShards member that ends a closed shard's reads (GetRecords and
+// SubscribeToShard): every shard that names it as a parent.
+nlohmann::json child_shards_of(const streams::stream_state& s, const streams::shard_state& parent);
 
 }  // namespace kinesd::actions::kinesis

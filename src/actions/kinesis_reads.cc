@@ -8,6 +8,7 @@
 #include "actions/handlers.h"
 #include "actions/kinesis_common.h"
 #include "actions/read_budget.h"
+#include "actions/records_json.h"
 #include "codec/json_writer.h"
 #include "common/base64.h"
 #include "streams/encoding.h"
@@ -32,16 +33,6 @@ constexpr std::size_t full_answer_bytes = get_records_max_bytes / 3 * 4 + (1u <<
 read_budget& answer_budget() {
     static read_budget budget(answer_budget_bytes, 256u << 10);
     return budget;
-}
-
-// What a record adds to an answer: its data in base64, its key, and the
-// members around them (a 56-digit sequence number, the arrival time, the
-// names). Counted instead of the data alone because a 100-byte record
-// takes about 330 bytes of text: 64 readers of small records held three
-// times the budget.
-std::size_t answer_cost(const storage::record_view& r) {
-    constexpr std::size_t members = 150;
-    return base64::encoded_size(r.data.size()) + r.partition_key.size() + members;
 }
 
 const shape get_shard_iterator_shape = {
@@ -132,133 +123,6 @@ std::string java_date(std::int64_t ms) {
     std::strftime(buf, sizeof buf, "%a %b %d %H:%M:%S UTC %Y", &tm);
     return buf;
 }
-
-json child_shards_of(const streams::stream_state& s, const streams::shard_state& parent) {
-    json out = json::array();
-    for (auto& child : s.shards) {
-        if (child.parent != parent.index && child.adjacent_parent != parent.index) continue;
-        json parents = json::array();
-        if (child.parent) parents.push_back(encoding::shard_id(*child.parent));
-        if (child.adjacent_parent) parents.push_back(encoding::shard_id(*child.adjacent_parent));
-        out.push_back({{"ShardId", encoding::shard_id(child.index)},
-                       {"ParentShards", std::move(parents)},
-                       {"HashKeyRange",
-                        {{"StartingHashKey", to_decimal(child.starting_hash)},
-                         {"EndingHashKey", to_decimal(child.ending_hash)}}}});
-    }
-    return out;
-}
-
-// True when write_json_string would copy the key unchanged between quotes.
-bool plain_json_text(std::string_view s) {
-    for (const char ch : s) {
-        const auto c = static_cast<unsigned char>(ch);
-        if (c < 0x20 || c >= 0x80 || c == '"' || c == '\\') return false;
-    }
-    return true;
-}
-
-// Writes the Records elements, members in the order the general encoder
-// writes them. Each record's size is known before it is written, so it goes
-// into room made once with plain copies instead of a dozen appends that each
-// check capacity; sequence numbers and timestamp texts are carried over from
-// the record before when they can be.
-class records_writer {
-public:
-    // limit: records at most; max_cost: answer_cost() at most (the call's
-    // share of the read budget), which bounds the answer more tightly when
-    // many readers share the budget.
-    records_writer(std::string& out, const streams::shard_state& shard, std::size_t limit, std::size_t max_cost)
-        : out_(out), sequence_(shard.created_s, shard.index), limit_(limit), max_cost_(max_cost) {}
-
-    void add(const storage::record_view& r) {
-        if (count_ == 0) limit_ = std::min(limit_, max_cost_ / answer_cost(r) + 1);
-        if (r.arrival_ms != timestamp_ms_ || timestamp_.empty()) {
-            timestamp_.clear();
-            codec::write_epoch_seconds(r.arrival_ms, timestamp_);
-            timestamp_ms_ = r.arrival_ms;
-        }
-        const std::string_view sequence = sequence_.next(r.counter, std::uint64_t(r.arrival_ms / 1000));
-        std::string_view key = r.partition_key;
-        std::size_t key_size = key.size() + 2;
-        if (!plain_json_text(key)) {
-            escaped_key_.clear();
-            codec::write_json_string(key, escaped_key_);
-            key = escaped_key_;
-            key_size = key.size();
-        }
-
-        static constexpr std::string_view open = "{\"ApproximateArrivalTimestamp\":";
-        static constexpr std::string_view data = ",\"Data\":\"";
-        static constexpr std::string_view kms = "\",\"EncryptionType\":\"KMS";
-        static constexpr std::string_view partition_key = "\",\"PartitionKey\":";
-        static constexpr std::string_view sequence_number = ",\"SequenceNumber\":\"";
-        const std::size_t size = (count_ ? 1 : 0) + open.size() + timestamp_.size() + data.size() +
-                                 base64::encoded_size(r.data.size()) + (r.encrypted ? kms.size() : 0) +
-                                 partition_key.size() + key_size + sequence_number.size() + sequence.size() + 2;
-        char* p = room(size);
-        if (count_) *p++ = ',';
-        p = put(p, open);
-        p = put(p, timestamp_);
-        p = put(p, data);
-        p = base64::encode_raw(p, r.data.data(), r.data.size());
-        if (r.encrypted) p = put(p, kms);
-        p = put(p, partition_key);
-        if (key.data() == r.partition_key.data()) {
-            *p++ = '"';
-            p = put(p, key);
-            *p++ = '"';
-        } else {
-            p = put(p, key);
-        }
-        p = put(p, sequence_number);
-        p = put(p, sequence);
-        *p++ = '"';
-        *p++ = '}';
-        ++count_;
-    }
-
-    // Drops the room made but not written.
-    void finish() { out_.resize(used_); }
-
-private:
-    static char* put(char* p, std::string_view s) {
-        std::memcpy(p, s.data(), s.size());
-        return p + s.size();
-    }
-
-    char* room(std::size_t n) {
-        if (used_ + n > out_.size()) grow(n);
-        char* p = out_.data() + used_;
-        used_ += n;
-        return p;
-    }
-
-    void grow(std::size_t n) {
-        // Records of one shard tend to be alike: the first one sizes the
-        // buffer for the whole batch, so it is allocated once, not doubled
-        // and copied (pages are only touched as they fill). A quarter more
-        // covers keys and timestamps of varying length; the head room lets
-        // the members put in front of Records move the text in place.
-        if (count_ == 0) out_.reserve(used_ + std::min(n * limit_ / 4 * 5, max_estimate) + head_room);
-        constexpr std::size_t step = 256u << 10;
-        out_.resize(std::max(used_ + n, std::min(out_.capacity(), used_ + std::max(n, step))));
-    }
-
-    // About a full 10 MiB answer of small records as text.
-    static constexpr std::size_t max_estimate = 16u << 20;
-    static constexpr std::size_t head_room = 4096;
-
-    std::string& out_;
-    std::size_t used_ = 0;
-    std::size_t count_ = 0;
-    encoding::sequence_stepper sequence_;
-    std::size_t limit_;  // then the records the first one suggests will fit
-    std::size_t max_cost_;
-    std::int64_t timestamp_ms_ = 0;
-    std::string timestamp_;
-    std::string escaped_key_;
-};
 
 // The whole answer around the Records text, members sorted like the general
 // encoder's.

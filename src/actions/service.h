@@ -15,6 +15,8 @@ class firehose_registry;
 
 namespace kinesd::actions {
 
+class subscription_hub;
+
 struct service_settings {
     std::string region = "us-east-1";
     std::string account_id = "000000000000";
@@ -50,6 +52,10 @@ public:
     streams::throughput_limiter* limiter() const { return limiter_; }
     void set_limiter(streams::throughput_limiter* limiter) { limiter_ = limiter; }
 
+    // Enhanced fan-out subscriptions; null when the server runs without them.
+    subscription_hub* subscriptions() const { return subscriptions_; }
+    void set_subscriptions(subscription_hub* hub) { subscriptions_ = hub; }
+
     std::string stream_arn(std::string_view name) const {
         return "arn:aws:kinesis:" + settings_.region + ":" + settings_.account_id + ":stream/" + std::string(name);
     }
@@ -62,6 +68,7 @@ private:
     std::string secret_;
     delivery::firehose_registry* firehose_ = nullptr;
     streams::throughput_limiter* limiter_ = nullptr;
+    subscription_hub* subscriptions_ = nullptr;
     std::function<void(std::function<void()>)> post_;
 };
 

@@ -87,6 +87,10 @@ const std::vector<setting_row>& settings_table() {
                         s.enforce_limits = v == "true" || v == "1";
                     },
                     [](const settings& s) { return std::string(s.enforce_limits ? "true" : "false"); }},
+        KINESD_NUMBER("subscribe-heartbeat-ms", subscribe_heartbeat_ms,
+                      "SubscribeToShard sends an event at least this often while no records arrive"),
+        KINESD_NUMBER("subscription-lifetime-ms", subscription_lifetime_ms,
+                      "a SubscribeToShard stream ends this long after it started (AWS: 5 minutes)"),
         KINESD_NUMBER("expiry-interval-ms", expiry_interval_ms, "how often expired records are removed"),
         KINESD_NUMBER("clock-offset-ms", clock_offset_ms, "move the server's clock forward (testing retention)"),
         KINESD_NUMBER("firehose-retry-window-ms", firehose_retry_window_ms,
@@ -186,6 +190,8 @@ parse_result load(int argc, const char* const* argv, const std::vector<std::stri
     if (s.max_inflight_bytes < s.max_body_bytes)
         throw std::invalid_argument("max-inflight-bytes must be at least max-body-bytes");
     if (s.read_timeout_ms == 0) throw std::invalid_argument("read-timeout-ms must be positive");
+    if (s.subscribe_heartbeat_ms <= 0) throw std::invalid_argument("subscribe-heartbeat-ms must be positive");
+    if (s.subscription_lifetime_ms <= 0) throw std::invalid_argument("subscription-lifetime-ms must be positive");
     if (s.account_id.size() != 12 || s.account_id.find_first_not_of("0123456789") != std::string::npos)
         throw std::invalid_argument("account-id must be 12 digits");
     return result;

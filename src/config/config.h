@@ -37,6 +37,9 @@ struct settings {
     std::int64_t update_stream_ms = 0;
     // AWS's per-shard throughput limits (off: no throttling)
     bool enforce_limits = false;
+    // enhanced fan-out (SubscribeToShard)
+    std::int64_t subscribe_heartbeat_ms = 5000;
+    std::int64_t subscription_lifetime_ms = 300000;
     // background work
     std::int64_t expiry_interval_ms = 60000;
     // test support: shifts the server's clock (retention, iterator expiry)

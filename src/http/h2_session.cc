@@ -248,21 +248,63 @@ void h2_session::reset_if_still_sending(std::int32_t id, stream_state& st) {
 }
 
 int h2_session::on_stream_close(nghttp2_session*, std::int32_t stream_id, std::uint32_t, void* user) {
-    // A reply that arrives for a stream no longer here is dropped.
-    self_of(user)->streams_.erase(stream_id);
+    auto* self = self_of(user);
+    // A reply that arrives for a stream no longer here is dropped; a body
+    // still streaming to it stops.
+    if (auto* st = self->find_stream(stream_id); st && st->source) st->source->cancel();
+    self->streams_.erase(stream_id);
     return 0;
 }
 
 ssize_t h2_session::read_response_body(nghttp2_session*, std::int32_t stream_id, std::uint8_t* buf,
                                        std::size_t length, std::uint32_t* data_flags, nghttp2_data_source*,
                                        void* user) {
-    auto* st = self_of(user)->find_stream(stream_id);
+    auto* self = self_of(user);
+    auto* st = self->find_stream(stream_id);
     if (!st) return NGHTTP2_ERR_TEMPORAL_CALLBACK_FAILURE;
+    if (st->source) return self->read_streamed_body(stream_id, *st, buf, length, data_flags);
     const auto n = std::min(length, st->response_body.size() - st->sent);
     std::memcpy(buf, st->response_body.data() + st->sent, n);
     st->sent += n;
     if (st->sent == st->response_body.size()) *data_flags |= NGHTTP2_DATA_FLAG_EOF;
     return static_cast<ssize_t>(n);
+}
+
+ssize_t h2_session::read_streamed_body(std::int32_t id, stream_state& st, std::uint8_t* buf, std::size_t length,
+                                      std::uint32_t* data_flags) {
+    if (st.sent == st.response_body.size() && !st.source_ended) {
+        st.response_body.clear();
+        st.sent = 0;
+        // Pulled only when the window lets nghttp2 ask for more: a client
+        // that stops reading stops the producer.
+        if (st.source->pull(st.response_body) == actions::body_stream::pulled::end) st.source_ended = true;
+    }
+    const auto n = std::min(length, st.response_body.size() - st.sent);
+    if (n == 0 && !st.source_ended) {
+        st.deferred = true;
+        return NGHTTP2_ERR_DEFERRED;
+    }
+    std::memcpy(buf, st.response_body.data() + st.sent, n);
+    st.sent += n;
+    if (st.source_ended && st.sent == st.response_body.size()) *data_flags |= NGHTTP2_DATA_FLAG_EOF;
+    return static_cast<ssize_t>(n);
+}
+
+void h2_session::on_source_wake(std::int32_t id) {
+    if (closed_) return;
+    auto* st = find_stream(id);
+    if (!st || !st->deferred) return;
+    st->deferred = false;
+    nghttp2_session_resume_data(h2_.get(), id);
+    do_write();
+}
+
+void h2_session::cancel_sources() {
+    for (auto& [id, st] : streams_)
+        if (st->source) {
+            st->source->cancel();
+            st->source.reset();
+        }
 }
 
 // ---- requests and replies -----------------------------------------------------
@@ -300,7 +342,7 @@ void h2_session::submit(std::int32_t id, stream_state& st, reply r) {
         if (!skipped_in_h2(lower)) fields.emplace_back(std::move(lower), std::move(value));
     }
     if (!has_header(r, "x-amzn-RequestId")) fields.emplace_back("x-amzn-requestid", id_uuid());
-    fields.emplace_back("content-length", std::to_string(r.body.size()));
+    if (!r.stream) fields.emplace_back("content-length", std::to_string(r.body.size()));
     fields.emplace_back("date", http_date_now());
 
     std::vector<nghttp2_nv> nva;
@@ -313,10 +355,19 @@ void h2_session::submit(std::int32_t id, stream_state& st, reply r) {
     st.response_body = std::move(r.body);
     st.response_keep = std::move(r.keep);
     st.sent = 0;
+    if (r.stream) {
+        st.response_body.clear();
+        st.source = std::move(r.stream);
+        // The request's bytes are no longer needed; a stream may run for minutes.
+        st.reservation.release();
+        st.source->start([weak = weak_from_this(), id] {
+            if (auto self = weak.lock()) net::post(self->executor_, [self, id] { self->on_source_wake(id); });
+        });
+    }
     nghttp2_data_provider provider{};
     provider.read_callback = &h2_session::read_response_body;
     const int rv = nghttp2_submit_response(h2_.get(), id, nva.data(), nva.size(),
-                                           st.response_body.empty() ? nullptr : &provider);
+                                           st.response_body.empty() && !st.source ? nullptr : &provider);
     if (rv != 0) spdlog::debug("h2c {}: cannot submit response on stream {}: {}", peer_, id, nghttp2_strerror(rv));
 }
 
@@ -404,8 +455,10 @@ void h2_session::on_idle_timer(const error_code& ec) {
     }
     const auto idle = context_->options.idle_timeout;
     const auto now = clock_type::now();
+    // A streamed body counts as awaited for as long as it runs: its
+    // producer sends heartbeats, and a quiet stream is not an idle client.
     const bool awaiting = std::any_of(streams_.begin(), streams_.end(), [](const auto& entry) {
-        return entry.second->dispatched && !entry.second->responded;
+        return (entry.second->dispatched && !entry.second->responded) || entry.second->source;
     });
     // A request still arriving after the read timeout is a stalled or
     // trickling client: the connection goes, as an HTTP/1.1 one would.
@@ -445,6 +498,7 @@ void h2_session::terminate() {
 void h2_session::close() {
     if (closed_) return;
     closed_ = true;
+    cancel_sources();
     idle_timer_.cancel();
     error_code ignored;
     stream_.socket().shutdown(net::ip::tcp::socket::shutdown_both, ignored);

@@ -52,6 +52,11 @@ private:
         std::string response_body;
         std::shared_ptr<void> response_keep;  // reply.keep, until the stream closes
         std::size_t sent = 0;
+        // A streamed body: response_body holds what was pulled and not yet
+        // framed; `deferred` while nghttp2 waits for the producer's wake.
+        std::shared_ptr<actions::body_stream> source;
+        bool deferred = false;
+        bool source_ended = false;
     };
     struct session_deleter {
         void operator()(nghttp2_session* s) const { nghttp2_session_del(s); }
@@ -82,6 +87,12 @@ private:
     void dispatch(std::int32_t id, stream_state& st);
     void on_reply(std::int32_t id, reply r);
     void submit(std::int32_t id, stream_state& st, reply r);
+    void on_source_wake(std::int32_t id);
+    // Copies up to `length` bytes of a streamed body into buf, pulling more
+    // from its source when what was pulled is used up.
+    ssize_t read_streamed_body(std::int32_t id, stream_state& st, std::uint8_t* buf, std::size_t length,
+                               std::uint32_t* data_flags);
+    void cancel_sources();
     void arm_idle_timer(std::chrono::steady_clock::duration after);
     void on_idle_timer(const boost::system::error_code& ec);
     void terminate();

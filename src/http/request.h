@@ -8,6 +8,8 @@
 #include <utility>
 #include <vector>
 
+#include "actions/body_stream.h"
+
 namespace kinesd::http {
 
 struct request {
@@ -32,6 +34,9 @@ struct reply {
     std::string body;
     // Released once the body has been written to the connection.
     std::shared_ptr<void> keep;
+    // When set, the body is streamed from it instead (chunked in HTTP/1.1,
+    // DATA frames under HTTP/2 flow control) and `body` is unused.
+    std::shared_ptr<actions::body_stream> stream;
 };
 
 // Called exactly once per request, possibly from another thread: a session

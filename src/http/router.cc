@@ -102,10 +102,16 @@ void router::process(request& req, reply_handler done, bool io_thread) {
     auto reply_to = std::make_shared<actions::responder>(
         [req_headers = request{.origin = req.origin}, format = *format, done = std::move(done)](
             std::optional<nlohmann::json> body, std::string* encoded, const api_error* error,
-            std::shared_ptr<void> keep) mutable {
+            std::shared_ptr<void> keep, std::shared_ptr<actions::body_stream> stream) mutable {
             if (error) return done(error_reply(req_headers, format, *error));
             reply r;
             r.keep = std::move(keep);
+            if (stream) {
+                r.headers.emplace_back("Content-Type", stream->content_type());
+                r.stream = std::move(stream);
+                add_common_headers(r, req_headers);
+                return done(std::move(r));
+            }
             r.headers.emplace_back("Content-Type", codec::content_type(format));
             if (encoded)
                 r.body = std::move(*encoded);

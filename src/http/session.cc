@@ -9,6 +9,7 @@
 #include <spdlog/spdlog.h>
 
 #include <array>
+#include <cstdio>
 #include <string_view>
 
 #include "common/random.h"
@@ -266,6 +267,10 @@ void session::reply_and_close(reply r) {
 // serializer (a header tree, then a dozen-piece buffer sequence walked per
 // write) cost more CPU per reply than a PutRecord's own work.
 void session::write_response(reply r, bool keep_alive) {
+    if (r.stream) {
+        write_stream_head(std::move(r), keep_alive);
+        return;
+    }
     auto& head = response_head_;
     auto field = [&head](std::string_view name, std::string_view value) {
         head.append(name).append(": ").append(value).append("\r\n");
@@ -290,6 +295,101 @@ void session::write_response(reply r, bool keep_alive) {
     net::async_write(stream_, buffers, [self = shared_from_this(), keep_alive](const error_code& ec, std::size_t) {
         self->on_write(ec, !keep_alive);
     });
+}
+
+void session::write_stream_head(reply r, bool) {
+    // The connection ends with the stream: while it runs, a read stays
+    // pending to notice a client that goes away (and holds the session while
+    // it waits for the producer), and a second read cannot follow it.
+    const bool keep_alive = false;
+    auto& head = response_head_;
+    head.clear();
+    head.append(version_ == 10 ? "HTTP/1.0 " : "HTTP/1.1 ").append(std::to_string(r.status)).append(" OK\r\n");
+    for (const auto& [name, value] : r.headers) head.append(name).append(": ").append(value).append("\r\n");
+    head.append("Date: ").append(http_date_now()).append("\r\n");
+    if (version_ >= 11) head.append("Transfer-Encoding: chunked\r\n");
+    head.append("Connection: close\r\n");
+    head.append("\r\n");
+    // The request's bytes are no longer needed; a stream may run for minutes.
+    reservation_.release();
+    stream_body_ = std::move(r.stream);
+    stream_keep_alive_ = keep_alive;
+    stream_waiting_ = false;
+    stream_ended_ = false;
+    stream_body_->start([weak = weak_from_this()] {
+        if (auto self = weak.lock()) net::post(self->executor_, [self] { self->on_stream_wake(); });
+    });
+    watch_client();
+    stream_.expires_after(context_->options.read_timeout);
+    net::async_write(stream_, net::buffer(response_head_), [self = shared_from_this()](const error_code& ec, std::size_t) {
+        self->on_stream_write(ec);
+    });
+}
+
+// On the socket itself, so that the stream's write timeouts do not apply to
+// it. What a client sends during the stream is read and dropped.
+void session::watch_client() {
+    stream_.socket().async_read_some(net::buffer(watch_buffer_), [self = shared_from_this()](const error_code& ec, std::size_t) {
+        if (ec || self->closed_) {
+            self->close();
+            return;
+        }
+        self->watch_client();
+    });
+}
+
+void session::on_stream_write(const error_code& ec) {
+    if (closed_) return;
+    if (ec) {
+        close();
+        return;
+    }
+    if (stream_ended_) {
+        stream_body_.reset();
+        std::string().swap(stream_chunk_);
+        on_write(ec, !stream_keep_alive_);
+        return;
+    }
+    pump_stream();
+}
+
+void session::on_stream_wake() {
+    if (closed_ || !stream_body_ || !stream_waiting_) return;
+    stream_waiting_ = false;
+    pump_stream();
+}
+
+void session::pump_stream() {
+    // The chunk's size line is written in front of the data once its size is
+    // known: room for it is kept at the start of the buffer.
+    constexpr std::size_t size_room = 10;
+    stream_chunk_.assign(size_room, ' ');
+    const auto state = stream_body_->pull(stream_chunk_);
+    const std::size_t data_size = stream_chunk_.size() - size_room;
+    if (data_size == 0 && state == actions::body_stream::pulled::wait) {
+        // No timer runs while nothing is written: a quiet stream is not a
+        // stalled client. The producer's heartbeats keep it honest.
+        stream_.expires_never();
+        stream_waiting_ = true;
+        return;
+    }
+    std::size_t start = size_room;
+    if (data_size > 0) {
+        if (version_ >= 11) {
+            char line[size_room];
+            const int n = std::snprintf(line, sizeof line, "%zx\r\n", data_size);
+            start = size_room - std::size_t(n);
+            stream_chunk_.replace(start, std::size_t(n), line, std::size_t(n));
+            stream_chunk_.append("\r\n");
+        }
+    }
+    if (state == actions::body_stream::pulled::end) {
+        stream_ended_ = true;
+        if (version_ >= 11) stream_chunk_.append("0\r\n\r\n");
+    }
+    stream_.expires_after(context_->options.read_timeout);
+    net::async_write(stream_, net::buffer(stream_chunk_.data() + start, stream_chunk_.size() - start),
+                     [self = shared_from_this()](const error_code& ec, std::size_t) { self->on_stream_write(ec); });
 }
 
 void session::on_write(const error_code& ec, bool close_after) {
@@ -340,6 +440,10 @@ void session::drain() {
 void session::close() {
     if (closed_) return;
     closed_ = true;
+    if (stream_body_) {
+        stream_body_->cancel();
+        stream_body_.reset();
+    }
     error_code ignored;
     stream_.socket().shutdown(net::ip::tcp::socket::shutdown_both, ignored);
     stream_.close();

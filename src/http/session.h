@@ -7,6 +7,7 @@
 #include <boost/beast/http/parser.hpp>
 #include <boost/beast/http/string_body.hpp>
 
+#include <array>
 #include <chrono>
 #include <cstdint>
 #include <memory>
@@ -46,6 +47,14 @@ private:
     // Answers without having read the whole request, then closes.
     void reply_and_close(reply r);
     void write_response(reply r, bool keep_alive);
+    // A streamed body (reply.stream): the head, then one chunk per pull,
+    // each written before the next pull, so a client that stops reading
+    // stops the producer instead of growing a buffer.
+    void write_stream_head(reply r, bool keep_alive);
+    void pump_stream();
+    void on_stream_wake();
+    void watch_client();
+    void on_stream_write(const boost::system::error_code& ec);
     void refuse_busy();
     void on_write(const boost::system::error_code& ec, bool close);
     // Sends FIN, then reads and discards what the client still sends for a
@@ -67,6 +76,14 @@ private:
     std::string response_head_;
     std::string response_body_;
     std::shared_ptr<void> response_keep_;  // reply.keep, until the write is done
+    // The body being streamed, the chunk being written, and whether the
+    // session waits for the producer's wake before it pulls again.
+    std::shared_ptr<actions::body_stream> stream_body_;
+    std::string stream_chunk_;
+    bool stream_keep_alive_ = false;
+    bool stream_waiting_ = false;
+    bool stream_ended_ = false;
+    std::array<char, 256> watch_buffer_;
     // A started request must be complete by then, however it trickles in:
     // Beast's expiry bounds one operation, the body takes several.
     std::chrono::steady_clock::time_point request_deadline_;

@@ -561,10 +561,22 @@ void store::commit(std::vector<task>& tasks) {
         appends_pending_.fetch_sub(finished.size(), std::memory_order_release);
     };
     std::lock_guard lock(runner_mutex_);
+    if (status.ok() && commit_listener_) {
+        // Pairs with the fence in a watcher's registration: either it sees
+        // the new `committed`, or this sees its watcher count.
+        std::atomic_thread_fence(std::memory_order_seq_cst);
+        for (auto* shard : touched)
+            if (shard->watchers.load(std::memory_order_relaxed) > 0) commit_listener_(*shard);
+    }
     if (completion_runner_)
         completion_runner_(std::move(complete));
     else
         complete();
+}
+
+void store::set_commit_listener(commit_listener listener) {
+    std::lock_guard lock(runner_mutex_);
+    commit_listener_ = std::move(listener);
 }
 
 void store::set_completion_runner(completion_runner runner) {

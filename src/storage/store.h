@@ -79,6 +79,11 @@ struct shard_log {
     // to it by an older snapshot, so nothing lands behind a reader that has
     // already reached the shard's end.
     std::atomic<bool> closed{false};
+    // Readers waiting for the shard's next commit (enhanced fan-out
+    // subscriptions that are caught up). The writer calls the commit
+    // listener only for shards with watchers, so a put pays nothing for
+    // the shards nobody follows.
+    std::atomic<std::uint32_t> watchers{0};
     std::uint64_t next_counter = 1;  // writer thread only
 };
 using shard_ref = std::shared_ptr<shard_log>;
@@ -147,6 +152,12 @@ public:
     // restores the default (at shutdown, before the runner's target goes).
     using completion_runner = std::function<void(std::function<void()>)>;
     void set_completion_runner(completion_runner runner);
+    // Called by the writer after a commit made records of a shard with
+    // watchers visible (its `committed` already published). It runs on the
+    // writer thread, so it must only hand work elsewhere. Set once before
+    // serving; null turns it off.
+    using commit_listener = std::function<void(shard_log&)>;
+    void set_commit_listener(commit_listener listener);
     // Appends queued or committing whose completions have not run yet.
     std::size_t appends_pending() const { return appends_pending_.load(std::memory_order_acquire); }
     // Whether the recent commits each carried a single put, one after
@@ -217,6 +228,7 @@ private:
 
     std::mutex runner_mutex_;
     completion_runner completion_runner_;
+    commit_listener commit_listener_;  // under runner_mutex_
 
     std::mutex queue_mutex_;
     std::condition_variable queue_cv_;

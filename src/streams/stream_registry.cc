@@ -118,6 +118,8 @@ stream_snapshot stream_registry::update(std::string_view name, const std::functi
         if (!shard.open()) shard.log->closed = true;
     persist(*copy);
     it->second = copy;
+    lock.unlock();
+    if (change_listener_) change_listener_(copy->uid);
     return copy;
 }
 
@@ -132,6 +134,8 @@ void stream_registry::remove(std::string_view name) {
     for (auto& shard : s->shards)
         if (shard.log) store_.drop_shard(shard.log);
     spdlog::info("deleted stream {}", s->name);
+    lock.unlock();
+    if (change_listener_) change_listener_(s->uid);
 }
 
 void stream_registry::sweep() {

@@ -64,6 +64,11 @@ public:
     void sweep();
 
     const registry_options& options() const { return options_; }
+    // Called (outside the registry's lock, on the thread that made the
+    // change) with a stream's uid after update() or remove() changed it, so
+    // readers that follow the stream (fan-out subscriptions) look again at
+    // once. Set once before serving.
+    void set_change_listener(std::function<void(std::uint64_t uid)> listener) { change_listener_ = std::move(listener); }
     const kinesd::clock& clock() const { return clock_; }
     storage::store& store() { return store_; }
 
@@ -80,6 +85,7 @@ private:
     registry_options options_;
     mutable std::shared_mutex mutex_;
     std::map<std::string, stream_snapshot, std::less<>> streams_;
+    std::function<void(std::uint64_t)> change_listener_;
 };
 
 }  // namespace kinesd::streams

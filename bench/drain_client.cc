@@ -10,6 +10,11 @@
 // increasing. The first answer of each shard is also parsed in full as JSON and
 // must agree with the scan, so a scan that goes wrong fails the run.
 //
+// --format cbor asks GetRecords in CBOR 1.1, as the Java SDKs do, and walks
+// every answer in full (any length form, tags): records, Data byte lengths,
+// tag 1 arrival times and increasing sequence numbers. The other calls stay
+// JSON.
+//
 // Prints `RESULT kind=drain ...` on stdout and a summary on stderr. Exit
 // status: 0 when every shard was read to its end (and --expect was met), 1 on
 // an error answer, a failed check, a throttle that does not clear or too few
@@ -41,6 +46,8 @@
 #include <thread>
 #include <vector>
 
+#include "drain_cbor.h"
+
 namespace {
 
 namespace asio = boost::asio;
@@ -48,6 +55,10 @@ namespace http = boost::beast::http;
 using asio::ip::tcp;
 using nlohmann::json;
 using clock_type = std::chrono::steady_clock;
+using drain::cbor_page;
+using drain::page_count;
+using drain::page_scan;
+using drain::sequence_less;
 
 struct options {
     std::string host = "127.0.0.1";
@@ -58,6 +69,7 @@ struct options {
     std::optional<std::uint64_t> expect;
     int parallel = 0;  // 0: one reader per shard
     int max_throttles = 100;
+    bool cbor = false;  // GetRecords in CBOR
 };
 
 struct call_failed : std::runtime_error {
@@ -75,9 +87,9 @@ bool is_throttle(const std::string& type) {
     return type == "ProvisionedThroughputExceededException" || type == "LimitExceededException";
 }
 
-api_failure error_of(unsigned status, const std::string& body) {
+api_failure error_of(unsigned status, const std::string& body, bool cbor = false) {
     std::string type = "?", message = body.substr(0, 200);
-    auto parsed = json::parse(body, nullptr, false);
+    auto parsed = cbor ? json::from_cbor(body, true, false) : json::parse(body, nullptr, false);
     if (parsed.is_object()) {
         if (auto t = parsed.find("__type"); t != parsed.end() && t->is_string()) {
             type = t->get<std::string>();
@@ -112,10 +124,11 @@ class connection {
 public:
     connection(const options& opt) : opt_(opt), socket_(io_) {}
 
-    void send(std::string_view action, const std::string& body) {
+    void send(std::string_view action, const std::string& body, bool cbor = false) {
         request_.clear();
         request_.append("POST / HTTP/1.1\r\nHost: ").append(opt_.host).append(":").append(opt_.port);
-        request_.append("\r\nContent-Type: application/x-amz-json-1.1\r\nX-Amz-Target: Kinesis_20131202.");
+        request_.append(cbor ? "\r\nContent-Type: application/x-amz-cbor-1.1" : "\r\nContent-Type: application/x-amz-json-1.1");
+        request_.append("\r\nX-Amz-Target: Kinesis_20131202.");
         request_.append(action).append("\r\n").append(auth_headers());
         request_.append("Content-Length: ").append(std::to_string(body.size())).append("\r\n\r\n");
         request_.append(body);
@@ -215,11 +228,6 @@ std::optional<std::string> string_at(std::string_view s, std::size_t i) {
     return json::parse(s.substr(i, j - i + 1)).get<std::string>();
 }
 
-struct page_scan {
-    std::optional<std::string> next_iterator;
-    std::uint64_t behind = 0;
-    bool empty = false;
-};
 
 page_scan quick_scan(std::string_view s) {
     page_scan out;
@@ -238,16 +246,7 @@ std::uint64_t decoded_length(std::string_view b64) {
     return n / 4 * 3 - pad;
 }
 
-// Sequence numbers are decimal strings of growing integers: compare by length, then text.
-bool sequence_less(std::string_view a, std::string_view b) {
-    return a.size() != b.size() ? a.size() < b.size() : a < b;
-}
 
-struct page_count {
-    std::uint64_t records = 0;
-    std::uint64_t bytes = 0;
-    std::string last_sequence;
-};
 
 // Counts the records of one answer by their Data and SequenceNumber members
 // (written without spaces, as every server here does), checking that the two
@@ -352,9 +351,11 @@ std::vector<std::string> list_shards(connection& conn, const std::string& stream
     }
 }
 
-std::string get_records_body(const std::string& iterator, int limit) {
+std::string get_records_body(const std::string& iterator, int limit, bool cbor) {
     json body = {{"ShardIterator", iterator}, {"Limit", limit}};
-    return body.dump();
+    if (!cbor) return body.dump();
+    const auto bytes = json::to_cbor(body);
+    return std::string(bytes.begin(), bytes.end());
 }
 
 // Reads one shard to its end; returns false when the deadline stopped it.
@@ -364,31 +365,49 @@ bool drain_shard(connection& conn, const options& opt, const std::string& shard,
         conn.call("GetShardIterator",
                   {{"StreamName", opt.stream}, {"ShardId", shard}, {"ShardIteratorType", "TRIM_HORIZON"}})
             .at("ShardIterator");
-    conn.send("GetRecords", get_records_body(iterator, opt.limit));
+    conn.send("GetRecords", get_records_body(iterator, opt.limit, opt.cbor), opt.cbor);
     bool first = true;
     int throttles = 0;
     std::string last_sequence;
     for (;;) {
         auto [status, text] = conn.receive();
         if (status != 200) {
-            auto err = error_of(status, text);
+            auto err = error_of(status, text, opt.cbor);
             if (!is_throttle(err.type_)) throw err;
             sum.throttled += 1;
             if (++throttles > opt.max_throttles || clock_type::now() > deadline)
                 throw call_failed(shard + ": still throttled after " + std::to_string(throttles) + " tries: " +
                                   err.what());
             std::this_thread::sleep_for(std::chrono::milliseconds(200));
-            conn.send("GetRecords", get_records_body(iterator, opt.limit));
+            conn.send("GetRecords", get_records_body(iterator, opt.limit, opt.cbor), opt.cbor);
             continue;
         }
         throttles = 0;
         sum.calls += 1;
+        if (opt.cbor) {
+            bool done = false, timed_out = false;
+            auto [scan, counted] = cbor_page(text, last_sequence, [&](const page_scan& scan) {
+                done = !scan.next_iterator || (scan.empty && scan.behind == 0);
+                timed_out = !done && clock_type::now() > deadline;
+                if (!done && !timed_out) {
+                    iterator = *scan.next_iterator;
+                    conn.send("GetRecords", get_records_body(iterator, opt.limit, true), true);
+                }
+            });
+            sum.records += counted.records;
+            sum.bytes += counted.bytes;
+            if (!counted.last_sequence.empty()) last_sequence = std::move(counted.last_sequence);
+            if (scan.empty) sum.empty_calls += 1;
+            if (done) return true;
+            if (timed_out) return false;
+            continue;
+        }
         page_scan scan = quick_scan(text);
         bool done = !scan.next_iterator || (scan.empty && scan.behind == 0);
         bool timed_out = !done && clock_type::now() > deadline;
         if (!done && !timed_out) {
             iterator = *scan.next_iterator;
-            conn.send("GetRecords", get_records_body(iterator, opt.limit));
+            conn.send("GetRecords", get_records_body(iterator, opt.limit, false));
         }
         // The server now works on the next call while this answer is counted.
         auto counted = fast_count(text, last_sequence);
@@ -427,7 +446,7 @@ double cpu_seconds() {
 [[noreturn]] void usage(int code) {
     std::fprintf(code ? stderr : stdout,
                  "usage: drain_client --port PORT --stream NAME [--host HOST] [--limit N] [--timeout SECS]\n"
-                 "                    [--expect N] [--parallel N] [--max-throttles N]\n"
+                 "                    [--expect N] [--parallel N] [--max-throttles N] [--format json|cbor]\n"
                  "Reads every record of a stream with GetRecords, one reader per shard (or N).\n");
     std::exit(code);
 }
@@ -448,6 +467,7 @@ options parse_args(int argc, char** argv) {
             else if (a == "--expect") opt.expect = std::stoull(v);
             else if (a == "--parallel") opt.parallel = std::stoi(v);
             else if (a == "--max-throttles") opt.max_throttles = std::stoi(v);
+            else if (a == "--format" && (v == "json" || v == "cbor")) opt.cbor = v == "cbor";
             else usage(2);
         } catch (const std::exception&) {
             std::fprintf(stderr, "drain_client: bad value for %s: %s\n", argv[i - 1], v.c_str());
@@ -502,10 +522,10 @@ int run(const options& opt) {
     }
     double rate = elapsed > 0 ? sum.records / elapsed : 0;
     double mbps = elapsed > 0 ? sum.bytes / elapsed / 1e6 : 0;
-    std::printf("RESULT kind=drain shards=%zu records=%llu bytes=%llu duration_s=%.3f records_per_s=%.1f "
+    std::printf("RESULT kind=drain format=%s shards=%zu records=%llu bytes=%llu duration_s=%.3f records_per_s=%.1f "
                 "mb_per_s=%.3f calls=%llu empty_calls=%llu throttled=%llu client_cpu_s=%.3f timed_out=%d "
                 "readers=%d\n",
-                shards.size(), static_cast<unsigned long long>(sum.records.load()),
+                opt.cbor ? "cbor" : "json", shards.size(), static_cast<unsigned long long>(sum.records.load()),
                 static_cast<unsigned long long>(sum.bytes.load()), elapsed, rate, mbps,
                 static_cast<unsigned long long>(sum.calls.load()),
                 static_cast<unsigned long long>(sum.empty_calls.load()),

@@ -24,6 +24,7 @@ BUILD=1
 KINESD_BIN=""
 KINESD_ARGS=""
 DB_BENCH=1
+CBOR=1
 PEERS_ON_DISK=1
 RESULTS_DIR=""
 DRAIN_TIMEOUT=300
@@ -45,6 +46,7 @@ usage: bench/run.sh [options]
       --kinesd PATH          kinesd binary to run (default build-release/kinesd; implies --skip-build)
       --kinesd-args "ARGS"   extra kinesd options, e.g. "--durability flush"
       --no-db-bench          skip the RocksDB db_bench ceiling
+      --no-cbor              skip kinesd's CBOR 1.1 phases (PutRecords and drain in CBOR)
       --in-memory-peers      run kinesalite and kinesis-local without their on-disk stores
       --drain-timeout SECS   give up draining after this long (default $DRAIN_TIMEOUT)
       --results DIR          where logs and the table go (default bench/results/<timestamp>)
@@ -85,6 +87,7 @@ parse_args() {
       --kinesd) KINESD_BIN="$2"; BUILD=0; shift 2 ;;
       --kinesd-args) KINESD_ARGS="$2"; shift 2 ;;
       --no-db-bench) DB_BENCH=0; shift ;;
+      --no-cbor) CBOR=0; shift ;;
       --in-memory-peers) PEERS_ON_DISK=0; shift ;;
       --drain-timeout) DRAIN_TIMEOUT="$2"; shift 2 ;;
       --results) RESULTS_DIR="$2"; shift 2 ;;
@@ -207,7 +210,7 @@ find_tools() {
 DRAIN_CLIENT=""
 build_drain_client() {
   local src="$BENCH_DIR/drain_client.cc" bin="$ROOT_DIR/build-release/drain_client"
-  if [[ ! -x "$bin" || "$src" -nt "$bin" ]]; then
+  if [[ ! -x "$bin" || "$src" -nt "$bin" || "$BENCH_DIR/drain_cbor.h" -nt "$bin" ]]; then
     log "building the drain client (bench/drain_client.cc)"
     mkdir -p "$ROOT_DIR/build-release"
     if ! "${CXX:-g++}" -std=c++20 -O2 -pthread "$src" -o "$bin.tmp" > "$RESULTS_DIR/drain_client.build.log" 2>&1 ||
@@ -396,6 +399,16 @@ wait_idle() {  # wait_idle PID
 
 loadavg() { cut -d' ' -f1 /proc/loadavg; }
 
+# server_cpu KEY TICKS0: the server's CPU seconds since TICKS0 into
+# R[KEY.server_cpu_s] (nothing when it restarted in between). Less sensitive
+# to other work on the machine than a rate is.
+server_cpu() {
+  local now
+  now=$(cpu_ticks "$SERVER_PID") || return 0
+  [[ -n "$2" && "$now" -ge "$2" ]] || return 0
+  R[$1.server_cpu_s]=$(awk -v t=$((now - $2)) -v hz="$(getconf CLK_TCK)" 'BEGIN { printf "%.2f", t / hz }')
+}
+
 # run_wrk NAME CONNECTIONS THREADS SCRIPT ARGS... against the current server
 run_wrk() {
   local name=$1 conns=$2 threads=$3 script=$4 server=$SERVER_NAME
@@ -404,10 +417,13 @@ run_wrk() {
   ensure_server || return 1
   wait_idle "$SERVER_PID"
   log "  $name: $conns connection(s), ${DURATION}s (load average $(loadavg))"
+  local ticks0
+  ticks0=$(cpu_ticks "$SERVER_PID")
   timeout --signal=INT --kill-after=10 $((DURATION + 120)) \
     wrk -t"$threads" -c"$conns" -d"${DURATION}s" --timeout 60s --latency \
       -s "$BENCH_DIR/$script" "http://127.0.0.1:$SERVER_PORT/" -- "$@" > "$out" 2>&1
   local rc=$?
+  server_cpu "$server.$name" "$ticks0"
   sample_rss
   if ! grep -q '^RESULT ' "$out"; then
     log "  $name failed (wrk exit $rc):"
@@ -458,6 +474,9 @@ bench_server() {  # bench_server NAME SIZE SHARDS
   fi
 
   run_wrk put_records 4 2 put_records.lua "$STREAM" "$per_request" "$size"
+  # The same load in CBOR 1.1, as the Java SDKs and the KPL send it.
+  [[ $server == kinesd && $CBOR -eq 1 ]] &&
+    run_wrk put_records_cbor 4 2 put_records.lua "$STREAM" "$per_request" "$size" 0 cbor
   # The target for one connection is relative to the disk's own sync time,
   # which drifts on shared machines: measured right before the phase.
   [[ $server == kinesd ]] && probe_sync "$SERVER_DATA"
@@ -465,37 +484,47 @@ bench_server() {  # bench_server NAME SIZE SHARDS
   run_wrk put_record_c16 16 2 put_record.lua "$STREAM" "$size"
 
   local put_total=0 k
-  for k in put_records put_record_c1 put_record_c16; do
+  for k in put_records put_records_cbor put_record_c1 put_record_c16; do
     put_total=$(( put_total + ${R[$server.$k.records]:-0} ))
   done
   R[$server.put_total]=$put_total
 
   if ensure_server; then
-    # GetRecords answers are capped at 10 MiB, so ask for no more than that.
-    local limit=$(( 10485760 / size ))
-    (( limit > 10000 )) && limit=10000
-    (( limit < 1 )) && limit=1
-    local dout="$RESULTS_DIR/$CONFIG_TAG.$server.drain.txt"
-    wait_idle "$SERVER_PID"
-    log "  drain: GetRecords Limit $limit over $shards shard(s)"
-    local drain=("$PY" "$BENCH_DIR/drain.py")
-    [[ -n "$DRAIN_CLIENT" ]] && drain=("$DRAIN_CLIENT")
-    timeout --kill-after=10 $((DRAIN_TIMEOUT + 60)) \
-      "${drain[@]}" --port "$SERVER_PORT" --stream "$STREAM" --limit "$limit" \
-        --timeout "$DRAIN_TIMEOUT" > "$dout" 2>&1
-    sample_rss
-    if grep -q '^RESULT ' "$dout"; then
-      for k in records_per_s records mb_per_s timed_out client_cpu_s duration_s; do
-        R[$server.drain.$k]=$(result_field "$dout" "$k")
-      done
-      log "    $(grep -v '^RESULT' "$dout" | tail -n 1)"
-    else
-      log "  drain failed:"; tail -n 5 "$dout" | sed 's/^/    /'
-    fi
+    run_drain drain json "$size" "$shards"
+    # The same records again, read in CBOR (the drain client only).
+    [[ $server == kinesd && $CBOR -eq 1 && -n "$DRAIN_CLIENT" ]] && run_drain drain_cbor cbor "$size" "$shards"
     kill -0 "$SERVER_PID" 2>/dev/null || R[$server.crashes]=$(( ${R[$server.crashes]:-0} + 1 ))
     R[$server.status]=ok
   fi
   finish_server
+}
+
+run_drain() {  # run_drain NAME FORMAT SIZE SHARDS: read the current server's whole stream
+  local name=$1 format=$2 size=$3 shards=$4 server=$SERVER_NAME k
+  # GetRecords answers are capped at 10 MiB, so ask for no more than that.
+  local limit=$(( 10485760 / size ))
+  (( limit > 10000 )) && limit=10000
+  (( limit < 1 )) && limit=1
+  local dout="$RESULTS_DIR/$CONFIG_TAG.$server.$name.txt"
+  wait_idle "$SERVER_PID"
+  log "  $name: GetRecords in $format, Limit $limit over $shards shard(s)"
+  local ticks0
+  ticks0=$(cpu_ticks "$SERVER_PID")
+  local drain=("$PY" "$BENCH_DIR/drain.py")
+  [[ -n "$DRAIN_CLIENT" ]] && drain=("$DRAIN_CLIENT" --format "$format")
+  timeout --kill-after=10 $((DRAIN_TIMEOUT + 60)) \
+    "${drain[@]}" --port "$SERVER_PORT" --stream "$STREAM" --limit "$limit" \
+      --timeout "$DRAIN_TIMEOUT" > "$dout" 2>&1
+  server_cpu "$server.$name" "$ticks0"
+  sample_rss
+  if grep -q '^RESULT ' "$dout"; then
+    for k in records_per_s records mb_per_s timed_out client_cpu_s duration_s; do
+      R[$server.$name.$k]=$(result_field "$dout" "$k")
+    done
+    log "    $(grep -v '^RESULT' "$dout" | tail -n 1)"
+  else
+    log "  $name failed:"; tail -n 5 "$dout" | sed 's/^/    /'
+  fi
 }
 
 finish_server() {
@@ -581,6 +610,9 @@ run_db_bench_single_puts() {  # run_db_bench_single_puts SIZE WRITERS
 # ---------------------------------------------------------------------------
 # Table
 
+us_per_record() {  # us_per_record CPU_SECONDS RECORDS
+  if [[ -n "${1:-}" && "${2:-0}" != 0 ]]; then awk -v c="$1" -v n="$2" 'BEGIN { printf "%.2f", c * 1e6 / n }'; else printf "—"; fi
+}
 fmt_int() { [[ -n "${1:-}" ]] && printf "%.0f" "$1" || printf "—"; }
 fmt_1() { [[ -n "${1:-}" ]] && printf "%.1f" "$1" || printf "—"; }
 fmt_2() { [[ -n "${1:-}" ]] && printf "%.2f" "$1" || printf "—"; }
@@ -614,8 +646,8 @@ print_table() {  # print_table SIZE SHARDS
     fi
     local label=$s
     (( ${R[$s.crashes]:-0} > 0 )) && label="$s (crashed ×${R[$s.crashes]})"
-    local errors=$(( ${R[$s.put_records.errors]:-0} + ${R[$s.put_record_c1.errors]:-0} +
-                     ${R[$s.put_record_c16.errors]:-0} ))
+    local errors=$(( ${R[$s.put_records.errors]:-0} + ${R[$s.put_records_cbor.errors]:-0} +
+                     ${R[$s.put_record_c1.errors]:-0} + ${R[$s.put_record_c16.errors]:-0} ))
     echo "| $label | $(fmt_int "${R[$s.put_records.records_per_s]:-}") | $(fmt_mb "${R[$s.put_records.mb_per_s]:-}") | $(fmt_2 "${R[$s.put_records.p50_ms]:-}") | $(fmt_2 "${R[$s.put_records.p99_ms]:-}") | $(fmt_int "${R[$s.put_record_c1.records_per_s]:-}") | $(fmt_2 "${R[$s.put_record_c1.p50_ms]:-}") | $(fmt_int "${R[$s.put_record_c16.records_per_s]:-}") | $(fmt_int "${R[$s.drain.records_per_s]:-}") | $(fmt_1 "${R[$s.rss_mib]:-}") | $errors |"
   done
   if [[ -n "${R[db_bench.rate]:-}" ]]; then
@@ -653,6 +685,22 @@ print_table() {  # print_table SIZE SHARDS
     fi
   fi
 
+  if [[ -n "${R[kinesd.put_records_cbor.records_per_s]:-}${R[kinesd.drain_cbor.records_per_s]:-}" ]]; then
+    echo
+    echo "kinesd by wire format (the CBOR PutRecords phase runs right after the JSON one, on the same stream; both drains read the whole stream):"
+    echo
+    echo "| kinesd | PutRecords rec/s | PutRecords MB/s | PutRecords p50 ms | PutRecords p99 ms | PutRecords server CPU µs/record | drain rec/s | drain server CPU µs/record | drain client CPU s |"
+    echo "|---|---:|---:|---:|---:|---:|---:|---:|---:|"
+    local f p d
+    for f in json cbor; do
+      p=put_records d=drain
+      [[ $f == cbor ]] && p=put_records_cbor d=drain_cbor
+      echo "| $([[ $f == json ]] && echo "JSON 1.1" || echo "CBOR 1.1") | $(fmt_int "${R[kinesd.$p.records_per_s]:-}") | $(fmt_mb "${R[kinesd.$p.mb_per_s]:-}") | $(fmt_2 "${R[kinesd.$p.p50_ms]:-}") | $(fmt_2 "${R[kinesd.$p.p99_ms]:-}") | $(us_per_record "${R[kinesd.$p.server_cpu_s]:-}" "${R[kinesd.$p.records]:-}") | $(fmt_int "${R[kinesd.$d.records_per_s]:-}") | $(us_per_record "${R[kinesd.$d.server_cpu_s]:-}" "${R[kinesd.$d.records]:-}") | ${R[kinesd.$d.client_cpu_s]:-—} |"
+    done
+    echo
+    echo "CBOR ÷ JSON: PutRecords $(ratio "${R[kinesd.put_records_cbor.records_per_s]:-}" "${R[kinesd.put_records.records_per_s]:-}"), drain $(ratio "${R[kinesd.drain_cbor.records_per_s]:-}" "${R[kinesd.drain.records_per_s]:-}")."
+  fi
+
   # Everything accepted must come back: wrk may stop with a few calls in flight
   # that the server still stored, so the drain may see slightly more, never less.
   local notes=()
@@ -667,6 +715,9 @@ print_table() {  # print_table SIZE SHARDS
       notes+=("$s: drained $got records but $put were acknowledged: $((put - got)) missing")
     fi
     [[ "${R[$s.drain.timed_out]:-0}" == 1 ]] && notes+=("$s: drain stopped at --drain-timeout; its rate covers a partial read")
+    [[ -n "${R[$s.drain_cbor.records]:-}" ]] && (( ${R[$s.drain_cbor.records]} < put )) &&
+      notes+=("$s: the CBOR drain read ${R[$s.drain_cbor.records]} records but $put were acknowledged")
+    (( ${R[$s.put_records_cbor.unparsed]:-0} > 0 )) && notes+=("$s: ${R[$s.put_records_cbor.unparsed]} CBOR PutRecords answers had no FailedRecordCount")
     (( ${R[$s.put_records.unparsed]:-0} > 0 )) && notes+=("$s: ${R[$s.put_records.unparsed]} PutRecords answers had no FailedRecordCount")
   done
   if [[ ${#notes[@]} -gt 0 ]]; then

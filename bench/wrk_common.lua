@@ -60,6 +60,42 @@ function common.payload_source(size)
   end
 end
 
+-- The same for raw bytes (CBOR bodies carry Data as a byte string).
+function common.raw_payload_source(size)
+  local pool_len = math.max(1048576, size * 4)
+  local pool = urandom(pool_len)
+  return function()
+    local off = math.random(1, pool_len - size + 1)
+    return pool:sub(off, off + size - 1)
+  end
+end
+
+-- CBOR item heads, shortest form, and the strings built on them.
+function common.cbor_head(major, n)
+  local m = major * 32
+  if n < 24 then return string.char(m + n) end
+  if n < 256 then return string.char(m + 24, n) end
+  if n < 65536 then return string.char(m + 25, math.floor(n / 256), n % 256) end
+  return string.char(m + 26, math.floor(n / 16777216) % 256, math.floor(n / 65536) % 256,
+                     math.floor(n / 256) % 256, n % 256)
+end
+function common.cbor_text(s) return common.cbor_head(3, #s) .. s end
+function common.cbor_bytes(s) return common.cbor_head(2, #s) .. s end
+
+-- The unsigned integer whose head starts at byte i of s, or nil.
+function common.cbor_uint_at(s, i)
+  local b = s:byte(i)
+  if not b or b >= 32 then return nil end
+  if b < 24 then return b end
+  local len = ({ [24] = 1, [25] = 2, [26] = 4, [27] = 8 })[b]
+  if not len or i + len > #s then return nil end
+  local n = 0
+  for k = 1, len do n = n * 256 + s:byte(i + k) end
+  return n
+end
+
+local content_types = { json = "application/x-amz-json-1.1", cbor = "application/x-amz-cbor-1.1" }
+
 function common.partition_key()
   return string.format("pk-%08x%08x", math.random(0, 0x7fffffff), math.random(0, 0x7fffffff))
 end
@@ -73,10 +109,11 @@ local function auth_headers()
     "Signature=" .. string.rep("0", 64)
 end
 
-function common.request(action, body)
+-- format: "json" (default) or "cbor".
+function common.request(action, body, format)
   local date, authorization = auth_headers()
   return wrk.format("POST", "/", {
-    ["Content-Type"] = "application/x-amz-json-1.1",
+    ["Content-Type"] = assert(content_types[format or "json"], "format must be json or cbor"),
     ["X-Amz-Target"] = "Kinesis_20131202." .. action,
     ["X-Amz-Date"] = date,
     ["Authorization"] = authorization,

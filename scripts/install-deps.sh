@@ -48,5 +48,6 @@ if [ $with_tests -eq 1 ]; then
   (cd tests/integration/js && npm ci --no-audit --no-fund --loglevel=error)
   # s3rver: the S3-compatible server the Firehose delivery tests write into.
   (cd tests/integration/s3 && npm ci --no-audit --no-fund --loglevel=error)
+  bash scripts/deps/java.sh
   bash scripts/deps/go.sh
 fi

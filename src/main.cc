@@ -4,6 +4,7 @@
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/signal_set.hpp>
+#include <boost/asio/steady_timer.hpp>
 #include <boost/asio/thread_pool.hpp>
 #include <spdlog/spdlog.h>
 
@@ -194,13 +195,25 @@ int run(const kinesd::config::settings& cfg) {
                  cfg.durability);
 
     boost::asio::signal_set signals(ioc, SIGINT, SIGTERM);
+    // Subscriptions end first, each with the last chunk or frame of its
+    // stream so that clients see a clean end and resubscribe elsewhere; the
+    // connections go once they have (or after a second). Their timers would
+    // also hold the workers' join.
+    boost::asio::steady_timer drain(ioc);
+    std::function<void(int)> finish_shutdown = [&](int waited_ms) {
+        if (subscriptions.size() > 0 && waited_ms < 1000) {
+            drain.expires_after(std::chrono::milliseconds(10));
+            drain.async_wait([&, waited_ms](const boost::system::error_code&) { finish_shutdown(waited_ms + 10); });
+            return;
+        }
+        server.stop();
+        ioc.stop();
+    };
     signals.async_wait([&](const boost::system::error_code& ec, int sig) {
         if (ec) return;
         spdlog::info("signal {} received, shutting down", sig);
-        // Subscriptions end first: their timers would hold the workers' join.
         subscriptions.stop_all();
-        server.stop();
-        ioc.stop();
+        finish_shutdown(0);
     });
 
     int io_threads = cfg.io_threads > 0 ? cfg.io_threads : int(cores);

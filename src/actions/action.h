@@ -83,21 +83,27 @@ struct action_context {
 };
 
 using action_fn = void (*)(action_context&);
-// Runs the action straight from a JSON body, skipping the general decode and
-// validation. Returns false, with the body untouched and nothing answered,
-// when it is not certain the body would pass them as it is; the general path
-// then runs as if it had not been called. Its errors are the action's own.
+// Runs the action straight from a body in one wire format (ctx.format),
+// skipping the general decode and validation. Returns false, with the body
+// untouched and nothing answered, when it is not certain the body would pass
+// them as it is; the general path then runs as if it had not been called.
+// Its errors are the action's own.
 using fast_action_fn = bool (*)(action_context&, std::string& body);
 
 struct action_entry {
     std::string_view target;  // "Kinesis_20131202.PutRecord"
     const shape* request_shape;
     action_fn handle;
-    fast_action_fn fast = nullptr;
+    fast_action_fn fast = nullptr;  // for JSON bodies
     // The handler never waits (it decodes, routes and queues to the storage
     // writer, or moves to a worker itself), so small requests may run on the
     // I/O thread that read them.
     bool never_waits = false;
+    fast_action_fn fast_cbor = nullptr;  // for CBOR bodies
+
+    fast_action_fn fast_for(codec::wire_format f) const {
+        return f == codec::wire_format::json ? fast : fast_cbor;
+    }
 };
 
 // The registry: the single list of actions (action_table.cc).

@@ -22,18 +22,57 @@ std::optional<consumer_arn_parts> parse_consumer_arn(std::string_view arn) {
     return parts;
 }
 
-std::string stream_name_of(const action_context& ctx) {
-    if (auto it = ctx.input.find("StreamName"); it != ctx.input.end()) return it->get<std::string>();
-    if (auto it = ctx.input.find("StreamARN"); it != ctx.input.end()) {
-        const auto& arn = it->get_ref<const std::string&>();
-        auto pos = arn.find(":stream/");
-        if (pos != std::string::npos) {
-            auto name = arn.substr(pos + 8);
-            // A consumer ARN names its stream before "/consumer/".
-            if (auto slash = name.find('/'); slash != std::string::npos) name.resize(slash);
-            return name;
-        }
+namespace {
+
+struct arn_parts {
+    std::string region, account, stream;
+};
+
+// arn:<partition>:kinesis:<region>:<account>:stream/<name>[/consumer/<c>:<t>];
+// the shape's pattern has already checked the form.
+arn_parts parse_arn(const std::string& arn) {
+    arn_parts out;
+    std::size_t at = 0;
+    std::string fields[5];
+    for (auto& f : fields) {
+        auto colon = arn.find(':', at);
+        if (colon == std::string::npos) return out;
+        f = arn.substr(at, colon - at);
+        at = colon + 1;
     }
+    out.region = fields[3];
+    out.account = fields[4];
+    if (arn.compare(at, 7, "stream/") == 0) {
+        out.stream = arn.substr(at + 7);
+        // A consumer ARN names its stream before "/consumer/".
+        if (auto slash = out.stream.find('/'); slash != std::string::npos) out.stream.resize(slash);
+    }
+    return out;
+}
+
+}  // namespace
+
+std::string stream_of_arn(const action_context& ctx, const std::string& arn) {
+    auto parts = parse_arn(arn);
+    const auto& settings = ctx.svc.settings();
+    // This server is one account in one region: elsewhere there are no streams.
+    if (parts.account != settings.account_id || parts.region != settings.region)
+        throw api_error::resource_not_found("Stream " + parts.stream + " under account " + parts.account +
+                                            " not found.");
+    return parts.stream;
+}
+
+std::string stream_name_of(const action_context& ctx) {
+    auto name = ctx.input.find("StreamName");
+    auto arn = ctx.input.find("StreamARN");
+    if (arn != ctx.input.end()) {
+        const auto& arn_text = arn->get_ref<const std::string&>();
+        if (name != ctx.input.end() && parse_arn(arn_text).stream != name->get_ref<const std::string&>())
+            throw api_error::invalid_argument("StreamARN " + arn_text + " and StreamName " +
+                                              name->get<std::string>() + " do not name the same stream.");
+        return stream_of_arn(ctx, arn_text);
+    }
+    if (name != ctx.input.end()) return name->get<std::string>();
     throw api_error::invalid_argument("Either StreamName or StreamARN should be provided.");
 }
 
@@ -46,6 +85,29 @@ streams::stream_snapshot require_stream(const action_context& ctx, const std::st
     auto s = ctx.svc.streams().find(name);
     if (!s) throw stream_not_found(ctx, name);
     return s;
+}
+
+// Account settings live in the meta column family: there is one account.
+const std::string_view account_settings_key = "account/settings";
+
+nlohmann::json account_settings(const action_context& ctx) {
+    std::string text;
+    if (ctx.svc.store().get_meta(account_settings_key, &text)) {
+        auto j = nlohmann::json::parse(text, nullptr, false);
+        if (j.is_object()) return j;
+    }
+    return {{"MinimumThroughputBillingCommitment", {{"Status", "DISABLED"}}}};
+}
+
+bool consumer_gone(const action_context& ctx, const streams::consumer_state& c) {
+    return c.deleting_since_ms && ctx.now_ms >= *c.deleting_since_ms + ctx.svc.streams().options().delete_delay_ms;
+}
+
+std::size_t consumer_count(const action_context& ctx, const streams::stream_state& s) {
+    std::size_t n = 0;
+    for (auto& c : s.consumers)
+        if (!consumer_gone(ctx, c)) ++n;
+    return n;
 }
 
 std::string starting_sequence_number(const streams::shard_state& shard) {

@@ -13,7 +13,24 @@ using namespace kinesis;
 using streams::consumer_state;
 using streams::stream_state;
 
+// Per stream: 20, or 50 on an On-demand Advantage stream (an ON_DEMAND stream
+// of an account with the minimum throughput billing commitment).
 constexpr std::size_t max_consumers_per_stream = 20;
+constexpr std::size_t max_consumers_per_advantage_stream = 50;
+// At most this many consumers of a stream may be CREATING at once.
+constexpr std::size_t max_creating_consumers = 5;
+
+std::size_t consumer_limit(const action_context& ctx, const stream_state& s) {
+    if (s.stream_mode != "ON_DEMAND") return max_consumers_per_stream;
+    auto commitment = account_settings(ctx)["MinimumThroughputBillingCommitment"];
+    return commitment.value("Status", "") == "ENABLED" ? max_consumers_per_advantage_stream
+                                                       : max_consumers_per_stream;
+}
+
+const char* consumer_status(const action_context& ctx, const consumer_state& c) {
+    if (c.deleting_since_ms) return "DELETING";
+    return ctx.now_ms < c.active_at_ms ? "CREATING" : "ACTIVE";
+}
 
 const pattern consumer_arn_pattern{
     "^(arn):aws.*:kinesis:.*:\\d{12}:.*stream\\/[a-zA-Z0-9_.-]+\\/consumer\\/[a-zA-Z0-9_.-]+:[0-9]+",
@@ -37,7 +54,7 @@ std::string arn_of(const action_context& ctx, const std::string& stream, const c
 json consumer_json(const action_context& ctx, const std::string& stream, const consumer_state& c) {
     return {{"ConsumerName", c.name},
             {"ConsumerARN", arn_of(ctx, stream, c)},
-            {"ConsumerStatus", ctx.now_ms < c.active_at_ms ? "CREATING" : "ACTIVE"},
+            {"ConsumerStatus", consumer_status(ctx, c)},
             {"ConsumerCreationTimestamp", c.created_ms}};
 }
 
@@ -49,8 +66,7 @@ std::pair<std::string, std::string> consumer_address(const action_context& ctx) 
         auto colon = arn.rfind(':');
         if (stream_at == std::string::npos || consumer_at == std::string::npos || colon < consumer_at)
             throw api_error::invalid_argument("Invalid ConsumerARN " + arn);
-        return {arn.substr(stream_at + 8, consumer_at - stream_at - 8),
-                arn.substr(consumer_at + 10, colon - consumer_at - 10)};
+        return {stream_of_arn(ctx, arn), arn.substr(consumer_at + 10, colon - consumer_at - 10)};
     }
     if (ctx.input.contains("StreamARN") && ctx.input.contains("ConsumerName"))
         return {stream_name_of(ctx), ctx.input["ConsumerName"].get<std::string>()};
@@ -59,7 +75,7 @@ std::pair<std::string, std::string> consumer_address(const action_context& ctx) 
 
 const consumer_state& require_consumer(const action_context& ctx, const stream_state& s, const std::string& name) {
     for (auto& c : s.consumers)
-        if (c.name == name) return c;
+        if (c.name == name && !consumer_gone(ctx, c)) return c;
     throw api_error::resource_not_found("Consumer " + name + ", stream " + s.name + " under account " +
                                         ctx.svc.settings().account_id + " not found.");
 }
@@ -73,13 +89,22 @@ void register_stream_consumer(action_context& ctx) {
     auto name = ctx.input["ConsumerName"].get<std::string>();
     consumer_state created;
     ctx.svc.streams().update(stream, [&](stream_state& s) {
-        for (auto& c : s.consumers)
+        std::erase_if(s.consumers, [&](const consumer_state& c) { return consumer_gone(ctx, c); });
+        std::size_t creating = 0;
+        for (auto& c : s.consumers) {
             if (c.name == name)
                 throw api_error::resource_in_use("Consumer " + arn_of(ctx, stream, c) + " under account " +
                                                  ctx.svc.settings().account_id + " already exists.");
-        if (s.consumers.size() >= max_consumers_per_stream)
-            throw api_error::limit_exceeded("Consumer limit of " + std::to_string(max_consumers_per_stream) +
-                                            " reached for stream " + s.name + ".");
+            if (!c.deleting_since_ms && ctx.now_ms < c.active_at_ms) ++creating;
+        }
+        auto limit = consumer_limit(ctx, s);
+        if (s.consumers.size() >= limit)
+            throw api_error::limit_exceeded("Consumer limit of " + std::to_string(limit) + " reached for stream " +
+                                            s.name + ".");
+        if (creating >= max_creating_consumers)
+            throw api_error::limit_exceeded("Only " + std::to_string(max_creating_consumers) +
+                                            " consumers of stream " + s.name +
+                                            " can be in the CREATING status at the same time.");
         created = {name, ctx.now_ms, ctx.now_ms + ctx.svc.streams().options().create_delay_ms};
         s.consumers.push_back(created);
     });
@@ -95,8 +120,11 @@ void deregister_stream_consumer(action_context& ctx) {
     const auto& name = address.second;
     auto s = require_stream(ctx, stream);
     require_consumer(ctx, *s, name);
+    // The consumer stays DELETING for the delete delay, as a deleted stream does.
     ctx.svc.streams().update(stream, [&](stream_state& st) {
-        std::erase_if(st.consumers, [&](const consumer_state& c) { return c.name == name; });
+        for (auto& c : st.consumers)
+            if (c.name == name && !c.deleting_since_ms) c.deleting_since_ms = ctx.now_ms;
+        std::erase_if(st.consumers, [&](const consumer_state& c) { return consumer_gone(ctx, c); });
     });
     ctx.reply->ok_empty();
 }
@@ -128,11 +156,14 @@ void list_stream_consumers(action_context& ctx) {
             throw api_error::expired_next_token("The timestamp sent in the NextToken has expired.");
         start = std::stoul(token->payload);
     }
+    std::vector<const consumer_state*> live;
+    for (auto& c : s->consumers)
+        if (!consumer_gone(ctx, c)) live.push_back(&c);
     json consumers = json::array();
-    for (std::size_t i = start; i < s->consumers.size() && consumers.size() < max; ++i)
-        consumers.push_back(consumer_json(ctx, stream, s->consumers[i]));
+    for (std::size_t i = start; i < live.size() && consumers.size() < max; ++i)
+        consumers.push_back(consumer_json(ctx, stream, *live[i]));
     json out = {{"Consumers", consumers}};
-    if (start + consumers.size() < s->consumers.size())
+    if (start + consumers.size() < live.size())
         out["NextToken"] = encoding::paging_token(std::to_string(start + consumers.size()), ctx.now_ms, ctx.svc.secret());
     ctx.reply->ok(std::move(out));
 }

@@ -8,6 +8,7 @@
 #include "actions/handlers.h"
 #include "actions/kinesis_common.h"
 #include "actions/read_budget.h"
+#include "actions/records_cbor.h"
 #include "actions/records_json.h"
 #include "codec/json_writer.h"
 #include "common/base64.h"
@@ -155,6 +156,11 @@ void get_records(action_context& ctx) {
                                           java_date(ctx.now_ms) +
                                           " which is further in the future than the tolerated delay of " +
                                           std::to_string(ctx.svc.settings().iterator_ttl_ms) + " milliseconds.");
+    if (ctx.input.contains("StreamARN")) {
+        const auto& arn = ctx.input["StreamARN"].get_ref<const std::string&>();
+        if (stream_of_arn(ctx, arn) != it->stream_name)
+            throw api_error::invalid_argument("StreamARN " + arn + " does not name the stream of the ShardIterator.");
+    }
     auto s = ctx.svc.streams().find(it->stream_name);
     const streams::shard_state* shard = s && s->uid == it->stream_uid ? s->find_shard(it->shard_index) : nullptr;
     if (!shard)
@@ -173,34 +179,23 @@ void get_records(action_context& ctx) {
     std::uint64_t next = it->next_counter;
     std::int64_t last_arrival = 0;
     std::size_t bytes_returned = 0;
-    // JSON answers are written as text record by record; CBOR ones (the Java
-    // SDKs) go through a value and the general encoder.
+    // Answers are written record by record in the request's format.
     const bool as_text = ctx.format == codec::wire_format::json;
     std::string records_text;
-    json records = json::array();
-    std::string sequence;
     // Held until the connection has written the answer: released earlier,
     // slow readers let the answers waiting to be written grow past the
     // budget (64 readers: 450 MiB).
     auto budget = std::make_shared<read_budget::grant>(answer_budget(), full_answer_bytes);
     records_writer writer(records_text, *shard, limit, budget->bytes());
+    cbor_records_writer cbor_writer(records_text, shard->created_s, shard->index, limit);
     std::size_t cost = 0;
     ctx.svc.store().read(log, next, limit, get_records_max_bytes, [&](const storage::record_view& r) {
         next = r.counter + 1;
         if (r.arrival_ms < horizon) return true;
-        if (as_text) {
+        if (as_text)
             writer.add(r);
-        } else {
-            sequence.clear();
-            encoding::append_sequence_number(
-                {shard->created_s, shard->index, r.counter, std::uint64_t(r.arrival_ms / 1000)}, sequence);
-            json record = {{"SequenceNumber", sequence},
-                           {"ApproximateArrivalTimestamp", r.arrival_ms},
-                           {"Data", json::binary(std::vector<std::uint8_t>(r.data.begin(), r.data.end()))},
-                           {"PartitionKey", r.partition_key}};
-            if (r.encrypted) record["EncryptionType"] = "KMS";
-            records.push_back(std::move(record));
-        }
+        else
+            cbor_writer.add(r);
         bytes_returned += r.data.size() + r.partition_key.size();
         last_arrival = r.arrival_ms;
         // The record that reaches the share is still returned: every call
@@ -208,7 +203,10 @@ void get_records(action_context& ctx) {
         cost += answer_cost(r);
         return cost < budget->bytes();
     });
-    writer.finish();
+    if (as_text)
+        writer.finish();
+    else
+        cbor_writer.finish();
     budget->shrink_to(cost);
     if (limiter) limiter->charge_read_bytes(log.cf_name, bytes_returned);
     next = std::max(next, log.trimmed_below.load());
@@ -226,12 +224,9 @@ void get_records(action_context& ctx) {
     if (as_text)
         return ctx.reply->ok_encoded(get_records_json(children, behind, next_iterator, std::move(records_text)),
                                      std::move(budget));
-    json out = {{"Records", std::move(records)}, {"MillisBehindLatest", behind}};
-    if (children)
-        out["ChildShards"] = std::move(*children);
-    else
-        out["NextShardIterator"] = std::move(next_iterator);
-    ctx.reply->ok(std::move(out), std::move(budget));
+    ctx.reply->ok_encoded(
+        get_records_cbor(children, behind, next_iterator, std::move(records_text), cbor_writer.count()),
+        std::move(budget));
 }
 
 }  // namespace

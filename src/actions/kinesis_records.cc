@@ -2,8 +2,10 @@
 // storage writer; the reply is sent from its completion, i.e. only once the
 // records are durable.
 //
-// A JSON body goes through codec::read_record_body first: no DOM, blobs
-// decoded once into one buffer, the answer written straight as text. Whatever
+// A JSON body goes through codec::read_record_body first (a CBOR one through
+// codec::read_cbor_record_body): no DOM, blobs decoded once into one buffer
+// (CBOR blobs are read where they stand), the answer written straight in the
+// request's format. Whatever
 // that reader or the checks below are unsure about takes the general path
 // (decode, validate, handler), which words every error; past the request's
 // own validity both paths share the same code.
@@ -11,6 +13,8 @@
 
 #include "actions/handlers.h"
 #include "actions/kinesis_common.h"
+#include "actions/records_cbor.h"
+#include "codec/cbor_record_body.h"
 #include "codec/json_writer.h"
 #include "codec/record_body.h"
 #include "streams/encoding.h"
@@ -241,40 +245,39 @@ std::string put_records_json(const pending_put& put, const streams::stream_state
     return out;
 }
 
+// The same answer in CBOR (records_cbor.h).
+std::string put_records_cbor(const pending_put& put, const streams::stream_state& s,
+                             const std::vector<const streams::shard_state*>& targets,
+                             const std::vector<std::size_t>& entry_of, const storage::append_request& req) {
+    std::size_t failed = 0;
+    for (auto e : entry_of) failed += e == SIZE_MAX;
+    std::string out;
+    out.reserve(64 + entry_of.size() * 100);
+    put_records_cbor_head(s.encryption_type, failed, entry_of.size(), out);
+    shard_ids ids;
+    for (std::size_t r = 0; r < entry_of.size(); ++r) {
+        if (entry_of[r] == SIZE_MAX)
+            put_records_cbor_failure("ProvisionedThroughputExceededException", put.throttled[r], out);
+        else
+            put_records_cbor_success(sequence_of(*targets[r], req.entries[entry_of[r]]), ids(targets[r]->index), out);
+    }
+    return out;
+}
+
 void answer(const pending_put& put, const streams::stream_state& s,
             const std::vector<const streams::shard_state*>& targets, const std::vector<std::size_t>& entry_of,
             const storage::append_request& req) {
-    if (!put.batch) {
-        if (put.format == codec::wire_format::json) {
-            std::string out = "{\"EncryptionType\":";
-            codec::write_json_string(s.encryption_type, out);
-            out.append(",\"SequenceNumber\":\"")
-                .append(sequence_of(*targets[0], req.entries[0]))
-                .append("\",\"ShardId\":\"")
-                .append(encoding::shard_id(targets[0]->index))
-                .append("\"}");
-            return put.reply->ok_encoded(std::move(out));
-        }
-        put.reply->ok({{"ShardId", encoding::shard_id(targets[0]->index)},
-                       {"SequenceNumber", sequence_of(*targets[0], req.entries[0])},
-                       {"EncryptionType", s.encryption_type}});
-        return;
-    }
-    if (put.format == codec::wire_format::json) return put.reply->ok_encoded(put_records_json(put, s, targets, entry_of, req));
-    json results = json::array();
-    std::size_t failed = 0;
-    for (std::size_t r = 0; r < entry_of.size(); ++r) {
-        if (entry_of[r] == SIZE_MAX) {
-            ++failed;
-            results.push_back(
-                {{"ErrorCode", "ProvisionedThroughputExceededException"}, {"ErrorMessage", put.throttled[r]}});
-            continue;
-        }
-        results.push_back({{"SequenceNumber", sequence_of(*targets[r], req.entries[entry_of[r]])},
-                           {"ShardId", encoding::shard_id(targets[r]->index)}});
-    }
-    put.reply->ok(
-        {{"FailedRecordCount", failed}, {"Records", std::move(results)}, {"EncryptionType", s.encryption_type}});
+    const bool as_json = put.format == codec::wire_format::json;
+    if (put.batch)
+        return put.reply->ok_encoded(as_json ? put_records_json(put, s, targets, entry_of, req)
+                                             : put_records_cbor(put, s, targets, entry_of, req));
+    const std::string sequence = sequence_of(*targets[0], req.entries[0]);
+    const std::string shard = encoding::shard_id(targets[0]->index);
+    if (!as_json) return put.reply->ok_encoded(put_record_cbor(s.encryption_type, sequence, shard));
+    std::string out = "{\"EncryptionType\":";
+    codec::write_json_string(s.encryption_type, out);
+    out.append(",\"SequenceNumber\":\"").append(sequence).append("\",\"ShardId\":\"").append(shard).append("\"}");
+    put.reply->ok_encoded(std::move(out));
 }
 
 void submit(std::shared_ptr<pending_put> put) {
@@ -397,8 +400,8 @@ void put_records(action_context& ctx) {
 
 // ---- the fast path: bodies that certainly pass validation as they are.
 
-// Constraints of the shapes above, for the plain ASCII values the reader
-// accepts (where a length in characters is a length in bytes).
+// Constraints of the shapes above, for the plain ASCII values the readers
+// accept (where a length in characters is a length in bytes).
 bool valid_stream_name(std::string_view name) {
     return name.size() <= max_stream_name_length && patterns::stream_name.matches(name);
 }
@@ -426,16 +429,28 @@ const codec::body_layout put_record_layout{
 };
 
 // Reads the body into a record_body it owns, or gives the body back untouched.
-std::shared_ptr<codec::record_body> read_body(const codec::body_layout& layout, std::string& body) {
+std::shared_ptr<codec::record_body> read_body(const codec::body_layout& layout, codec::wire_format format,
+                                              std::string& body) {
     auto in = std::make_shared<codec::record_body>();
     in->text = std::move(body);
-    if (codec::read_record_body(layout, *in)) return in;
+    const bool read = format == codec::wire_format::json ? codec::read_record_body(layout, *in)
+                                                         : codec::read_cbor_record_body(layout, *in);
+    if (read) return in;
     body = std::move(in->text);
     return nullptr;
 }
 
+// Hands a body that was read but will not be taken after all back to the
+// general path, as it came in.
+bool give_back(const codec::body_layout& layout, codec::wire_format format, codec::record_body& in,
+               std::string& body) {
+    if (format == codec::wire_format::json) codec::restore_text(layout, in);
+    body = std::move(in.text);
+    return false;
+}
+
 bool put_records_fast(action_context& ctx, std::string& body) {
-    auto in = read_body(put_records_layout, body);
+    auto in = read_body(put_records_layout, ctx.format, body);
     if (!in) return false;
     const auto& name = in->members[put_records_stream_name];
     bool valid = name && !in->members[put_records_stream_arn] && valid_stream_name(*name) && in->has_records &&
@@ -444,11 +459,7 @@ bool put_records_fast(action_context& ctx, std::string& body) {
         const auto& r = in->records[i];
         valid = valid_record(r[entry_data], r[entry_partition_key], r[entry_explicit_hash_key]);
     }
-    if (!valid) {
-        codec::restore_text(put_records_layout, *in);
-        body = std::move(in->text);
-        return false;
-    }
+    if (!valid) return give_back(put_records_layout, ctx.format, *in, body);
     std::vector<record_in> records;
     records.reserve(in->records.size());
     for (const auto& r : in->records)
@@ -462,17 +473,14 @@ bool put_records_fast(action_context& ctx, std::string& body) {
 }
 
 bool put_record_fast(action_context& ctx, std::string& body) {
-    auto in = read_body(put_record_layout, body);
+    auto in = read_body(put_record_layout, ctx.format, body);
     if (!in) return false;
     const auto& m = in->members;
     const auto& name = m[put_record_stream_name];
     if (!name || m[put_record_stream_arn] || !valid_stream_name(*name) ||
         !valid_record(m[put_record_data], m[put_record_partition_key], m[put_record_explicit_hash_key]) ||
-        (m[put_record_ordering] && !patterns::sequence_number.matches(*m[put_record_ordering]))) {
-        codec::restore_text(put_record_layout, *in);
-        body = std::move(in->text);
-        return false;
-    }
+        (m[put_record_ordering] && !patterns::sequence_number.matches(*m[put_record_ordering])))
+        return give_back(put_record_layout, ctx.format, *in, body);
     record_in record{*m[put_record_data], *m[put_record_partition_key], m[put_record_explicit_hash_key]};
     auto ordering = m[put_record_ordering];
     with_writable_stream(ctx, std::string(*name),
@@ -488,8 +496,8 @@ bool put_record_fast(action_context& ctx, std::string& body) {
 // Neither waits: the stream lookup moves to a worker when it would (see
 // with_writable_stream) and the write is queued to the storage writer.
 const action_entry put_record_action{"Kinesis_20131202.PutRecord", &put_record_shape, put_record, put_record_fast,
-                                     true};
+                                     true, put_record_fast};
 const action_entry put_records_action{"Kinesis_20131202.PutRecords", &put_records_shape, put_records,
-                                      put_records_fast, true};
+                                      put_records_fast, true, put_records_fast};
 
 }  // namespace kinesd::actions

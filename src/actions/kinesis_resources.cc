@@ -21,11 +21,7 @@ field resource_arn() {
 
 // The stream a ResourceARN names (a consumer ARN names its stream too).
 std::string stream_of_resource(const action_context& ctx) {
-    const auto& arn = ctx.input["ResourceARN"].get_ref<const std::string&>();
-    auto at = arn.find(":stream/");
-    std::string name = arn.substr(at + 8);
-    if (auto slash = name.find('/'); slash != std::string::npos) name.resize(slash);
-    return name;
+    return stream_of_arn(ctx, ctx.input["ResourceARN"].get<std::string>());
 }
 
 const field tag_key_field{.name = "member", .min_length = 1, .max_length = 128};
@@ -101,18 +97,6 @@ void delete_resource_policy(action_context& ctx) {
                                             ctx.input["ResourceARN"].get<std::string>() + ".");
     ctx.svc.streams().update(name, [&](stream_state& st) { st.resource_policy.clear(); });
     ctx.reply->ok_empty();
-}
-
-// Account settings live in the meta column family: there is one account.
-constexpr std::string_view account_settings_key = "account/settings";
-
-json account_settings(const action_context& ctx) {
-    std::string text;
-    if (ctx.svc.store().get_meta(account_settings_key, &text)) {
-        auto j = json::parse(text, nullptr, false);
-        if (j.is_object()) return j;
-    }
-    return {{"MinimumThroughputBillingCommitment", {{"Status", "DISABLED"}}}};
 }
 
 const shape describe_account_settings_shape = {};

@@ -1,4 +1,6 @@
 // Shard listing: ListShards (with paging and ShardFilter).
+#include <optional>
+
 #include "actions/handlers.h"
 #include "actions/kinesis_common.h"
 #include "streams/encoding.h"
@@ -40,29 +42,71 @@ std::int64_t shard_index_or(const std::string& text, std::int64_t fallback) {
     return index ? std::int64_t(*index) : fallback;
 }
 
-// Whether a shard passes the ShardFilter (AFTER_SHARD_ID is applied by the caller).
+// A shard's life is [start, close): the initial shards start with the
+// stream, a child at the instant its parents closed. At that instant the
+// parents are already closed, so at every moment the shards open then cover
+// the hash key space exactly once (KCL checks this of AT_* answers).
+std::int64_t start_ms(const streams::stream_state& s, const streams::shard_state& shard) {
+    if (!shard.parent) return s.created_ms;
+    const auto* parent = s.find_shard(*shard.parent);
+    return parent && parent->closed_ms ? *parent->closed_ms : s.created_ms;
+}
+
+bool open_at(const streams::stream_state& s, const streams::shard_state& shard, std::int64_t t) {
+    return start_ms(s, shard) <= t && (shard.open() || *shard.closed_ms > t);
+}
+
+// Whether a shard passes the ShardFilter (AFTER_SHARD_ID's start is applied
+// by the caller). Shards whose data has all expired (closed before the trim
+// horizon) are never listed.
 bool passes(const json& filter, const streams::stream_state& s, const streams::shard_state& shard, std::int64_t now) {
+    std::int64_t horizon = std::max(now - s.retention_ms(), s.created_ms);
+    if (!shard.open() && *shard.closed_ms <= horizon) return false;
     std::string type = filter.is_object() ? filter["Type"].get<std::string>() : "FROM_TRIM_HORIZON";
-    std::int64_t created = std::int64_t(shard.created_s) * 1000;
-    std::int64_t horizon = now - s.retention_ms();
-    auto open_at = [&](std::int64_t t) { return created <= t && (shard.open() || *shard.closed_ms > t); };
     if (type == "AT_LATEST") return shard.open();
-    if (type == "AT_TRIM_HORIZON") return open_at(std::max(horizon, s.created_ms));
+    if (type == "AT_TRIM_HORIZON") return open_at(s, shard, horizon);
     if (type == "AT_TIMESTAMP" || type == "FROM_TIMESTAMP") {
-        std::int64_t t = filter.contains("Timestamp") ? std::int64_t(filter["Timestamp"].get<double>()) : now;
-        if (type == "AT_TIMESTAMP") return open_at(std::max(t, s.created_ms));
-        return shard.open() || *shard.closed_ms >= t;
+        // A time before the trim horizon means the trim horizon.
+        std::int64_t t = std::max(std::int64_t(filter["Timestamp"].get<double>()), horizon);
+        if (type == "AT_TIMESTAMP") return open_at(s, shard, t);
+        return shard.open() || *shard.closed_ms > t;
     }
-    // FROM_TRIM_HORIZON and AFTER_SHARD_ID: everything still inside retention.
-    return shard.open() || *shard.closed_ms >= horizon;
+    return true;  // FROM_TRIM_HORIZON, AFTER_SHARD_ID: all within retention
+}
+
+// ShardFilter's members each belong to some types only.
+void check_filter(const json& filter) {
+    auto type = filter["Type"].get<std::string>();
+    bool by_id = type == "AFTER_SHARD_ID";
+    bool by_time = type == "AT_TIMESTAMP" || type == "FROM_TIMESTAMP";
+    if (by_id && !filter.contains("ShardId"))
+        throw api_error::invalid_argument("Must specify ShardId in ShardFilter for ShardFilter type AFTER_SHARD_ID.");
+    if (!by_id && filter.contains("ShardId"))
+        throw api_error::invalid_argument("ShardId in ShardFilter can only be used with ShardFilter type "
+                                          "AFTER_SHARD_ID.");
+    if (by_time && !filter.contains("Timestamp"))
+        throw api_error::invalid_argument("Must specify Timestamp in ShardFilter for ShardFilter type " + type + ".");
+    if (!by_time && filter.contains("Timestamp"))
+        throw api_error::invalid_argument("Timestamp in ShardFilter can only be used with ShardFilter types "
+                                          "AT_TIMESTAMP and FROM_TIMESTAMP.");
+}
+
+// NextToken names the stream, the position and the filter: nothing that
+// would restate or change them may come with it.
+void check_next_token_alone(const json& in) {
+    for (const char* member : {"StreamName", "StreamARN", "ExclusiveStartShardId", "StreamCreationTimestamp",
+                               "ShardFilter"})
+        if (in.contains(member))
+            throw api_error::invalid_argument(std::string("NextToken and ") + member +
+                                              " cannot be provided together.");
 }
 
 void list_shards(action_context& ctx) {
     const auto& in = ctx.input;
-    bool has_name = in.contains("StreamName") || in.contains("StreamARN");
     listing l;
+    std::optional<std::uint64_t> incarnation;  // the stream the NextToken was issued for
     if (in.contains("NextToken")) {
-        if (has_name) throw api_error::invalid_argument("NextToken and StreamName cannot be provided together.");
+        check_next_token_alone(in);
         auto token = encoding::parse_paging_token(in["NextToken"].get<std::string>(), ctx.svc.secret());
         json payload = token ? json::parse(token->payload, nullptr, false) : json();
         if (!token || !payload.is_object()) throw api_error::invalid_argument("Invalid NextToken.");
@@ -71,29 +115,30 @@ void list_shards(action_context& ctx) {
         l.stream = payload["stream"].get<std::string>();
         l.after = payload["after"].get<std::int64_t>();
         l.filter = payload["filter"];
+        if (payload.contains("uid")) incarnation = payload["uid"].get<std::uint64_t>();
     } else {
-        if (!has_name) throw api_error::invalid_argument("Either NextToken or StreamName should be provided.");
+        if (!in.contains("StreamName") && !in.contains("StreamARN"))
+            throw api_error::invalid_argument("Either NextToken or StreamName should be provided.");
         l.stream = stream_name_of(ctx);
         if (in.contains("ExclusiveStartShardId"))
             l.after = shard_index_or(in["ExclusiveStartShardId"].get<std::string>(), -1);
         if (in.contains("ShardFilter")) {
             l.filter = in["ShardFilter"];
-            auto type = l.filter["Type"].get<std::string>();
-            if (type == "AFTER_SHARD_ID") {
-                if (!l.filter.contains("ShardId"))
-                    throw api_error::invalid_argument(
-                        "Must specify ShardId in ShardFilter for ShardFilter type AFTER_SHARD_ID.");
+            check_filter(l.filter);
+            if (l.filter["Type"] == "AFTER_SHARD_ID")
                 l.after = std::max(l.after, shard_index_or(l.filter["ShardId"].get<std::string>(), -1));
-            } else if ((type == "AT_TIMESTAMP" || type == "FROM_TIMESTAMP") && !l.filter.contains("Timestamp")) {
-                throw api_error::invalid_argument("Must specify Timestamp in ShardFilter for ShardFilter type " + type +
-                                                  ".");
-            }
         }
     }
     if (in.contains("MaxResults")) l.max_results = in["MaxResults"].get<std::size_t>();
     l.max_results = std::min<std::size_t>(l.max_results, 1000);
 
     auto s = require_stream(ctx, l.stream);
+    // StreamCreationTimestamp picks one incarnation of a reused name; a token
+    // outlives only its own. Botocore sends whole seconds.
+    if (in.contains("StreamCreationTimestamp") &&
+        std::int64_t(in["StreamCreationTimestamp"].get<double>()) / 1000 != s->created_ms / 1000)
+        throw stream_not_found(ctx, l.stream);
+    if (incarnation && *incarnation != s->uid) throw stream_not_found(ctx, l.stream);
     json shards = json::array();
     std::int64_t last = l.after;
     bool more = false;
@@ -108,7 +153,7 @@ void list_shards(action_context& ctx) {
     }
     json out = {{"Shards", std::move(shards)}};
     if (more) {
-        json payload = {{"stream", l.stream}, {"after", last}, {"filter", l.filter}};
+        json payload = {{"stream", l.stream}, {"uid", s->uid}, {"after", last}, {"filter", l.filter}};
         out["NextToken"] = encoding::paging_token(payload.dump(), ctx.now_ms, ctx.svc.secret());
     }
     ctx.reply->ok(std::move(out));

@@ -96,9 +96,13 @@ void delete_stream(action_context& ctx) {
     auto name = stream_name_of(ctx);
     auto& registry = ctx.svc.streams();
     auto s = require_stream(ctx, name);
-    if (!s->consumers.empty() && !ctx.input.value("EnforceConsumerDeletion", false))
-        throw api_error::resource_in_use("Stream " + name + " under account " + ctx.svc.settings().account_id +
-                                         " has registered consumers; set EnforceConsumerDeletion to delete it.");
+    // The consumers live inside the stream's state: deleting it deletes them.
+    if (consumer_count(ctx, *s) > 0 && !ctx.input.value("EnforceConsumerDeletion", false))
+        throw api_error::resource_in_use(
+            "DeleteStream can\u2019t delete " + ctx.svc.stream_arn(name) +
+            " because there are consumers associated with this data stream. To delete " + name +
+            " anyway, set the EnforceConsumerDeletion parameter to true to force the deletion of all the consumers "
+            "that are associated with it.");
     if (registry.options().delete_delay_ms <= 0) {
         registry.remove(name);
     } else {
@@ -165,7 +169,7 @@ void describe_stream_summary(action_context& ctx) {
     auto s = require_stream(ctx, stream_name_of(ctx));
     json d = description_common(ctx, *s);
     d["OpenShardCount"] = s->open_shard_count();
-    d["ConsumerCount"] = s->consumers.size();
+    d["ConsumerCount"] = consumer_count(ctx, *s);
     d["MaxRecordSizeInKiB"] = s->max_record_size_kib;
     if (s->warm_throughput_mibps)
         d["WarmThroughput"] = {{"TargetMiBps", *s->warm_throughput_mibps}, {"CurrentMiBps", *s->warm_throughput_mibps}};

@@ -68,14 +68,16 @@ void subscribe_to_shard(action_context& ctx) {
     const auto& arn = ctx.input["ConsumerARN"].get_ref<const std::string&>();
     const auto address = parse_consumer_arn(arn);
     if (!address) throw api_error::invalid_argument("Invalid ConsumerARN " + arn);
+    // The account and region check of every ARN a request names.
+    stream_of_arn(ctx, arn);
     auto s = ctx.svc.streams().find(address->stream);
     if (!s || s->deleting_since_ms) throw stream_not_found(ctx, address->stream);
     const streams::consumer_state* consumer = nullptr;
     for (const auto& c : s->consumers)
         if (c.name == address->consumer && c.created_ms / 1000 == address->created_s) consumer = &c;
-    if (!consumer)
+    if (!consumer || consumer_gone(ctx, *consumer))
         throw api_error::resource_not_found("Consumer " + arn + " under account " + account(ctx) + " not found.");
-    if (ctx.now_ms < consumer->active_at_ms)
+    if (ctx.now_ms < consumer->active_at_ms || consumer->deleting_since_ms)
         throw api_error::resource_in_use("Consumer " + consumer->name + " with creation timestamp " +
                                          std::to_string(consumer->created_ms / 1000) + " under stream: " + s->name +
                                          " , account " + account(ctx) + " is not in ACTIVE status.");

@@ -7,10 +7,12 @@
 #include <chrono>
 
 #include "actions/kinesis_common.h"
+#include "actions/records_cbor.h"
 #include "actions/records_json.h"
 #include "actions/service.h"
 #include "actions/subscription_hub.h"
 #include "codec/event_stream.h"
+#include "codec/cbor_writer.h"
 #include "codec/json_writer.h"
 #include "streams/encoding.h"
 
@@ -224,7 +226,10 @@ subscription::outcome subscription::next_event(std::int64_t now) {
         return out;
     }
     const bool consumer_there = std::any_of(s->consumers.begin(), s->consumers.end(), [&](const auto& c) {
-        return c.name == target_.consumer_name && c.created_ms == target_.consumer_created_ms;
+        // A deregistered consumer's subscriptions end at once, while it is
+        // still DELETING.
+        return c.name == target_.consumer_name && c.created_ms == target_.consumer_created_ms &&
+               !c.deleting_since_ms;
     });
     const auto* shard = s->find_shard(target_.shard_index);
     if (!consumer_there || !shard) {
@@ -237,31 +242,32 @@ subscription::outcome subscription::next_event(std::int64_t now) {
     std::uint64_t next = std::max(target_.next_counter, log.trimmed_below.load());
     std::int64_t last_arrival = 0;
     std::size_t bytes = 0;
+    // The Records array's elements, as text or CBOR as the request was.
     std::string records_text;
-    json records = json::array();
-    records_writer writer(records_text, *shard, event_max_records, SIZE_MAX);
+    records_writer json_writer(records_text, *shard, event_max_records, SIZE_MAX);
+    cbor_records_writer cbor_writer(records_text, shard->created_s, shard->index, 64);
     std::uint64_t last_delivered = 0;
     svc_.store().read(log, next, event_max_records, event_max_bytes, [&](const storage::record_view& r) {
         next = r.counter + 1;
         // Past retention: never delivered, as GetRecords never returns it.
         if (r.arrival_ms < horizon) return true;
-        if (format_ == codec::wire_format::json) {
-            writer.add(r);
-        } else {
-            json record = {{"SequenceNumber", encoding::sequence_number({shard->created_s, shard->index, r.counter,
-                                                                          std::uint64_t(r.arrival_ms / 1000)})},
-                           {"ApproximateArrivalTimestamp", r.arrival_ms},
-                           {"Data", json::binary(std::vector<std::uint8_t>(r.data.begin(), r.data.end()))},
-                           {"PartitionKey", r.partition_key}};
-            if (r.encrypted) record["EncryptionType"] = "KMS";
-            records.push_back(std::move(record));
-        }
+        if (format_ == codec::wire_format::json)
+            json_writer.add(r);
+        else
+            cbor_writer.add(r);
         last_delivered = r.counter;
         last_arrival = r.arrival_ms;
         bytes += r.data.size() + r.partition_key.size();
         return true;
     });
-    writer.finish();
+    std::size_t count;
+    if (format_ == codec::wire_format::json) {
+        json_writer.finish();
+        count = json_writer.count();
+    } else {
+        cbor_writer.finish();
+        count = cbor_writer.count();
+    }
     target_.next_counter = std::max(next, log.trimmed_below.load());
     const bool at_tip = target_.next_counter > log.committed.load();
     const bool have_records = last_delivered != 0;
@@ -270,44 +276,55 @@ subscription::outcome subscription::next_event(std::int64_t now) {
         last_sequence_ = encoding::sequence_number(
             {shard->created_s, shard->index, last_delivered, std::uint64_t(last_arrival / 1000)});
         const std::int64_t behind = at_tip ? 0 : std::max<std::int64_t>(0, log.last_arrival_ms.load() - last_arrival);
-        records_event(out, last_sequence_, behind, &records_text, &records, nullptr);
+        records_event(out, last_sequence_, behind, records_text, count, nullptr);
     }
     if (!shard->open() && at_tip) {
         // The end of a closed shard: its children, no continuation, and the
         // end of the stream. Kept apart from the last records so that a
         // client handles those before it learns the shard ended.
         const json children = kinesis::child_shards_of(*s, *shard);
-        records_event(out, {}, 0, nullptr, nullptr, &children);
+        records_event(out, {}, 0, {}, 0, &children);
         out.end = true;
         return out;
     }
     if (!have_records && (!first_event_sent_ || now - last_event_ms_ >= hub_.settings().heartbeat_ms))
-        records_event(out, continuation_of(target_.next_counter - 1), 0, nullptr, nullptr, nullptr);
+        records_event(out, continuation_of(target_.next_counter - 1), 0, {}, 0, nullptr);
     return out;
 }
 
 void subscription::records_event(outcome& out, const std::string& continuation, std::int64_t behind,
-                                 const std::string* records_json, const json* records, const json* children) {
+                                 std::string_view records, std::size_t count, const json* children) {
+    // Members sorted as the general encoders write them, so an event reads
+    // like a GetRecords answer.
     std::string payload;
     if (format_ == codec::wire_format::json) {
-        // Members sorted as the general encoder writes them.
+        payload.reserve(records.size() + 256);
         payload = "{";
         if (children) {
             payload.append("\"ChildShards\":");
             codec::write_json(*children, payload);
             payload.push_back(',');
         }
-        if (!continuation.empty()) {
-            payload.append("\"ContinuationSequenceNumber\":\"").append(continuation).append("\",");
-        }
+        if (!continuation.empty()) payload.append("\"ContinuationSequenceNumber\":\"").append(continuation).append("\",");
         payload.append("\"MillisBehindLatest\":").append(std::to_string(behind)).append(",\"Records\":[");
-        if (records_json) payload.append(*records_json);
+        payload.append(records);
         payload.append("]}");
     } else {
-        json event = {{"MillisBehindLatest", behind}, {"Records", records ? *records : json::array()}};
-        if (!continuation.empty()) event["ContinuationSequenceNumber"] = continuation;
-        if (children) event["ChildShards"] = *children;
-        codec::encode_to(format_, event, payload);
+        payload.reserve(records.size() + 256);
+        codec::write_cbor_head(5, 2 + (children ? 1 : 0) + (continuation.empty() ? 0 : 1), payload);
+        if (children) {
+            codec::write_cbor_text("ChildShards", payload);
+            codec::write_cbor(*children, payload);
+        }
+        if (!continuation.empty()) {
+            codec::write_cbor_text("ContinuationSequenceNumber", payload);
+            codec::write_cbor_text(continuation, payload);
+        }
+        codec::write_cbor_text("MillisBehindLatest", payload);
+        codec::write_cbor(json(behind), payload);
+        codec::write_cbor_text("Records", payload);
+        codec::write_cbor_head(4, count, payload);
+        payload.append(records);
     }
     codec::event_stream::append_event(out.bytes, "SubscribeToShardEvent", payload_type(format_), payload);
 }

@@ -79,8 +79,10 @@ private:
         bool end = false;
     };
     outcome next_event(std::int64_t now_ms);
-    void records_event(outcome& out, const std::string& continuation, std::int64_t behind, const std::string* records_json,
-                       const nlohmann::json* records, const nlohmann::json* children);
+    // A SubscribeToShardEvent around `count` records already encoded in the
+    // request's format; no continuation at the end of a closed shard.
+    void records_event(outcome& out, const std::string& continuation, std::int64_t behind, std::string_view records,
+                       std::size_t count, const nlohmann::json* children);
     void exception_event(outcome& out, std::string_view type, const std::string& message);
     std::string continuation_of(std::uint64_t counter);
     // Under mutex_: waits for the next commit and arms the timer. False when

@@ -15,6 +15,7 @@
 // they always did. So nothing is ever refused here.
 #include <array>
 #include <cstddef>
+#include <deque>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -50,6 +51,9 @@ struct record_body {
     std::array<std::optional<std::string_view>, max_body_members> members;
     bool has_records = false;  // the list (or the single object) was present
     std::vector<record_values> records;
+    // Strings a CBOR body sent in chunks (indefinite length), joined; their
+    // values point here instead of into text. A deque, so none moves.
+    std::deque<std::string> joined;
 };
 
 // Reads body.text. False means "not sure": body.text is left as it was and

@@ -122,9 +122,9 @@ void router::process(request& req, reply_handler done, bool io_thread) {
         });
     actions::action_context ctx{svc_, *format, {}, reply_to, svc_.clock().now_ms(), io_thread};
     try {
-        // The hot actions read JSON bodies themselves; when unsure they leave
+        // The hot actions read their bodies themselves; when unsure they leave
         // the body to the general path below, which words every error.
-        if (action && action->fast && *format == wire_format::json && action->fast(ctx, req.body)) return;
+        if (const auto fast = action ? action->fast_for(*format) : nullptr; fast && fast(ctx, req.body)) return;
         ctx.input = codec::decode(*format, req.body);
         if (!action) throw api_error::unknown_operation();
         actions::validate(*action->request_shape, ctx.input, *format);

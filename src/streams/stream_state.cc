@@ -78,8 +78,10 @@ nlohmann::json stream_state::to_json() const {
     if (!resource_policy.empty()) j["resource_policy"] = resource_policy;
     if (!consumers.empty()) {
         auto& cj = j["consumers"] = nlohmann::json::array();
-        for (auto& c : consumers)
+        for (auto& c : consumers) {
             cj.push_back({{"name", c.name}, {"created_ms", c.created_ms}, {"active_at_ms", c.active_at_ms}});
+            if (c.deleting_since_ms) cj.back()["deleting_since_ms"] = *c.deleting_since_ms;
+        }
     }
     if (warm_throughput_mibps) j["warm_throughput_mibps"] = *warm_throughput_mibps;
     return j;
@@ -104,9 +106,12 @@ stream_state stream_state::from_json(const nlohmann::json& j) {
     s.next_shard_index = j.value("next_shard_index", 0u);
     s.resource_policy = j.value("resource_policy", std::string());
     if (j.contains("consumers"))
-        for (auto& cj : j["consumers"])
+        for (auto& cj : j["consumers"]) {
             s.consumers.push_back({cj.at("name").get<std::string>(), cj.at("created_ms").get<std::int64_t>(),
                                    cj.value("active_at_ms", std::int64_t(0))});
+            if (cj.contains("deleting_since_ms"))
+                s.consumers.back().deleting_since_ms = cj["deleting_since_ms"].get<std::int64_t>();
+        }
     for (auto& sj : j.at("shards")) {
         shard_state sh;
         sh.index = sj.at("index").get<std::uint32_t>();

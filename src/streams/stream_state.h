@@ -32,6 +32,7 @@ struct consumer_state {
     std::string name;
     std::int64_t created_ms = 0;
     std::int64_t active_at_ms = 0;
+    std::optional<std::int64_t> deleting_since_ms;  // DELETING since then, gone after the delete delay
 };
 
 enum class stream_status { creating, active, updating, deleting };

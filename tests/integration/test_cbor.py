@@ -1,12 +1,15 @@
 """The CBOR 1.1 wire format as the Java SDKs write it: indefinite-length maps
 (Jackson), byte strings for blobs and tag 1 + epoch milliseconds for
 timestamps. The tiny codec below covers what those bodies use."""
+import base64
+import json
 import os
 import struct
 import time
 import unittest
 
-from kinesis_helpers import CBOR_TYPE, KinesdTestCase, not_found_message, raw_request, unique_name
+from kinesis_helpers import (CBOR_TYPE, JSON_TYPE, MAX_HASH_KEY, KinesdTestCase, not_found_message, raw_request,
+                             unique_name)
 
 
 class Tag:
@@ -27,6 +30,18 @@ class IndefiniteMap(dict):
 
 class DefiniteMap(dict):
     """A map written with its length up front."""
+
+
+class IndefiniteList(list):
+    """An array written with 0x9f ... 0xff, as Jackson writes every list."""
+
+
+class Chunked:
+    """A byte or text string of indefinite length, sent in chunks of `size` bytes."""
+
+    def __init__(self, value, size):
+        self.value = value
+        self.size = size
 
 
 def timestamp_ms(ms):
@@ -60,6 +75,13 @@ def encode(value):
         return _head(3, len(raw)) + raw
     if isinstance(value, Tag):
         return _head(6, value.number) + encode(value.value)
+    if isinstance(value, Chunked):
+        major = 2 if isinstance(value.value, (bytes, bytearray)) else 3
+        raw = bytes(value.value) if major == 2 else value.value.encode("utf-8")
+        chunks = [raw[i:i + value.size] for i in range(0, len(raw), value.size)]
+        return bytes([major << 5 | 31]) + b"".join(_head(major, len(c)) + c for c in chunks) + b"\xff"
+    if isinstance(value, IndefiniteList):
+        return b"\x9f" + b"".join(encode(v) for v in value) + b"\xff"
     if isinstance(value, (list, tuple)):
         return _head(4, len(value)) + b"".join(encode(v) for v in value)
     if isinstance(value, DefiniteMap):
@@ -181,6 +203,9 @@ class CodecSelfTest(unittest.TestCase):
         self.assertEqual(encode(Tag(1, 1363896240)), bytes.fromhex("c11a514b67b0"))
         self.assertEqual(encode({"a": 1}), bytes.fromhex("bf616101ff"))
         self.assertEqual(encode(DefiniteMap({"a": 1})), bytes.fromhex("a1616101"))
+        self.assertEqual(encode(IndefiniteList([1, 2])), bytes.fromhex("9f0102ff"))
+        self.assertEqual(encode(Chunked(b"\x01\x02\x03", 2)), bytes.fromhex("5f42010241 03ff".replace(" ", "")))
+        self.assertEqual(encode(Chunked("abc", 2)), bytes.fromhex("7f62616261 63ff".replace(" ", "")))
 
     def test_round_trip(self):
         value = {"a": [1, -2, b"\x00\xff", "t", None, True, False, Tag(1, 1700000000123)],
@@ -190,7 +215,8 @@ class CodecSelfTest(unittest.TestCase):
         self.assertEqual(decode(bytes.fromhex("f93c00")), 1.0)
 
 
-class CborTest(KinesdTestCase):
+class CborCase(KinesdTestCase):
+    """Calls in CBOR and the answers decoded."""
 
     def call(self, action, body, raw=None, expect=200):
         response = raw_request(self.server.endpoint, action,
@@ -235,6 +261,10 @@ class CborTest(KinesdTestCase):
         self.assertIsInstance(value.value, int, "timestamps are integer milliseconds")
         # Same machine clock; an hour catches seconds-vs-milliseconds mistakes.
         self.assertLess(abs(value.value - near_ms), 3600 * 1000)
+
+
+
+class CborTest(CborCase):
 
     def test_create_and_describe(self):
         name, summary = self.create(shards=2)
@@ -321,6 +351,122 @@ class CborTest(KinesdTestCase):
     def test_member_type_error_in_cbor(self):
         error = self.call("CreateStream", {"StreamName": unique_name(), "ShardCount": "1"}, expect=400)
         self.assertEqual(error["__type"], "SerializationException")
+
+
+class CborRecordsTest(CborCase):
+    """PutRecord and PutRecords bodies in every form a CBOR client may use, and
+    GetRecords answers, checked against what the same server says in JSON."""
+
+    def call_json(self, action, body):
+        response = raw_request(self.server.endpoint, action, json.dumps(body).encode(), content_type=JSON_TYPE)
+        return response.status, json.loads(response.body) if response.body else None
+
+    def read_json(self, name, shard_id="shardId-000000000000"):
+        status, reply = self.call_json("GetShardIterator", {"StreamName": name, "ShardId": shard_id,
+                                                            "ShardIteratorType": "TRIM_HORIZON"})
+        self.assertEqual(status, 200, reply)
+        status, page = self.call_json("GetRecords", {"ShardIterator": reply["ShardIterator"]})
+        self.assertEqual(status, 200, page)
+        return page
+
+    def test_every_body_form_is_stored_alike(self):
+        name, _ = self.create()
+        payloads = [os.urandom(n) for n in (0, 1, 23, 24, 255, 256, 70000)]
+        bodies = [
+            # Jackson: maps and lists of indefinite length.
+            {"StreamName": name, "Records": IndefiniteList(
+                {"Data": data, "PartitionKey": "jackson-%d" % i} for i, data in enumerate(payloads))},
+            # Definite lengths throughout.
+            DefiniteMap({"Records": [DefiniteMap({"PartitionKey": "definite-%d" % i, "Data": data})
+                                     for i, data in enumerate(payloads)], "StreamName": name}),
+            # Chunked strings, tags in front of items, an explicit hash key.
+            {"Records": [{"Data": Chunked(data, 1000), "PartitionKey": Chunked("chunked-%d" % i, 3),
+                          "ExplicitHashKey": Tag(55799, str(MAX_HASH_KEY // 3))}
+                         for i, data in enumerate(payloads)],
+             Chunked("StreamName", 4): Tag(24, name)},
+        ]
+        sent = []
+        for body in bodies:
+            reply = self.call("PutRecords", body)
+            self.assertEqual(reply["FailedRecordCount"], 0)
+            self.assertEqual(reply["EncryptionType"], "NONE")
+            self.assertEqual([r["ShardId"] for r in reply["Records"]], ["shardId-000000000000"] * len(payloads))
+            sent += [r["SequenceNumber"] for r in reply["Records"]]
+        single = self.call("PutRecord", DefiniteMap({"StreamName": name, "Data": Chunked(b"single", 2),
+                                                     "PartitionKey": "one"}))
+        self.assertEqual(set(single), {"ShardId", "SequenceNumber", "EncryptionType"})
+        sent.append(single["SequenceNumber"])
+
+        records = self.read_all(name)["Records"]
+        self.assertEqual([r["SequenceNumber"] for r in records], sent)
+        expected = [(d, "%s-%d" % (kind, i)) for kind in ("jackson", "definite", "chunked")
+                    for i, d in enumerate(payloads)] + [(b"single", "one")]
+        self.assertEqual([(r["Data"], r["PartitionKey"]) for r in records], expected)
+
+    def test_errors_are_worded_as_in_json(self):
+        name, _ = self.create()
+        missing = unique_name("missing")
+        cases = [
+            {"StreamName": name, "Records": [{"Data": b"x", "PartitionKey": ""}]},
+            {"StreamName": name, "Records": [{"Data": b"x"}]},
+            {"StreamName": name, "Records": []},
+            {"StreamName": name, "Records": [{"Data": b"x", "PartitionKey": "k"}] * 501},
+            {"StreamName": name, "Records": [{"Data": b"x", "PartitionKey": "k", "ExplicitHashKey": "x1"}]},
+            {"StreamName": name, "Records": [{"Data": b"x", "PartitionKey": "k",
+                                              "ExplicitHashKey": str(MAX_HASH_KEY + 1)}]},
+            {"StreamName": name, "Records": [{"Data": b"x" * (1024 * 1024), "PartitionKey": "k"}]},
+            {"StreamName": missing, "Records": [{"Data": b"x", "PartitionKey": "k"}]},
+            {"StreamName": "bad name!", "Records": [{"Data": b"x", "PartitionKey": "k"}]},
+            {"Records": [{"Data": b"x", "PartitionKey": "k" * 257}]},
+        ]
+        for body in cases:
+            with self.subTest(body=repr(body)[:120]):
+                as_json = {k: v if k != "Records" else [
+                    {m: base64.b64encode(x).decode() if m == "Data" else x for m, x in r.items()} for r in v]
+                    for k, v in body.items()}
+                status, want = self.call_json("PutRecords", as_json)
+                self.assertEqual(status, 400, want)
+                got = self.call("PutRecords", body, expect=400)
+                self.assertEqual(got, want)
+        single = {"StreamName": name, "Data": b"x", "PartitionKey": "k", "SequenceNumberForOrdering": "12x"}
+        status, want = self.call_json("PutRecord", dict(single, Data="eA=="))
+        self.assertEqual(status, 400, want)
+        self.assertEqual(self.call("PutRecord", single, expect=400), want)
+
+    def test_bodies_the_fast_reader_leaves_alone_still_work(self):
+        name, _ = self.create()
+        # Base64 text for Data, a non-ASCII key, null and unknown members: the general path's.
+        self.call("PutRecords", {"StreamName": name, "Other": 1, "StreamARN": None, "Records": [
+            {"Data": "aGVsbG8=", "PartitionKey": "caf\u00e9"}, {"Data": b"raw", "PartitionKey": "k", "X": None}]})
+        self.call("PutRecord", {"StreamName": name, "Data": b"one", "PartitionKey": "\u2603", "Extra": [1]})
+        records = self.read_all(name)["Records"]
+        self.assertEqual([(r["Data"], r["PartitionKey"]) for r in records],
+                         [(b"hello", "caf\u00e9"), (b"raw", "k"), (b"one", "\u2603")])
+
+    def test_get_records_agrees_with_json(self):
+        name, _ = self.create()
+        payloads = [os.urandom(n) for n in (0, 5, 100, 300, 66000)] * 3
+        keys = ["k", "a-key-longer-than-23-bytes", "x" * 256, "caf\u00e9"]
+        self.call("PutRecords", {"StreamName": name, "Records": [
+            {"Data": d, "PartitionKey": keys[i % len(keys)]} for i, d in enumerate(payloads)]})
+        self.call("StartStreamEncryption", {"StreamName": name, "EncryptionType": "KMS",
+                                            "KeyId": "alias/aws/kinesis"})
+        put = self.call("PutRecord", {"StreamName": name, "Data": b"later", "PartitionKey": "k"})
+        self.assertEqual(put["EncryptionType"], "KMS")
+        page, page_json = self.read_all(name), self.read_json(name)
+        self.assertEqual(len(page["Records"]), len(payloads) + 1)
+        self.assertEqual(len(page_json["Records"]), len(page["Records"]))
+        for got, want in zip(page["Records"], page_json["Records"]):
+            self.assertEqual(got["Data"], base64.b64decode(want["Data"]))
+            self.assertEqual(got["PartitionKey"], want["PartitionKey"])
+            self.assertEqual(got["SequenceNumber"], want["SequenceNumber"])
+            self.assertEqual(got.get("EncryptionType"), want.get("EncryptionType"))
+            self.assertEqual(got["ApproximateArrivalTimestamp"], timestamp_ms(round(want["ApproximateArrivalTimestamp"] * 1000)))
+            self.assertEqual(sorted(got), sorted(want))
+        self.assertEqual(page["Records"][-1].get("EncryptionType"), "KMS")
+        self.assertNotIn("EncryptionType", page["Records"][0])
+        self.assertEqual(sorted(page), ["MillisBehindLatest", "NextShardIterator", "Records"])
+        self.assertEqual(page["MillisBehindLatest"], 0)
 
 
 if __name__ == "__main__":

@@ -231,6 +231,24 @@ TEST(StreamState, JsonRoundTripKeepsEverything) {
     EXPECT_EQ(back.to_json(), j);
 }
 
+TEST(StreamState, JsonRoundTripKeepsConsumers) {
+    stream_state st = three_shard_stream();
+    st.uid = 1;
+    st.consumers.push_back({"active", 1700000000000, 1700000000500});
+    consumer_state leaving{"leaving", 1700000001000, 1700000001500};
+    leaving.deleting_since_ms = 1700000002000;
+    st.consumers.push_back(leaving);
+    stream_state back = stream_state::from_json(nlohmann::json::parse(st.to_json().dump()));
+    ASSERT_EQ(back.consumers.size(), 2u);
+    EXPECT_EQ(back.consumers[0].name, "active");
+    EXPECT_EQ(back.consumers[0].created_ms, 1700000000000);
+    EXPECT_EQ(back.consumers[0].active_at_ms, 1700000000500);
+    EXPECT_FALSE(back.consumers[0].deleting_since_ms.has_value());
+    EXPECT_EQ(back.consumers[1].name, "leaving");
+    EXPECT_EQ(back.consumers[1].deleting_since_ms, std::optional<std::int64_t>(1700000002000));
+    EXPECT_EQ(back.to_json(), st.to_json());
+}
+
 TEST(StreamState, JsonRoundTripOfOptionalsLeftUnset) {
     stream_state st = three_shard_stream();
     st.uid = 1;

@@ -90,18 +90,27 @@ protected:
 
     // Pulls like a connection: whenever woken, until `want` messages or the end.
     struct reader {
+        // What the wake callback touches: shared, because a step may still
+        // run and wake after the reader is gone (a connection's wake holds
+        // a weak reference for the same reason).
+        struct signal {
+            std::mutex mutex;
+            std::condition_variable cv;
+            bool woken = false;
+        };
         std::shared_ptr<subscription> sub;
-        std::mutex mutex;
-        std::condition_variable cv;
-        bool woken = false;
+        std::shared_ptr<signal> sig = std::make_shared<signal>();
         std::string bytes;
         bool ended = false;
 
+        ~reader() {
+            if (sub) sub->cancel();
+        }
         void start() {
-            sub->start([this] {
-                std::lock_guard lock(mutex);
-                woken = true;
-                cv.notify_all();
+            sub->start([sig = sig] {
+                std::lock_guard lock(sig->mutex);
+                sig->woken = true;
+                sig->cv.notify_all();
             });
         }
         // The next message, or nullopt at the end or after `timeout`.
@@ -117,9 +126,9 @@ protected:
                 if (ended) return std::nullopt;
                 if (sub->pull(bytes) == body_stream::pulled::end) ended = true;
                 if (es::read_message(bytes, m, used) == es::read_status::ok || ended) continue;
-                std::unique_lock lock(mutex);
-                if (!cv.wait_until(lock, deadline, [this] { return woken; })) return std::nullopt;
-                woken = false;
+                std::unique_lock lock(sig->mutex);
+                if (!sig->cv.wait_until(lock, deadline, [this] { return sig->woken; })) return std::nullopt;
+                sig->woken = false;
             }
         }
     };

@@ -2,7 +2,7 @@
 # Installs what kinesd needs on Debian 12, from Debian's packages. Run as root.
 # With --test it also installs what the test suite uses, each client from its
 # own registry: boto3, the AWS CLI, the JS SDK v3 and an S3-compatible server
-# (npm); Maven, a JDK and the Java SDK v2 and KCL (scripts/deps/java.sh,
+# (npm); maven, a JDK and the Java SDK v2 and KCL (scripts/deps/java.sh,
 # scripts/deps/kcl.sh, with moto's DynamoDB-compatible server for the KCL's
 # leases); golang and the Go SDK v2 (scripts/deps/go.sh). With --sanitize it
 # also installs clang and its sanitizer and libFuzzer runtimes, for the

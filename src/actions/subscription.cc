@@ -64,7 +64,13 @@ body_stream::pulled subscription::pull(std::string& out) {
     {
         std::lock_guard lock(mutex_);
         if (!ready_.empty()) {
-            out.append(ready_);
+            // Handed over without a copy when the connection's buffer is
+            // empty (it always is): an event can be megabytes, and this runs
+            // on an I/O thread.
+            if (out.empty())
+                out.swap(ready_);
+            else
+                out.append(ready_);
             ready_.clear();
             // Keep one event in preparation while the client reads this one.
             look = !ended_ && !stepping_ && !cancelled_;

@@ -360,35 +360,34 @@ void session::on_stream_wake() {
 }
 
 void session::pump_stream() {
-    // The chunk's size line is written in front of the data once its size is
-    // known: room for it is kept at the start of the buffer.
-    constexpr std::size_t size_room = 10;
-    stream_chunk_.assign(size_room, ' ');
+    // The data is pulled into an empty buffer, so the producer can hand its
+    // event over without a copy; the chunk's size line and ending are
+    // written around it as buffers of their own.
+    stream_chunk_.clear();
     const auto state = stream_body_->pull(stream_chunk_);
-    const std::size_t data_size = stream_chunk_.size() - size_room;
-    if (data_size == 0 && state == actions::body_stream::pulled::wait) {
+    if (stream_chunk_.empty() && state == actions::body_stream::pulled::wait) {
         // No timer runs while nothing is written: a quiet stream is not a
         // stalled client. The producer's heartbeats keep it honest.
         stream_.expires_never();
         stream_waiting_ = true;
         return;
     }
-    std::size_t start = size_room;
-    if (data_size > 0) {
-        if (version_ >= 11) {
-            char line[size_room];
-            const int n = std::snprintf(line, sizeof line, "%zx\r\n", data_size);
-            start = size_room - std::size_t(n);
-            stream_chunk_.replace(start, std::size_t(n), line, std::size_t(n));
-            stream_chunk_.append("\r\n");
+    stream_line_.clear();
+    stream_trailer_.clear();
+    if (version_ >= 11) {
+        if (!stream_chunk_.empty()) {
+            char line[32];
+            const int n = std::snprintf(line, sizeof line, "%zx\r\n", stream_chunk_.size());
+            stream_line_.assign(line, std::size_t(n));
+            stream_trailer_ = "\r\n";
         }
+        if (state == actions::body_stream::pulled::end) stream_trailer_.append("0\r\n\r\n");
     }
-    if (state == actions::body_stream::pulled::end) {
-        stream_ended_ = true;
-        if (version_ >= 11) stream_chunk_.append("0\r\n\r\n");
-    }
+    if (state == actions::body_stream::pulled::end) stream_ended_ = true;
     stream_.expires_after(context_->options.read_timeout);
-    net::async_write(stream_, net::buffer(stream_chunk_.data() + start, stream_chunk_.size() - start),
+    const std::array<net::const_buffer, 3> buffers{net::buffer(stream_line_), net::buffer(stream_chunk_),
+                                                   net::buffer(stream_trailer_)};
+    net::async_write(stream_, buffers,
                      [self = shared_from_this()](const error_code& ec, std::size_t) { self->on_stream_write(ec); });
 }
 

@@ -80,6 +80,8 @@ private:
     // session waits for the producer's wake before it pulls again.
     std::shared_ptr<actions::body_stream> stream_body_;
     std::string stream_chunk_;
+    std::string stream_line_;     // the chunk's size line
+    std::string stream_trailer_;  // its CRLF, and the last chunk at the end
     bool stream_keep_alive_ = false;
     bool stream_waiting_ = false;
     bool stream_ended_ = false;

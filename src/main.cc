@@ -27,11 +27,8 @@
 #include <chrono>
 #include <cstdlib>
 #include <cstring>
-#include <ctime>
 #include <filesystem>
-#include <fstream>
 #include <iostream>
-#include <mutex>
 #include <set>
 #include <thread>
 #include <vector>
@@ -163,8 +160,7 @@ public:
         if (fd_ < 0) return;
         // Emptied, not removed: removing would let a starting kinesd lock a
         // file no longer in the directory while a third one creates another.
-        if (::ftruncate(fd_, 0) != 0) {
-        }
+        if (::ftruncate(fd_, 0) != 0) spdlog::debug("cannot empty kinesd.pid: {}", std::strerror(errno));
         ::close(fd_);
     }
     data_dir_lock(const data_dir_lock&) = delete;

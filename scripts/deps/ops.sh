@@ -5,6 +5,10 @@
 set -euo pipefail
 sudo_cmd=""
 [ "$(id -u)" -ne 0 ] && sudo_cmd="sudo"
+# docker/build-steps.sh check asks apt-cache about packages: it needs package lists.
+if ! apt-cache show cmake >/dev/null 2>&1; then
+  $sudo_cmd apt-get update -qq
+fi
 if ! dpkg-query -W -f='${Status}' python3-yaml 2>/dev/null | grep -q "install ok installed"; then
   $sudo_cmd apt-get update -qq
   DEBIAN_FRONTEND=noninteractive $sudo_cmd apt-get install -y -qq --no-install-recommends python3-yaml

@@ -195,10 +195,12 @@ void delivery_worker::run() {
 
 void delivery_worker::flush(deadline until) {
     // Rounds of: read up to stop_flush_bytes, seal, wait for every object to
-    // be written; until a round finds nothing more to read.
+    // be written; until a round finds nothing more to read. The first round
+    // runs even past the deadline: it tells whether anything is left at all.
+    using std::chrono::milliseconds;
     bool caught_up = false;
     try {
-        while (!caught_up && std::chrono::steady_clock::now() < until) {
+        do {
             flushed_bytes_ = 0;
             flushed_records_ = 0;
             step(true);
@@ -207,15 +209,14 @@ void delivery_worker::flush(deadline until) {
             while (!in_flight_.empty()) {
                 settle();
                 if (in_flight_.empty()) break;
-                auto left = std::chrono::duration_cast<std::chrono::milliseconds>(until - std::chrono::steady_clock::now());
+                auto left = std::chrono::duration_cast<milliseconds>(until - std::chrono::steady_clock::now());
                 if (left.count() <= 0) break;
                 std::unique_lock lock(mutex_);
-                cv_.wait_for(lock, std::clamp(left, std::chrono::milliseconds(1), std::chrono::milliseconds(100)),
-                             [this] { return wake_; });
+                cv_.wait_for(lock, std::clamp(left, milliseconds(1), milliseconds(100)), [this] { return wake_; });
                 wake_ = false;
             }
             if (!in_flight_.empty()) caught_up = false;
-        }
+        } while (!caught_up && std::chrono::steady_clock::now() < until);
     } catch (const std::exception& e) {
         caught_up = false;
         spdlog::error("delivery stream {}: flushing failed: {}", stream_->name, e.what());

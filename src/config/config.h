@@ -54,6 +54,9 @@ struct settings {
     // how long a failing S3 upload is retried before the batch goes to the
     // ErrorOutputPrefix (AWS: 24 hours)
     std::int64_t firehose_retry_window_ms = 24LL * 3600 * 1000;
+    // lifecycle: how long a SIGTERM/SIGINT shutdown may take, Firehose flush
+    // included; past it kinesd exits with exit_shutdown_timeout
+    std::int64_t shutdown_timeout_ms = 30000;
     std::string config_file;
 };
 
@@ -62,6 +65,11 @@ struct parse_result {
     bool show_help = false;
     bool show_version = false;
 };
+
+// A duration with its unit, "30s" or "2500ms", in milliseconds. Throws
+// std::invalid_argument naming `name` for anything else (a bare number
+// would be ambiguous).
+std::int64_t parse_duration_ms(const std::string& name, const std::string& text);
 
 // Throws std::invalid_argument with a message naming the bad setting.
 parse_result load(int argc, const char* const* argv, const std::vector<std::string>& environment);

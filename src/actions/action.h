@@ -82,6 +82,10 @@ struct action_context {
     bool io_thread = false;
     // The caller's account (the signing key's); empty for the default one.
     std::string account_id;
+    // With authentication: who signed (an IAM-style ARN) and the action's
+    // name, for AccessDeniedException texts; both empty without it.
+    std::string caller_arn;
+    std::string_view operation;
 
     const std::string& account() const { return account_id.empty() ? svc.settings().account_id : account_id; }
     // The registry key of the caller's stream or delivery stream `name`.

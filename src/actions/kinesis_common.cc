@@ -54,6 +54,15 @@ arn_parts parse_arn(const std::string& arn) {
 
 std::string stream_of_arn(const action_context& ctx, const std::string& arn) {
     auto parts = parse_arn(arn);
+    // Another account's stream is not the caller's to touch: AWS refuses
+    // before it looks whether the stream exists (there are no resource
+    // policies here to allow it).
+    if (parts.account != ctx.account() && !ctx.caller_arn.empty()) {
+        const std::string action = "kinesis:" + std::string(ctx.operation);
+        throw api_error::access_denied("User: " + ctx.caller_arn + " is not authorized to perform: " + action +
+                                       " on resource: " + arn + " because no resource-based policy allows the " +
+                                       action + " action");
+    }
     // A caller sees the streams of its own account in this one region:
     // elsewhere there are none.
     if (parts.account != ctx.account() || parts.region != ctx.svc.settings().region)

@@ -123,7 +123,7 @@ void router::process(request& req, reply_handler done, bool io_thread) {
 
     // The caller: the signing key's account, or the default account when
     // requests are not signed.
-    std::string account;
+    std::string account, caller_arn;
     std::optional<std::string> access_key;
     if (verifier_ && action) {
         // Clients sign with the wall clock, whatever offset the server's own
@@ -140,6 +140,7 @@ void router::process(request& req, reply_handler done, bool io_thread) {
         }
         account = verdict.key->account_id;
         access_key = verdict.key->access_key;
+        caller_arn = "arn:aws:iam::" + account + ":user/" + verdict.key->profile;
     }
     std::shared_ptr<auth::audit_entry> audit;
     if (audit_ && action && !is_data_plane(req.amz_target)) {
@@ -178,7 +179,9 @@ void router::process(request& req, reply_handler done, bool io_thread) {
             add_common_headers(r, req_headers);
             done(std::move(r));
         });
-    actions::action_context ctx{svc_, *format, {}, reply_to, svc_.clock().now_ms(), io_thread, std::move(account)};
+    actions::action_context ctx{svc_, *format, {}, reply_to, svc_.clock().now_ms(), io_thread, std::move(account),
+                                std::move(caller_arn)};
+    if (action) ctx.operation = action->target.substr(action->target.find('.') + 1);
     try {
         // The hot actions read their bodies themselves; when unsure they leave
         // the body to the general path below, which words every error.

@@ -257,20 +257,28 @@ class AccountsTest(AuthServerCase):
         with self.assertRaises(botocore.exceptions.ClientError) as caught:
             a.get_shard_iterator(StreamName=theirs, ShardId="shardId-000000000000", ShardIteratorType="TRIM_HORIZON")
         self.assertEqual(caught.exception.response["Error"]["Code"], "ResourceNotFoundException")
-        # Addressed by ARN: the stream of another account is not found either.
+        # Addressed by ARN, another account's stream is refused as AWS refuses
+        # cross-account calls that no resource policy allows.
         arn_calls = [
-            lambda: a.describe_stream_summary(StreamARN=their_arn),
-            lambda: a.put_record(StreamARN=their_arn, Data=b"x", PartitionKey="k"),
-            lambda: a.delete_stream(StreamARN=their_arn),
-            lambda: a.register_stream_consumer(StreamARN=their_arn, ConsumerName="c"),
-            lambda: a.list_tags_for_resource(ResourceARN=their_arn),
+            ("DescribeStreamSummary", lambda: a.describe_stream_summary(StreamARN=their_arn)),
+            ("PutRecord", lambda: a.put_record(StreamARN=their_arn, Data=b"x", PartitionKey="k")),
+            ("DeleteStream", lambda: a.delete_stream(StreamARN=their_arn)),
+            ("RegisterStreamConsumer", lambda: a.register_stream_consumer(StreamARN=their_arn, ConsumerName="c")),
+            ("ListTagsForResource", lambda: a.list_tags_for_resource(ResourceARN=their_arn)),
         ]
-        for call in arn_calls:
+        for operation, call in arn_calls:
             with self.assertRaises(botocore.exceptions.ClientError) as caught:
                 call()
-            self.assertEqual(caught.exception.response["Error"]["Code"], "ResourceNotFoundException")
+            self.assertEqual(caught.exception.response["Error"]["Code"], "AccessDeniedException")
+            self.assertEqual(caught.exception.response["ResponseMetadata"]["HTTPStatusCode"], 400)
             self.assertEqual(caught.exception.response["Error"]["Message"],
-                             "Stream %s under account %s not found." % (theirs, BOB["account"]))
+                             "User: arn:aws:iam::%s:user/alice is not authorized to perform: kinesis:%s on "
+                             "resource: %s because no resource-based policy allows the kinesis:%s action"
+                             % (ALICE["account"], operation, their_arn, operation))
+        # Nor does a stream that does not exist there tell whether it exists.
+        with self.assertRaises(botocore.exceptions.ClientError) as caught:
+            a.describe_stream_summary(StreamARN=their_arn + "-none")
+        self.assertEqual(caught.exception.response["Error"]["Code"], "AccessDeniedException")
 
         # An iterator of B's stream does not read it for A.
         it = b.get_shard_iterator(StreamName=theirs, ShardId="shardId-000000000000",

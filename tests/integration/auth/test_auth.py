@@ -340,6 +340,36 @@ class AccountsTest(AuthServerCase):
         self.assertEqual(desc["DeliveryStreamARN"], arn)
         fb.delete_delivery_stream(DeliveryStreamName=name)
 
+    def test_a_kinesis_source_must_be_a_stream_of_the_same_account(self):
+        a, b = client(self.server, ALICE), client(self.server, BOB)
+        fb = client(self.server, BOB, "firehose")
+        source = unique("src")
+        b.create_stream(StreamName=source, ShardCount=1)
+        b.get_waiter("stream_exists").wait(StreamName=source, WaiterConfig={"Delay": 0.2, "MaxAttempts": 300})
+        destination = {"RoleARN": "arn:aws:iam::%s:role/r" % BOB["account"], "BucketARN": "arn:aws:s3:::bucket"}
+
+        def create(name, stream_arn):
+            return fb.create_delivery_stream(
+                DeliveryStreamName=name, DeliveryStreamType="KinesisStreamAsSource",
+                KinesisStreamSourceConfiguration={"KinesisStreamARN": stream_arn,
+                                                  "RoleARN": destination["RoleARN"]},
+                ExtendedS3DestinationConfiguration=destination)
+
+        own_arn = "arn:aws:kinesis:%s:%s:stream/%s" % (REGION, BOB["account"], source)
+        name = unique("fh-src")
+        create(name, own_arn)
+        desc = fb.describe_delivery_stream(DeliveryStreamName=name)["DeliveryStreamDescription"]
+        self.assertEqual(desc["Source"]["KinesisStreamSourceDescription"]["KinesisStreamARN"], own_arn)
+        # Alice's stream is not a source for Bob.
+        alices = unique("alice-src")
+        a.create_stream(StreamName=alices, ShardCount=1)
+        with self.assertRaises(botocore.exceptions.ClientError) as caught:
+            create(unique("fh-other"), "arn:aws:kinesis:%s:%s:stream/%s" % (REGION, ALICE["account"], alices))
+        self.assertEqual(caught.exception.response["Error"]["Code"], "InvalidArgumentException")
+        fb.delete_delivery_stream(DeliveryStreamName=name)
+        b.delete_stream(StreamName=source)
+        a.delete_stream(StreamName=alices)
+
 
 class AuditLogTest(AuthServerCase):
     def test_control_plane_calls_are_logged_with_key_and_account(self):

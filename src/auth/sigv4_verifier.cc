@@ -240,7 +240,9 @@ verdict sigv4_verifier::check(const http::request& req, const std::string& acces
     }
     const std::string text = sigv4::canonical_request(canonical);
     const std::string expected =
-        sigv4::expected_signature(text, amz_date, scope, found->second->secret_key, &signing_keys_);
+        // The string to sign holds the time in the basic ISO 8601 form even
+        // when the request carried it in a Date header.
+        sigv4::expected_signature(text, amz(*signed_at), scope, found->second->secret_key, &signing_keys_);
     if (!sigv4::signatures_equal(expected, signature)) {
         // What a client author needs to find the difference; never the key.
         spdlog::debug("signature mismatch for {}: canonical request was\n{}", access_key, text);

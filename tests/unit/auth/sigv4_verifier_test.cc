@@ -252,3 +252,22 @@ TEST(sigv4_verifier, an_http2_client_may_sign_the_authority) {
     auto verdict = suite_verifier().verify(r, now);
     EXPECT_FALSE(verdict.error) << verdict.error->message();
 }
+
+TEST(sigv4_verifier, a_date_header_stands_in_for_x_amz_date) {
+    // The get-vanilla request with its time in a Date header, signed (as the
+    // string to sign requires) with the basic ISO 8601 form of that time.
+    sigv4::request s;
+    s.method = "GET";
+    s.canonical_uri = "/";
+    s.headers = {{"host", "example.amazonaws.com"}, {"date", "Sun, 30 Aug 2015 12:36:00 GMT"}};
+    s.payload_hash = std::string(sigv4::empty_payload_hash);
+    const sigv4::credential_scope scope{"20150830", "us-east-1", "service"};
+    const auto signature =
+        sigv4::expected_signature(sigv4::canonical_request(s), "20150830T123600Z", scope, suite_secret);
+    auto req = with_headers("GET", "/", {{"Host", "example.amazonaws.com"}, {"Date", "Sun, 30 Aug 2015 12:36:00 GMT"}},
+                            "AWS4-HMAC-SHA256 Credential=AKIDEXAMPLE/20150830/us-east-1/service/aws4_request, "
+                            "SignedHeaders=date;host, Signature=" + signature);
+    req.amz_date = "Sun, 30 Aug 2015 12:36:00 GMT";
+    auto verdict = suite_verifier().verify(req, suite_time);
+    EXPECT_FALSE(verdict.error) << verdict.error->message();
+}

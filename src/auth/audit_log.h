@@ -17,7 +17,9 @@ namespace kinesd::auth {
 
 struct audit_entry {
     std::int64_t time_ms = 0;
-    std::optional<std::string> access_key;  // nullopt when requests are not signed
+    // nullopt when requests are not signed; for a refused call, the key it
+    // claimed, if any
+    std::optional<std::string> access_key;
     std::string account;  // "" when the call was refused before it had one
     std::string action;    // "CreateStream"
     std::string resource;  // an ARN or a name, "" when the call names none

@@ -163,7 +163,7 @@ verdict sigv4_verifier::verify_header(const http::request& req, const sigv4::que
         return {nullptr, api_error::incomplete_signature(
                              "Credential must have exactly 5 slash-delimited elements, e.g. "
                              "keyid/date/region/service/term, got '" + auth.credential + "'")};
-    return check(req, auth.access_key, req.amz_date, auth.scope, auth.signed_headers,
+    return check_signature(req, auth.access_key, req.amz_date, auth.scope, auth.signed_headers,
                  query.empty() ? std::string() : sigv4::canonical_query(query),
                  sigv4::sha256_hex(req.body), auth.signature, now);
 }
@@ -193,23 +193,23 @@ verdict sigv4_verifier::verify_query(const http::request& req, const sigv4::quer
     sigv4::query_params signed_query;
     for (const auto& p : query)
         if (p.first != "X-Amz-Signature") signed_query.push_back(p);
-    return check(req, parts[0], *query_value(query, "X-Amz-Date"), {parts[1], parts[2], parts[3]},
+    return check_signature(req, parts[0], *query_value(query, "X-Amz-Date"), {parts[1], parts[2], parts[3]},
                  split_signed_headers(*query_value(query, "X-Amz-SignedHeaders")), sigv4::canonical_query(signed_query),
                  sigv4::sha256_hex(req.body), *query_value(query, "X-Amz-Signature"), now);
 }
 
-verdict sigv4_verifier::check(const http::request& req, const std::string& access_key, const std::string& amz_date,
+verdict sigv4_verifier::check_signature(const http::request& req, const std::string& access_key, const std::string& amz_date,
                               const sigv4::credential_scope& scope, const std::vector<std::string>& signed_headers,
                               const std::string& canonical_query, const std::string& payload_hash,
                               const std::string& signature, clock_type::time_point now) const {
     auto found = by_access_key_.find(access_key);
-    if (found == by_access_key_.end()) return {nullptr, unrecognized_client()};
+    if (found == by_access_key_.end()) return {nullptr, unrecognized_client(), access_key};
     const auto signed_at = parse_request_date(amz_date);
     if (!signed_at) {
         spdlog::debug("request date '{}' of {} does not parse", amz_date, access_key);
-        return {nullptr, mismatch()};
+        return {nullptr, mismatch(), access_key};
     }
-    if (auto skew = skew_error(*signed_at, now)) return {nullptr, std::move(skew)};
+    if (auto skew = skew_error(*signed_at, now)) return {nullptr, std::move(skew), access_key};
 
     sigv4::request canonical;
     canonical.method = req.method;
@@ -235,7 +235,7 @@ verdict sigv4_verifier::check(const http::request& req, const std::string& acces
         // A header the client signed but that never arrived cannot match.
         if (!seen) {
             spdlog::debug("signed header {} of {} is not in the request", name, access_key);
-            return {nullptr, mismatch()};
+            return {nullptr, mismatch(), access_key};
         }
     }
     const std::string text = sigv4::canonical_request(canonical);
@@ -246,7 +246,7 @@ verdict sigv4_verifier::check(const http::request& req, const std::string& acces
     if (!sigv4::signatures_equal(expected, signature)) {
         // What a client author needs to find the difference; never the key.
         spdlog::debug("signature mismatch for {}: canonical request was\n{}", access_key, text);
-        return {nullptr, mismatch()};
+        return {nullptr, mismatch(), access_key};
     }
     return {found->second, std::nullopt};
 }

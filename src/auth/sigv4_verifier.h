@@ -24,6 +24,9 @@ namespace kinesd::auth {
 struct verdict {
     const account_key* key = nullptr;  // set when the signature is good
     std::optional<api_error> error;    // set otherwise
+    // The access key a refused request claimed, when it got as far as
+    // naming one (for the audit log); empty otherwise.
+    std::string claimed_access_key;
 };
 
 class sigv4_verifier {
@@ -42,7 +45,7 @@ private:
     verdict verify_query(const http::request& req, const sigv4::query_params& query,
                          std::chrono::system_clock::time_point now) const;
     // Rebuilds what the client signed and compares signatures.
-    verdict check(const http::request& req, const std::string& access_key, const std::string& amz_date,
+    verdict check_signature(const http::request& req, const std::string& access_key, const std::string& amz_date,
                   const sigv4::credential_scope& scope, const std::vector<std::string>& signed_headers,
                   const std::string& canonical_query, const std::string& payload_hash,
                   const std::string& signature, std::chrono::system_clock::time_point now) const;

@@ -132,7 +132,9 @@ void router::process(request& req, reply_handler done, bool io_thread) {
         if (verdict.error) {
             if (audit_ && !is_data_plane(req.amz_target)) {
                 // Refused before any account is known.
-                audit_->record({svc_.clock().now_ms(), std::nullopt, {},
+                std::optional<std::string> claimed;
+                if (!verdict.claimed_access_key.empty()) claimed = verdict.claimed_access_key;
+                audit_->record({svc_.clock().now_ms(), std::move(claimed), {},
                                 std::string(action->target.substr(action->target.find('.') + 1)), {},
                                 verdict.error->type()});
             }

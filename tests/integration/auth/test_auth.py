@@ -382,13 +382,17 @@ class AuditLogTest(AuthServerCase):
         arn = "arn:aws:kinesis:%s:%s:stream/%s" % (REGION, BOB["account"], name)
         headers = {"Content-Type": JSON_TYPE, "X-Amz-Target": "Kinesis_20131202.DeleteStream"}
         self.post(headers, json.dumps({"StreamName": name}).encode())
+        wrong = dict(BOB, secret="not-bobs")
+        body = json.dumps({"StreamName": name}).encode()
+        self.post(self.signed(wrong, "Kinesis_20131202.DeleteStream", body), body)
 
         deadline = time.monotonic() + 30
         lines = []
         while time.monotonic() < deadline:
             with open(self.audit_path) as f:
                 lines = [json.loads(line) for line in f if line.strip()]
-            if sum(1 for e in lines if e.get("resource") == arn or e["result"] == "MissingAuthenticationTokenException") >= 3:
+            if sum(1 for e in lines if e.get("resource") == arn or e["result"] in (
+                    "MissingAuthenticationTokenException", "InvalidSignatureException")) >= 4:
                 break
             time.sleep(0.1)
         mine = [e for e in lines if e.get("resource") == arn]
@@ -405,6 +409,10 @@ class AuditLogTest(AuthServerCase):
                    and e["action"] == "DeleteStream"]
         self.assertTrue(refused)
         self.assertIsNone(refused[-1]["access_key_id"])
+        self.assertIsNone(refused[-1]["account"])
+        # A refused signature names the key it claimed, and no account.
+        forged = [e for e in lines if e["result"] == "InvalidSignatureException" and e["action"] == "DeleteStream"]
+        self.assertEqual([(e["access_key_id"], e["account"]) for e in forged], [(BOB["key"], None)])
 
 
 class CliTest(AuthServerCase):

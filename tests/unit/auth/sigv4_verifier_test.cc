@@ -136,8 +136,9 @@ TEST(sigv4_verifier, a_wrong_secret_fails) {
 
 TEST(sigv4_verifier, an_unknown_key_is_unrecognized) {
     const auto now = std::chrono::system_clock::now();
-    expect_error(suite_verifier().verify(kinesis_call("AKIDNOBODY", "x", now, "{}"), now), 400,
-                 "UnrecognizedClientException", "The security token included in the request is invalid.");
+    auto verdict = suite_verifier().verify(kinesis_call("AKIDNOBODY", "x", now, "{}"), now);
+    expect_error(verdict, 400, "UnrecognizedClientException", "The security token included in the request is invalid.");
+    EXPECT_EQ(verdict.claimed_access_key, "AKIDNOBODY");
 }
 
 TEST(sigv4_verifier, no_authorization_is_a_missing_token) {

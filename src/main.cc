@@ -35,6 +35,9 @@
 
 #include "actions/service.h"
 #include "actions/subscription_hub.h"
+#include "auth/audit_log.h"
+#include "auth/credentials_file.h"
+#include "auth/sigv4_verifier.h"
 #include "common/clock.h"
 #include "common/logging.h"
 #include "common/random.h"
@@ -265,6 +268,17 @@ int run(const kinesd::config::settings& cfg) {
 
     // Declared first, so that it still watches while the store closes.
     shutdown_watch watch(std::chrono::milliseconds(cfg.shutdown_timeout_ms));
+    // Settings that can be wrong are read before anything is opened, so that
+    // a mistake stops the start with its file and line.
+    std::unique_ptr<kinesd::auth::sigv4_verifier> verifier;
+    if (!cfg.credentials_file.empty()) {
+        auto keys = kinesd::auth::load_credentials_file(cfg.credentials_file, cfg.account_id);
+        spdlog::info("requests must be signed: {} keys from {}", keys.size(), cfg.credentials_file);
+        verifier = std::make_unique<kinesd::auth::sigv4_verifier>(std::move(keys));
+    }
+    std::unique_ptr<kinesd::auth::audit_log> audit;
+    if (!cfg.audit_log.empty() && cfg.audit_log != "off") audit = std::make_unique<kinesd::auth::audit_log>(cfg.audit_log);
+
     raise_open_file_limit();
     check_data_dir(cfg.data_dir);
     data_dir_lock lock(cfg.data_dir);
@@ -313,6 +327,8 @@ int run(const kinesd::config::settings& cfg) {
     service.set_subscriptions(&subscriptions);
     registry.set_change_listener([&subscriptions](std::uint64_t uid) { subscriptions.stream_changed(uid); });
     kinesd::http::router router(service, workers, cfg.max_body_bytes);
+    router.set_verifier(verifier.get());
+    router.set_audit_log(audit.get());
 
     boost::asio::io_context ioc;
     kinesd::http::server_options server_options;

@@ -59,6 +59,11 @@ const std::vector<setting_row>& settings_table() {
         KINESD_STRING("log-level", log_level, "trace, debug, info, warn, error or off"),
         KINESD_STRING("region", region, "AWS region reported in ARNs"),
         KINESD_STRING("account-id", account_id, "12-digit account id reported in ARNs and errors"),
+        KINESD_STRING("credentials-file", credentials_file,
+                      "AWS shared-credentials file of the keys allowed in; when set, every request must be SigV4-signed "
+                      "(empty: no check)"),
+        KINESD_STRING("audit-log", audit_log,
+                      "where to write one JSON line per control-plane call: a file path, stdout or off"),
         KINESD_STRING("durability", durability,
                       "sync: acknowledge after the WAL is fsynced; flush: after the OS has it; none: memory only"),
         KINESD_NUMBER("max-connections", max_connections,

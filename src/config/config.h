@@ -35,6 +35,11 @@ struct settings {
     std::int64_t create_stream_ms = 0;
     std::int64_t delete_stream_ms = 0;
     std::int64_t update_stream_ms = 0;
+    // authentication: an AWS shared-credentials file of the accepted keys
+    // (empty: requests are not checked) and where control-plane calls are
+    // recorded (off, stdout or a file path)
+    std::string credentials_file;
+    std::string audit_log = "off";
     // AWS's per-shard throughput limits (off: no throttling)
     bool enforce_limits = false;
     // enhanced fan-out (SubscribeToShard)

@@ -386,7 +386,7 @@ void delivery_worker::seal() {
     b->format = s3_.compression;
     b->uuid = random_uuid(random);
     auto when = at_ms(open_.oldest_ms);
-    auto name = object_name(stream_->name, std::to_string(stream_->version), when, b->uuid, s3_.extension);
+    auto name = object_name(stream_->shown_name(), std::to_string(stream_->version), when, b->uuid, s3_.extension);
     prefix_values values{when, &random, s3_failed, nullptr};
     try {
         b->key = evaluate_prefix(s3_.prefix, values) + name;

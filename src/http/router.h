@@ -9,7 +9,9 @@
 #include <boost/asio/thread_pool.hpp>
 
 #include "actions/service.h"
+#include "http/ops_endpoints.h"
 #include "http/request.h"
+#include "metrics/request_counters.h"
 
 namespace kinesd::http {
 
@@ -33,10 +35,19 @@ public:
     static bool runs_inline(const request& req);
     static constexpr std::size_t inline_body_limit = 64 * 1024;
 
+    // GET/HEAD /metrics and /health (null: answered like any other GET), and
+    // the per-action request counters (null: not counted). Set before serving.
+    void set_operations(const ops_endpoints* ops, metrics::request_counters* requests) {
+        ops_ = ops;
+        requests_ = requests;
+    }
+
 private:
     actions::service& svc_;
     boost::asio::thread_pool& workers_;
     std::size_t body_limit_;
+    const ops_endpoints* ops_ = nullptr;
+    metrics::request_counters* requests_ = nullptr;
 };
 
 }  // namespace kinesd::http

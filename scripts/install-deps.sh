@@ -4,7 +4,8 @@
 # own registry: boto3, the AWS CLI, the JS SDK v3 and an S3-compatible server
 # (npm); maven, a JDK and the Java SDK v2 and KCL (scripts/deps/java.sh,
 # scripts/deps/kcl.sh, with moto's DynamoDB-compatible server for the KCL's
-# leases); golang and the Go SDK v2 (scripts/deps/go.sh). With --sanitize it
+# leases); golang and the Go SDK v2 (scripts/deps/go.sh); prometheus_client
+# for the metrics tests (scripts/deps/metrics.sh). With --sanitize it
 # also installs clang and its sanitizer and libFuzzer runtimes, for the
 # sanitizer and fuzzing job.
 set -euo pipefail
@@ -54,4 +55,5 @@ if [ $with_tests -eq 1 ]; then
   bash scripts/deps/java.sh
   bash scripts/deps/kcl.sh
   bash scripts/deps/go.sh
+  bash scripts/deps/metrics.sh
 fi

@@ -1,5 +1,8 @@
 #include "metrics/collector.h"
 
+#include <algorithm>
+#include <cmath>
+#include <initializer_list>
 #include <limits>
 
 #include "metrics/names.h"

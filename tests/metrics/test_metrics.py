@@ -161,10 +161,11 @@ class StreamCountersTest(unittest.TestCase):
         self.assertEqual(answer["FailedRecordCount"], len(throttled))
         written = [i for i in range(len(data)) if i not in throttled]
         # PutRecord past the limit: refused whole.
-        refused = 0
+        refused = accepted_single = 0
         for _ in range(20):
             try:
                 self.client.put_record(StreamName=name, Data=os.urandom(600 * 1024), PartitionKey="p")
+                accepted_single += 1
             except botocore.exceptions.ClientError as e:
                 self.assertEqual(e.response["Error"]["Code"], "ProvisionedThroughputExceededException")
                 refused += 1
@@ -172,7 +173,8 @@ class StreamCountersTest(unittest.TestCase):
         self.assertEqual(refused, 1, "no PutRecord was throttled")
         after = self.scrape()
         m = Scraped(before, after)
-        succeeded_single = m.moved("kinesis_put_record_success_total", labels)
+        succeeded_single = accepted_single
+        self.assertEqual(m.moved("kinesis_put_record_success_total", labels), accepted_single)
         self.assertEqual(m.moved("kinesis_put_records_total_records_total", labels), len(data))
         self.assertEqual(m.moved("kinesis_put_records_throttled_records_total", labels), len(throttled))
         self.assertEqual(m.moved("kinesis_put_records_successful_records_total", labels), len(written))

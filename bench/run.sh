@@ -36,6 +36,8 @@ SUBSCRIBE_BACKLOG=500000
 # kinesis-local takes about a millisecond per record put: a smaller backlog
 # keeps its run within minutes.
 SUBSCRIBE_PEER_BACKLOG=5000
+METRICS_COMPARE=0
+METRICS_ROUNDS=1
 
 usage() {
   cat <<EOF
@@ -63,6 +65,10 @@ usage: bench/run.sh [options]
       --subscribe-only       run only the SubscribeToShard section
       --subscribe-backlog N  records read from a backlog by 16 subscribers (default $SUBSCRIBE_BACKLOG;
                              kinesis-local gets $SUBSCRIBE_PEER_BACKLOG)
+      --metrics-compare      also run kinesd's PutRecords phase with --metrics on and off, each twice
+                             (on, off, off, on; a fresh server each time) and print both rates side by side
+      --metrics-compare-only run only that comparison
+      --metrics-rounds N     repeat the on, off, off, on sequence N times (default $METRICS_ROUNDS)
   -h, --help                 this text
 EOF
 }
@@ -106,6 +112,9 @@ parse_args() {
       --no-subscribe) SUBSCRIBE=0; shift ;;
       --subscribe-only) SUBSCRIBE_ONLY=1; SUBSCRIBE=1; DB_BENCH=0; shift ;;
       --subscribe-backlog) SUBSCRIBE_BACKLOG="$2"; shift 2 ;;
+      --metrics-compare) METRICS_COMPARE=1; shift ;;
+      --metrics-compare-only) METRICS_COMPARE=2; SUBSCRIBE=0; DB_BENCH=0; shift ;;
+      --metrics-rounds) METRICS_ROUNDS="$2"; shift 2 ;;
       -h|--help) usage; exit 0 ;;
       *) usage >&2; die "unknown option: $1" ;;
     esac
@@ -116,6 +125,7 @@ parse_args() {
   [[ -z "$RECORDS_PER_REQUEST" || "$RECORDS_PER_REQUEST" =~ ^[0-9]+$ ]] || die "bad --records-per-request"
   [[ "$SCALE_STREAMS" =~ ^[0-9]+$ ]] || die "bad --scale-streams"
   [[ "$SUBSCRIBE_BACKLOG" =~ ^[0-9]+$ && "$SUBSCRIBE_BACKLOG" -ge 1 ]] || die "bad --subscribe-backlog"
+  [[ "$METRICS_ROUNDS" =~ ^[0-9]+$ && "$METRICS_ROUNDS" -ge 1 ]] || die "bad --metrics-rounds"
 
   IFS=',' read -ra SIZE_LIST <<< "$SIZES"
   IFS=',' read -ra SHARD_LIST <<< "$SHARD_COUNTS"
@@ -839,6 +849,78 @@ bench_subscribe() {
 # Main. Everything runs from this one function, called on the script's last
 # line, so bash has parsed the whole file before any benchmark starts.
 
+# ---------------------------------------------------------------------------
+# The cost of /metrics' counters: kinesd's PutRecords phase with --metrics on
+# and off, on fresh servers in the order on, off, off, on so that a machine
+# that drifts during the run weighs on both alike.
+
+bench_metrics_compare() {  # bench_metrics_compare SIZE
+  local size=$1 shards=${SHARD_LIST[0]} saved_args=$KINESD_ARGS mode i=0 round
+  if [[ -n "${UNAVAILABLE[kinesd]:-}" ]]; then
+    log "metrics comparison skipped: ${UNAVAILABLE[kinesd]}"
+    return
+  fi
+  local per_request=$RECORDS_PER_REQUEST
+  if [[ -z "$per_request" ]]; then
+    per_request=$(( 4194304 / size )); (( per_request > 500 )) && per_request=500; (( per_request < 1 )) && per_request=1
+  fi
+  CONFIG_TAG="metrics-compare"
+  R=()
+  local modes=()
+  for (( round = 0; round < METRICS_ROUNDS; round++ )); do modes+=(on off off on); done
+  local runs=${#modes[@]}
+  for mode in "${modes[@]}"; do
+    i=$((i + 1))
+    R[mode.$i]=$mode
+    log "== kinesd PutRecords with --metrics $mode (run $i of $runs): $(size_label "$size") records, $shards shard(s)"
+    SERVER_NAME=kinesd
+    SERVER_SHARDS=$shards
+    SERVER_PORT=$("${ADMIN[@]}" free-port) || { log "  no free port"; continue; }
+    SERVER_DATA="$WORK_TMP/kinesd-metrics-data"
+    SERVER_LOG="$RESULTS_DIR/$CONFIG_TAG.$i.server.log"
+    rm -rf "$SERVER_DATA" && mkdir -p "$SERVER_DATA"
+    : > "$SERVER_LOG"
+    KINESD_ARGS="$saved_args --metrics $mode"
+    if launch_server; then
+      run_wrk "put_records_$i" 4 2 put_records.lua "$STREAM" "$per_request" "$size"
+    else
+      log "  ${R[kinesd.status]:-could not start}"
+    fi
+    finish_server
+    KINESD_ARGS=$saved_args
+  done
+  # Means over the runs of each mode: rec/s and server CPU per record.
+  local m sum_rate n_rate sum_cpu sum_records
+  declare -A mean_rate mean_cpu
+  for m in on off; do
+    sum_rate=0 n_rate=0 sum_cpu=0 sum_records=0
+    for (( i = 1; i <= runs; i++ )); do
+      [[ ${R[mode.$i]} == "$m" && -n "${R[kinesd.put_records_$i.records_per_s]:-}" ]] || continue
+      sum_rate=$(awk -v a="$sum_rate" -v b="${R[kinesd.put_records_$i.records_per_s]}" 'BEGIN { print a + b }')
+      sum_cpu=$(awk -v a="$sum_cpu" -v b="${R[kinesd.put_records_$i.server_cpu_s]:-0}" 'BEGIN { print a + b }')
+      sum_records=$(( sum_records + ${R[kinesd.put_records_$i.records]:-0} ))
+      n_rate=$((n_rate + 1))
+    done
+    (( n_rate > 0 )) && mean_rate[$m]=$(awk -v a="$sum_rate" -v n="$n_rate" 'BEGIN { printf "%.0f", a / n }')
+    mean_cpu[$m]=$(us_per_record "$sum_cpu" "$sum_records")
+  done
+  {
+    echo
+    echo "### kinesd PutRecords with metrics on and off, $(size_label "$size") records, $shards shard(s), $per_request per call, 4 connections, ${DURATION} s per run"
+    echo
+    echo "| --metrics | run | rec/s | p50 ms | p99 ms | server CPU µs/record | errors |"
+    echo "|---|---:|---:|---:|---:|---:|---:|"
+    for (( i = 1; i <= runs; i++ )); do
+      echo "| ${R[mode.$i]} | $i | $(fmt_int "${R[kinesd.put_records_$i.records_per_s]:-}") | ${R[kinesd.put_records_$i.p50_ms]:-—} | ${R[kinesd.put_records_$i.p99_ms]:-—} | $(us_per_record "${R[kinesd.put_records_$i.server_cpu_s]:-}" "${R[kinesd.put_records_$i.records]:-}") | ${R[kinesd.put_records_$i.errors]:-—} |"
+    done
+    echo
+    echo "| | metrics on | metrics off | on ÷ off |"
+    echo "|---|---:|---:|---:|"
+    echo "| mean PutRecords rec/s | $(fmt_int "${mean_rate[on]:-}") | $(fmt_int "${mean_rate[off]:-}") | $(ratio "${mean_rate[on]:-}" "${mean_rate[off]:-}") |"
+    echo "| server CPU µs/record | ${mean_cpu[on]} | ${mean_cpu[off]} | $(ratio "${mean_cpu[on]}" "${mean_cpu[off]}") |"
+  } | tee -a "$RESULTS_DIR/results.md"
+}
+
 main() {
   parse_args "$@"
   if [[ -z "$RESULTS_DIR" ]]; then
@@ -868,7 +950,8 @@ main() {
     echo "- load average at start: $(loadavg) (busy machine: numbers are noisy)" >> "$RESULTS_DIR/results.md"
   fi
   local size shards server batch
-  [[ $SUBSCRIBE_ONLY -eq 1 ]] && SIZE_LIST=()
+  local compare_size=${SIZE_LIST[0]}
+  [[ $SUBSCRIBE_ONLY -eq 1 || $METRICS_COMPARE -eq 2 ]] && SIZE_LIST=()
   for size in "${SIZE_LIST[@]}"; do
     for shards in "${SHARD_LIST[@]}"; do
       CONFIG_TAG="size$size-shards$shards"
@@ -888,6 +971,7 @@ main() {
       print_table "$size" "$shards" | tee -a "$RESULTS_DIR/results.md"
     done
   done
+  [[ $METRICS_COMPARE -ne 0 ]] && wants kinesd && bench_metrics_compare "$compare_size"
   if [[ $SUBSCRIBE -eq 1 ]] && { wants kinesd || wants kinesis-local; }; then
     bench_subscribe
   fi

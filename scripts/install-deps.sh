@@ -4,7 +4,8 @@
 # own registry: boto3, the AWS CLI, the JS SDK v3 and an S3-compatible server
 # (npm); maven, a JDK and the Java SDK v2 and KCL (scripts/deps/java.sh,
 # scripts/deps/kcl.sh, with moto's DynamoDB-compatible server for the KCL's
-# leases); golang and the Go SDK v2 (scripts/deps/go.sh). With --sanitize it
+# leases); golang and the Go SDK v2 (scripts/deps/go.sh); prometheus_client
+# for the metrics tests (scripts/deps/metrics.sh). With --sanitize it
 # also installs clang and its sanitizer and libFuzzer runtimes, for the
 # sanitizer and fuzzing job.
 set -euo pipefail
@@ -24,7 +25,7 @@ sudo_cmd=""
 [ "$(id -u)" -ne 0 ] && sudo_cmd="sudo"
 
 build_packages=(g++ cmake ninja-build pkg-config libboost-dev nlohmann-json3-dev librocksdb-dev libspdlog-dev
-                libssl-dev zlib1g-dev libsnappy-dev libnghttp2-dev)
+                libssl-dev zlib1g-dev libsnappy-dev libnghttp2-dev prometheus-cpp-dev)
 test_packages=(libgtest-dev libgmock-dev python3 python3-boto3 awscli nodejs npm curl)
 # llvm brings llvm-symbolizer, which turns sanitizer reports into file:line.
 sanitize_packages=(clang libclang-rt-14-dev llvm)
@@ -55,4 +56,5 @@ if [ $with_tests -eq 1 ]; then
   bash scripts/deps/kcl.sh
   bash scripts/deps/go.sh
   bash scripts/deps/ops.sh
+  bash scripts/deps/metrics.sh
 fi

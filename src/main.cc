@@ -44,9 +44,14 @@
 #include "config/config.h"
 #include "delivery/delivery_manager.h"
 #include "delivery/firehose_registry.h"
+#include "actions/action.h"
 #include "http/io_loop.h"
+#include "http/ops_endpoints.h"
 #include "http/router.h"
 #include "http/server.h"
+#include "metrics/collector.h"
+#include "metrics/exposition.h"
+#include "metrics/request_counters.h"
 #include "storage/keys.h"
 #include "storage/store.h"
 #include "streams/commit_notifier.h"
@@ -294,7 +299,7 @@ int run(const kinesd::config::settings& cfg) {
     kinesd::storage::store store(store_options, clock);
 
     kinesd::streams::registry_options registry_options{cfg.create_stream_ms, cfg.delete_stream_ms,
-                                                       cfg.update_stream_ms};
+                                                       cfg.update_stream_ms, cfg.metrics};
     kinesd::streams::stream_registry registry(store, clock, registry_options);
     // Column families that nobody references are leftovers of a deletion cut
     // short by a crash.
@@ -339,6 +344,29 @@ int run(const kinesd::config::settings& cfg) {
     server_options.read_timeout = std::chrono::milliseconds(cfg.read_timeout_ms);
     server_options.max_inflight_bytes = cfg.max_inflight_bytes;
     kinesd::http::server server(ioc, server_options, router);
+    // Operators' endpoints: /health always, /metrics and the counters behind
+    // it unless turned off.
+    kinesd::metrics::request_counters requests(kinesd::actions::action_count());
+    std::unique_ptr<kinesd::metrics::exposition> exposition;
+    if (cfg.metrics) {
+        kinesd::metrics::collector_sources sources{.streams = registry, .clock = clock};
+        sources.firehose = &firehose;
+        sources.store = &store;
+        sources.requests = &requests;
+        for (std::size_t i = 0; i < kinesd::actions::action_count(); ++i) {
+            const auto target = kinesd::actions::action_at(i).target;
+            const auto dot = target.find('.');
+            sources.request_rows.emplace_back(target.starts_with("Firehose") ? "firehose" : "kinesis",
+                                              std::string(target.substr(dot + 1)));
+        }
+        sources.request_rows.emplace_back("", "unknown");
+        sources.open_connections = [&server] { return server.open_connections(); };
+        sources.account_id = cfg.account_id;
+        exposition = std::make_unique<kinesd::metrics::exposition>(KINESD_VERSION);
+        exposition->add(std::make_shared<kinesd::metrics::collector>(std::move(sources)));
+    }
+    kinesd::http::ops_endpoints ops(workers, store, exposition.get());
+    router.set_operations(&ops, cfg.metrics ? &requests : nullptr);
     store.set_completion_runner([&ioc](std::function<void()> complete) { boost::asio::post(ioc, std::move(complete)); });
     server.start();
     kinesd::delivery::delivery_options delivery_options;
@@ -436,7 +464,7 @@ int main(int argc, char** argv) {
         return 0;
     }
     if (parsed.show_version) {
-        std::cout << "kinesd 0.1.0\n";
+        std::cout << "kinesd " KINESD_VERSION "\n";
         return 0;
     }
     kinesd::setup_logging(parsed.values.log_level);

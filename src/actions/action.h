@@ -122,6 +122,12 @@ struct action_entry {
 
 // The registry: the single list of actions (action_table.cc).
 const action_entry* find_action(std::string_view target);
+// The same, with the action's position in the list (for per-action counters
+// indexed without a further lookup); *index is untouched when not found.
+const action_entry* find_action(std::string_view target, std::size_t* index);
+// Every action, in list order.
+std::size_t action_count();
+const action_entry& action_at(std::size_t index);
 // True when the prefix before '.' names a service kinesd speaks.
 bool known_service(std::string_view target);
 

@@ -1,3 +1,4 @@
+#include <iterator>
 #include <string>
 #include <unordered_map>
 
@@ -61,10 +62,10 @@ const action_entry* const all_actions[] = {
     &firehose_put_record_batch_action,
 };
 
-const std::unordered_map<std::string_view, const action_entry*>& table() {
+const std::unordered_map<std::string_view, std::size_t>& table() {
     static const auto map = [] {
-        std::unordered_map<std::string_view, const action_entry*> m;
-        for (auto* a : all_actions) m.emplace(a->target, a);
+        std::unordered_map<std::string_view, std::size_t> m;
+        for (std::size_t i = 0; i < std::size(all_actions); ++i) m.emplace(all_actions[i]->target, i);
         return m;
     }();
     return map;
@@ -74,8 +75,19 @@ const std::unordered_map<std::string_view, const action_entry*>& table() {
 
 const action_entry* find_action(std::string_view target) {
     auto it = table().find(target);
-    return it == table().end() ? nullptr : it->second;
+    return it == table().end() ? nullptr : all_actions[it->second];
 }
+
+const action_entry* find_action(std::string_view target, std::size_t* index) {
+    auto it = table().find(target);
+    if (it == table().end()) return nullptr;
+    *index = it->second;
+    return all_actions[it->second];
+}
+
+std::size_t action_count() { return std::size(all_actions); }
+
+const action_entry& action_at(std::size_t index) { return *all_actions[index]; }
 
 bool known_service(std::string_view target) {
     auto dot = target.find('.');

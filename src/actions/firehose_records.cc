@@ -102,6 +102,12 @@ void append(action_context& ctx, const delivery::delivery_snapshot& s, std::shar
     bool encrypted = s->encryption_status == "ENABLED";
     bool as_text = ctx.format == codec::wire_format::json;
     request->done = [reply, s, req, batch, encrypted, as_text](const rocksdb::Status& status) {
+        if (status.ok()) {
+            std::size_t bytes = 0;
+            for (const auto& e : req->entries) bytes += e.data.size();
+            s->metrics->incoming_records.add(req->entries.size());
+            s->metrics->incoming_bytes.add(bytes);
+        }
         if (!batch) {
             if (!status.ok()) return reply->fail(api_error::service_unavailable("Slow down."));
             return reply->ok(

@@ -1,6 +1,7 @@
 // Reads: GetShardIterator and GetRecords. Both run on worker threads: a read
 // may touch disk, and I/O threads must not wait on it.
 #include <algorithm>
+#include <chrono>
 #include <cstring>
 #include <ctime>
 #include <string_view>
@@ -147,6 +148,7 @@ std::string get_records_json(const std::optional<json>& children, std::int64_t b
 }
 
 void get_records(action_context& ctx) {
+    const auto started = std::chrono::steady_clock::now();
     const auto& text = ctx.input["ShardIterator"].get_ref<const std::string&>();
     auto it = encoding::parse_shard_iterator(text, ctx.svc.secret());
     if (!it) throw api_error::invalid_argument("Invalid ShardIterator.");
@@ -171,15 +173,19 @@ void get_records(action_context& ctx) {
     std::size_t limit = ctx.input.value("Limit", 10000);
     const auto& log = *shard->log;
     auto* limiter = ctx.svc.limiter();
-    if (limiter && !limiter->try_read_call(log.cf_name))
+    auto* metrics = s->metrics.get();
+    if (limiter && !limiter->try_read_call(log.cf_name)) {
+        if (metrics) metrics->read_throughput_exceeded.add();
         throw api_error::throughput_exceeded("Rate exceeded for Shard - " + account(ctx) + "/" + ctx.shown(s->name) + "/" +
                                              encoding::shard_id(shard->index));
+    }
     // Records older than the retention period are never returned, even before
     // the expiry worker has removed them.
     std::int64_t horizon = ctx.now_ms - s->retention_ms();
     std::uint64_t next = it->next_counter;
     std::int64_t last_arrival = 0;
     std::size_t bytes_returned = 0;
+    std::size_t data_bytes = 0, records_returned = 0;
     // Answers are written record by record in the request's format.
     const bool as_text = ctx.format == codec::wire_format::json;
     std::string records_text;
@@ -198,6 +204,8 @@ void get_records(action_context& ctx) {
         else
             cbor_writer.add(r);
         bytes_returned += r.data.size() + r.partition_key.size();
+        data_bytes += r.data.size();
+        ++records_returned;
         last_arrival = r.arrival_ms;
         // The record that reaches the share is still returned: every call
         // makes progress, even with a record larger than its share.
@@ -221,6 +229,13 @@ void get_records(action_context& ctx) {
     } else {
         encoding::iterator_fields fresh{ctx.now_ms, s->uid, shard->index, next, s->name};
         next_iterator = encoding::shard_iterator(fresh, ctx.svc.secret());
+    }
+    if (metrics) {
+        metrics->get_records_success.add();
+        metrics->get_records_records.add(records_returned);
+        metrics->get_records_bytes.add(data_bytes);
+        metrics->get_records_iterator_age_ms.set(behind);
+        metrics->get_records_latency.observe_since(started);
     }
     if (as_text)
         return ctx.reply->ok_encoded(get_records_json(children, behind, next_iterator, std::move(records_text)),

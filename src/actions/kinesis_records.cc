@@ -9,6 +9,8 @@
 // that reader or the checks below are unsure about takes the general path
 // (decode, validate, handler), which words every error; past the request's
 // own validity both paths share the same code.
+#include <chrono>
+
 #include <spdlog/spdlog.h>
 
 #include "actions/handlers.h"
@@ -195,6 +197,9 @@ struct pending_put {
     codec::wire_format format = codec::wire_format::json;
     bool batch = false;
     int attempt = 0;
+    // When the handler took the put, for the latency figures (unset when
+    // the stream keeps no metrics).
+    std::chrono::steady_clock::time_point started{};
 };
 
 // A reshard can close a shard only so many times in a row; past this the
@@ -280,6 +285,33 @@ void answer(const pending_put& put, const streams::stream_state& s,
     put.reply->ok_encoded(std::move(out));
 }
 
+// The stream's CloudWatch figures for a put that has its final answer:
+// a handful of relaxed adds, once per request.
+void count_put(const pending_put& put, const streams::stream_state& s, const std::vector<std::size_t>& entry_of,
+               const rocksdb::Status& status) {
+    auto* m = s.metrics.get();
+    if (!m) return;
+    std::size_t written = 0, bytes = 0;
+    for (std::size_t r = 0; r < entry_of.size(); ++r)
+        if (entry_of[r] != SIZE_MAX) {
+            ++written;
+            bytes += put.records[r].data.size();
+        }
+    if (status.ok()) {
+        m->incoming_records.add(written);
+        m->incoming_bytes.add(bytes);
+    }
+    if (!put.batch) {
+        if (status.ok()) m->put_record_success.add();
+        m->put_record_latency.observe_since(put.started);
+        return;
+    }
+    m->put_records_total_records.add(put.records.size());
+    (status.ok() ? m->put_records_successful_records : m->put_records_failed_records).add(written);
+    if (status.ok() && written) m->put_records_success.add();
+    m->put_records_latency.observe_since(put.started);
+}
+
 void submit(std::shared_ptr<pending_put> put) {
     auto s = put->svc.streams().find(put->stream);
     if (!s)
@@ -313,6 +345,7 @@ void submit(std::shared_ptr<pending_put> put) {
             put->svc.post([put] { submit(put); });
             return;
         }
+        count_put(*put, *s, entry_of, status);
         if (!status.ok()) return put->reply->fail(storage_failure(status));
         answer(*put, *s, targets, entry_of, *req);
     };
@@ -336,11 +369,14 @@ void write_one(action_context& ctx, const std::string& name, const streams::stre
     }
     const auto* shard = s->route(hash);
     if (!shard) throw api_error::internal();
-    if (!within_write_limit(ctx, *shard, record))
+    if (!within_write_limit(ctx, *shard, record)) {
+        if (s->metrics) s->metrics->write_throughput_exceeded.add();
         throw api_error::throughput_exceeded(throttled_message(ctx, *s, *shard));
+    }
 
     auto put = std::make_shared<pending_put>(pending_put{
         ctx.svc, name, std::move(owner), {record}, {hash}, {std::string()}, ctx.reply, ctx.format});
+    if (s->metrics) put->started = std::chrono::steady_clock::now();
     submit(std::move(put));
 }
 
@@ -363,10 +399,21 @@ void write_batch(action_context& ctx, const std::string& name, const streams::st
     put->throttled.resize(rs.size());
     // An invalid ExplicitHashKey fails the whole call before anything is written.
     for (const auto& record : rs) put->hashes.push_back(hash_of(record));
+    std::size_t throttled = 0;
     for (std::size_t r = 0; r < rs.size(); ++r) {
         const auto* shard = s->route(put->hashes[r]);
         if (!shard) throw api_error::internal();
-        if (!within_write_limit(ctx, *shard, rs[r])) put->throttled[r] = throttled_message(ctx, *s, *shard);
+        if (!within_write_limit(ctx, *shard, rs[r])) {
+            put->throttled[r] = throttled_message(ctx, *s, *shard);
+            ++throttled;
+        }
+    }
+    if (auto* m = s->metrics.get()) {
+        put->started = std::chrono::steady_clock::now();
+        if (throttled) {
+            m->put_records_throttled_records.add(throttled);
+            m->write_throughput_exceeded.add(throttled);
+        }
     }
     submit(std::move(put));
 }

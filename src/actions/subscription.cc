@@ -231,12 +231,13 @@ subscription::outcome subscription::next_event(std::int64_t now) {
                             std::string(svc_.account_of_key(target_.stream_name)) + " not found.");
         return out;
     }
-    const bool consumer_there = std::any_of(s->consumers.begin(), s->consumers.end(), [&](const auto& c) {
+    const auto consumer = std::find_if(s->consumers.begin(), s->consumers.end(), [&](const auto& c) {
         // A deregistered consumer's subscriptions end at once, while it is
         // still DELETING.
         return c.name == target_.consumer_name && c.created_ms == target_.consumer_created_ms &&
                !c.deleting_since_ms;
     });
+    const bool consumer_there = consumer != s->consumers.end();
     const auto* shard = s->find_shard(target_.shard_index);
     if (!consumer_there || !shard) {
         exception_event(out, "ResourceNotFoundException", "Consumer " + target_.consumer_arn + " not found.");
@@ -247,7 +248,7 @@ subscription::outcome subscription::next_event(std::int64_t now) {
     const std::int64_t horizon = now - s->retention_ms();
     std::uint64_t next = std::max(target_.next_counter, log.trimmed_below.load());
     std::int64_t last_arrival = 0;
-    std::size_t bytes = 0;
+    std::size_t bytes = 0, data_bytes = 0;
     // The Records array's elements, as text or CBOR as the request was.
     std::string records_text;
     records_writer json_writer(records_text, *shard, event_max_records, SIZE_MAX);
@@ -264,6 +265,7 @@ subscription::outcome subscription::next_event(std::int64_t now) {
         last_delivered = r.counter;
         last_arrival = r.arrival_ms;
         bytes += r.data.size() + r.partition_key.size();
+        data_bytes += r.data.size();
         return true;
     });
     std::size_t count;
@@ -283,6 +285,13 @@ subscription::outcome subscription::next_event(std::int64_t now) {
             {shard->created_s, shard->index, last_delivered, std::uint64_t(last_arrival / 1000)});
         const std::int64_t behind = at_tip ? 0 : std::max<std::int64_t>(0, log.last_arrival_ms.load() - last_arrival);
         records_event(out, last_sequence_, behind, records_text, count, nullptr);
+        if (auto* m = consumer->metrics.get()) {
+            m->event_records.add(count);
+            m->event_bytes.add(data_bytes);
+            m->millis_behind_latest.set(behind);
+        }
+    } else if (auto* m = consumer->metrics.get(); m && at_tip) {
+        m->millis_behind_latest.set(0);
     }
     if (!shard->open() && at_tip) {
         // The end of a closed shard: its children, no continuation, and the

@@ -96,6 +96,14 @@ const std::vector<setting_row>& settings_table() {
                         s.enforce_limits = v == "true" || v == "1";
                     },
                     [](const settings& s) { return std::string(s.enforce_limits ? "true" : "false"); }},
+        setting_row{"metrics",
+                    "on: count per stream and serve GET /metrics (Prometheus); off: count nothing, /metrics answers 404",
+                    [](settings& s, const std::string& v) {
+                        if (v != "on" && v != "off" && v != "true" && v != "false")
+                            throw std::invalid_argument("metrics must be on or off");
+                        s.metrics = v == "on" || v == "true";
+                    },
+                    [](const settings& s) { return std::string(s.metrics ? "on" : "off"); }},
         KINESD_NUMBER("subscribe-heartbeat-ms", subscribe_heartbeat_ms,
                       "SubscribeToShard sends an event at least this often while no records arrive"),
         KINESD_NUMBER("subscription-lifetime-ms", subscription_lifetime_ms,

@@ -51,6 +51,8 @@ struct settings {
     std::int64_t clock_offset_ms = 0;
     // logging
     std::string log_level = "info";
+    // GET /metrics and the counters behind it ("on" | "off")
+    bool metrics = true;
     // delivery (Firehose) to S3
     std::string s3_endpoint;
     std::string s3_region;

@@ -17,6 +17,7 @@
 #include <nlohmann/json.hpp>
 
 #include "delivery/compression.h"
+#include "delivery/delivery_metrics.h"
 #include "storage/store.h"
 
 namespace kinesd::delivery {
@@ -94,6 +95,7 @@ struct delivery_stream {
     // run time only
     storage::shard_ref log;  // DirectPut records
     std::shared_ptr<delivery_health> health = std::make_shared<delivery_health>();
+    std::shared_ptr<delivery_metrics> metrics = std::make_shared<delivery_metrics>();
 
     delivery_status status(std::int64_t now_ms) const;
     bool is_kinesis_source() const { return type == kinesis_source; }

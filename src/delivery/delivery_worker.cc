@@ -122,6 +122,7 @@ struct delivery_worker::batch {
     std::int64_t retry_at_ms = 0;
     int attempts = 0;
     bool to_error_prefix = false;
+    std::shared_ptr<delivery_metrics> metrics;
     // guarded by the worker's mutex
     state st = state::running;
     s3_result result;
@@ -239,6 +240,14 @@ void delivery_worker::step(bool flushing) {
     read_lanes(flushing);
     now = ctx_.clock.now_ms();
     if (open_.records && (flushing || now >= open_.oldest_ms + s3_.interval_ms) && room_for_batch(flushing)) seal();
+    publish_oldest_pending();
+}
+
+void delivery_worker::publish_oldest_pending() {
+    std::int64_t oldest = open_.records ? open_.oldest_ms : 0;
+    for (const auto& b : in_flight_)
+        if (b->records && (!oldest || b->oldest_ms < oldest)) oldest = b->oldest_ms;
+    stream_->metrics->oldest_pending_ms.set(oldest);
 }
 
 void delivery_worker::apply_update() {
@@ -402,6 +411,7 @@ void delivery_worker::seal() {
     b->oldest_ms = open_.oldest_ms;
     b->ends = std::move(open_.ends);
     b->sealed_ms = ctx_.clock.now_ms();
+    b->metrics = stream_->metrics;
     open_ = buffer{};
     in_flight_.push_back(b);
     post(b);
@@ -433,6 +443,13 @@ void delivery_worker::attempt(const std::shared_ptr<batch>& b) {
         r.outcome = s3_outcome::retryable;
         r.code = "InternalError";
         r.message = e.what();
+    }
+    if (r.ok()) {
+        b->metrics->delivery_success.add();
+        b->metrics->delivered_records.add(b->records);
+        b->metrics->delivered_bytes.add(b->payload.size());
+    } else {
+        b->metrics->delivery_failures.add();
     }
     {
         std::lock_guard lock(mutex_);

@@ -127,6 +127,9 @@ private:
     void attempt(const std::shared_ptr<batch>& b);
     void settle();  // handles finished and failed batches
     void checkpoint(const batch& b);
+    // For DeliveryToS3.DataFreshness: the oldest record read and not yet
+    // acknowledged by S3, into the stream's metrics.
+    void publish_oldest_pending();
     std::int64_t next_wake(std::int64_t now) const;
 
     worker_context ctx_;

@@ -145,6 +145,7 @@ public:
     std::uint16_t open();
     void run();
     void stop();
+    std::size_t open_connections() const { return connections_->size(); }
 
 private:
     void do_accept();

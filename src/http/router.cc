@@ -90,6 +90,7 @@ bool router::runs_inline(const request& req) {
 }
 
 void router::handle(request req, reply_handler done) {
+    if (ops_ && ops_->handles(req)) return ops_->serve(std::move(req), std::move(done));
     if (runs_inline(req)) return process(req, std::move(done), true);
     boost::asio::post(workers_, [this, req = std::move(req), done = std::move(done)]() mutable {
         process(req, std::move(done));
@@ -97,6 +98,14 @@ void router::handle(request req, reply_handler done) {
 }
 
 void router::process(request& req, reply_handler done, bool io_thread) {
+    std::size_t action_index = requests_ ? requests_->unknown_action() : 0;
+    const actions::action_entry* action = actions::find_action(req.amz_target, &action_index);
+    // Every answer is counted by action and status: one relaxed add.
+    auto* requests = requests_;
+    auto finish = [&](reply r) {
+        if (requests) requests->count(action_index, r.status);
+        done(std::move(r));
+    };
     if (req.method == "OPTIONS") {
         reply r;
         add_common_headers(r, req);
@@ -106,19 +115,18 @@ void router::process(request& req, reply_handler done, bool io_thread) {
         if (!req.access_control_request_method.empty())
             r.headers.emplace_back("Access-Control-Allow-Methods", req.access_control_request_method);
         r.headers.emplace_back("Access-Control-Max-Age", "172800");
-        return done(std::move(r));
+        return finish(std::move(r));
     }
-    if (req.method != "POST") return done(xml_reply(req, 403, access_denied_xml));
+    if (req.method != "POST") return finish(xml_reply(req, 403, access_denied_xml));
 
     auto format = codec::format_from_content_type(req.content_type);
-    const actions::action_entry* action = actions::find_action(req.amz_target);
     bool known_target = action != nullptr;
     if (req.body.empty())
-        return done(error_reply(req, format.value_or(wire_format::json),
-                                known_target ? api_error::serialization() : api_error::unknown_operation()));
+        return finish(error_reply(req, format.value_or(wire_format::json),
+                                  known_target ? api_error::serialization() : api_error::unknown_operation()));
     if (!format) {
-        if (req.amz_target.empty()) return done(xml_reply(req, 403, access_denied_xml));
-        return done(xml_reply(req, 404, "<UnknownOperationException/>\n"));
+        if (req.amz_target.empty()) return finish(xml_reply(req, 403, access_denied_xml));
+        return finish(xml_reply(req, 404, "<UnknownOperationException/>\n"));
     }
 
     // The caller: the signing key's account, or the default account when
@@ -138,7 +146,7 @@ void router::process(request& req, reply_handler done, bool io_thread) {
                                 std::string(action->target.substr(action->target.find('.') + 1)), {},
                                 verdict.error->type()});
             }
-            return done(error_reply(req, *format, *verdict.error));
+            return finish(error_reply(req, *format, *verdict.error));
         }
         account = verdict.key->account_id;
         access_key = verdict.key->access_key;
@@ -155,10 +163,11 @@ void router::process(request& req, reply_handler done, bool io_thread) {
     // The responder turns the handler's answer into a wire reply, on whatever
     // thread the handler finishes on.
     auto reply_to = std::make_shared<actions::responder>(
-        [req_headers = request{.origin = req.origin}, format = *format, done = std::move(done), audit,
-         log = audit_, &clock = svc_.clock()](
+        [req_headers = request{.origin = req.origin}, format = *format, done = std::move(done), requests,
+         action_index, audit, log = audit_, &clock = svc_.clock()](
             std::optional<nlohmann::json> body, std::string* encoded, const api_error* error,
             std::shared_ptr<void> keep, std::shared_ptr<actions::body_stream> stream) mutable {
+            if (requests) requests->count(action_index, error ? error->status() : 200);
             if (audit) {
                 audit->time_ms = clock.now_ms();
                 audit->result = error ? error->type() : "ok";

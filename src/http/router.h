@@ -11,7 +11,9 @@
 #include "actions/service.h"
 #include "auth/audit_log.h"
 #include "auth/sigv4_verifier.h"
+#include "http/ops_endpoints.h"
 #include "http/request.h"
+#include "metrics/request_counters.h"
 
 namespace kinesd::http {
 
@@ -42,6 +44,12 @@ public:
     void set_audit_log(auth::audit_log* log) { audit_ = log; }
     // Data-plane calls (puts and reads) are not audited.
     static bool is_data_plane(std::string_view target);
+    // GET/HEAD /metrics and /health (null: answered like any other GET), and
+    // the per-action request counters (null: not counted). Set before serving.
+    void set_operations(const ops_endpoints* ops, metrics::request_counters* requests) {
+        ops_ = ops;
+        requests_ = requests;
+    }
 
 private:
     actions::service& svc_;
@@ -49,6 +57,8 @@ private:
     std::size_t body_limit_;
     const auth::sigv4_verifier* verifier_ = nullptr;
     auth::audit_log* audit_ = nullptr;
+    const ops_endpoints* ops_ = nullptr;
+    metrics::request_counters* requests_ = nullptr;
 };
 
 }  // namespace kinesd::http

@@ -27,6 +27,8 @@ void server::start() {
 
 std::uint16_t server::local_port() const noexcept { return port_; }
 
+std::size_t server::open_connections() const { return listener_ ? listener_->open_connections() : 0; }
+
 void server::stop() {
     if (listener_) listener_->stop();
 }

@@ -65,6 +65,8 @@ public:
     // first). Replies that arrive later are dropped. Safe from any thread;
     // idempotent.
     void stop();
+    // Connections open now (for kinesd_connections); 0 before start().
+    std::size_t open_connections() const;
 
 private:
     boost::asio::io_context& ioc_;

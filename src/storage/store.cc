@@ -33,6 +33,7 @@ store::~store() {
     {
         std::lock_guard lock(queue_mutex_);
         stopping_ = true;
+        stopped_ = true;
     }
     queue_cv_.notify_all();
     if (writer_.joinable()) writer_.join();
@@ -452,6 +453,8 @@ rocksdb::Status store::write_to_db(const rocksdb::WriteOptions& options, rocksdb
 
 void store::commit(std::vector<task>& tasks) {
     if (tasks.size() == 1 && tasks[0].fence) {
+        // A fence also gives a failing store its chance to resume without a put.
+        if (write_failed_) resume_if_due();
         tasks[0].fence->set_value();
         return;
     }
@@ -543,7 +546,7 @@ void store::commit(std::vector<task>& tasks) {
     if (batch.Count()) {
         // While storage is failing, batches fail fast instead of each
         // waiting on a disk that cannot take them.
-        status = writable() ? write_to_db(write_options_, batch) : write_failure_;
+        status = resume_if_due() ? write_to_db(write_options_, batch) : write_failure_;
         if (!status.ok()) note_write_failure(status);
     }
     if (!status.ok()) {
@@ -590,7 +593,39 @@ namespace {
 constexpr auto resume_interval = std::chrono::milliseconds(250);
 }  // namespace
 
-bool store::writable() {
+void store::retry_writes() {
+    {
+        std::lock_guard lock(queue_mutex_);
+        if (stopping_) return;
+        queue_.push_back(task{nullptr, nullptr, std::make_shared<std::promise<void>>()});
+        queued_.store(queue_.size(), std::memory_order_release);
+    }
+    queue_cv_.notify_one();
+}
+
+std::string store::unwritable_reason() const {
+    if (stopped_.load(std::memory_order_relaxed)) return "storage is stopped";
+    if (!failing_.load(std::memory_order_relaxed)) return {};
+    std::lock_guard lock(failure_mutex_);
+    return "storage refuses writes: " + failure_text_;
+}
+
+std::uint64_t store::live_data_bytes() const {
+    std::uint64_t total = 0, value = 0;
+    for (auto* cf : {default_cf_, meta_, records_})
+        if (cf && db_->GetIntProperty(cf, rocksdb::DB::Properties::kEstimateLiveDataSize, &value)) total += value;
+    {
+        // Shards of older data directories keep a column family each.
+        std::lock_guard lock(shards_mutex_);
+        for (const auto& [name, shard] : shards_)
+            if (shard->cf && shard->cf != records_ &&
+                db_->GetIntProperty(shard->cf, rocksdb::DB::Properties::kEstimateLiveDataSize, &value))
+                total += value;
+    }
+    return total;
+}
+
+bool store::resume_if_due() {
     if (!write_failed_) return true;
     const auto now = std::chrono::steady_clock::now();
     if (now - last_resume_attempt_ < resume_interval) return false;
@@ -607,6 +642,7 @@ bool store::writable() {
     // At warn, so that whoever filters for the error also sees it end.
     spdlog::warn("storage writable again after {} ms ({} batches refused meanwhile)", took, refused_batches_);
     write_failed_ = false;
+    failing_ = false;
     refused_batches_ = 0;
     return true;
 }
@@ -618,6 +654,11 @@ void store::note_write_failure(const rocksdb::Status& status) {
     spdlog::error("storage write failed, refusing writes until it recovers: {}", status.ToString());
     write_failed_ = true;
     write_failure_ = status;
+    {
+        std::lock_guard lock(failure_mutex_);
+        failure_text_ = status.ToString();
+    }
+    failing_ = true;
     failed_since_ = last_resume_attempt_ = std::chrono::steady_clock::now();
 }
 

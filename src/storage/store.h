@@ -185,6 +185,23 @@ public:
 
     rocksdb::DB* db() { return db_.get(); }
 
+    // ---- health
+    // Whether writes are being taken: false from a failed write (a full
+    // disk, after which RocksDB refuses every write) until the writer has
+    // resumed, and once the store is shutting down. Cheap, any thread.
+    bool writable() const {
+        return !failing_.load(std::memory_order_relaxed) && !stopped_.load(std::memory_order_relaxed);
+    }
+    // Why not, for a health answer; empty while writable.
+    std::string unwritable_reason() const;
+    // Asks the writer to try resuming now (at most every resume_interval)
+    // even if no put comes: a health check after space was freed then
+    // sees the store writable again. Does not wait.
+    void retry_writes();
+    // RocksDB's estimate of the live data size, in bytes (cheap: a property
+    // read, no I/O).
+    std::uint64_t live_data_bytes() const;
+
 private:
     struct task {
         std::shared_ptr<append_request> append;
@@ -204,7 +221,7 @@ private:
     // While a write failure persists (typically a full disk, after which
     // RocksDB refuses every write until resumed): whether this batch may be
     // attempted. Tries DB::Resume() at most every resume_interval.
-    bool writable();
+    bool resume_if_due();
     void note_write_failure(const rocksdb::Status& status);
     void open_db();
     rocksdb::ColumnFamilyOptions shard_cf_options() const;
@@ -239,6 +256,11 @@ private:
     // Commits in a row that carried one put each (capped).
     std::atomic<unsigned> lone_commits_{0};
     bool stopping_ = false;
+    // Mirrors of write_failed_ and stopping_ for writable().
+    std::atomic<bool> failing_{false};
+    std::atomic<bool> stopped_{false};
+    mutable std::mutex failure_mutex_;
+    std::string failure_text_;  // under failure_mutex_
 
     // writer thread only: the current write-failure episode, if any
     bool write_failed_ = false;

@@ -31,6 +31,13 @@ void stream_registry::attach_logs(stream_state& s, bool create) {
     }
 }
 
+void stream_registry::attach_metrics(stream_state& s) const {
+    if (!options_.metrics) return;
+    if (!s.metrics) s.metrics = std::make_shared<stream_metrics>();
+    for (auto& c : s.consumers)
+        if (!c.metrics) c.metrics = std::make_shared<consumer_metrics>();
+}
+
 std::set<std::string> stream_registry::load() {
     std::unique_lock lock(mutex_);
     std::set<std::string> referenced;
@@ -39,6 +46,7 @@ std::set<std::string> stream_registry::load() {
         if (j.is_discarded()) throw std::runtime_error("corrupt stream metadata in the data directory");
         auto s = std::make_shared<stream_state>(stream_state::from_json(j));
         attach_logs(*s, false);
+        attach_metrics(*s);
         for (auto& shard : s->shards)
             if (!shard.open()) shard.log->closed = true;
         for (auto& shard : s->shards) referenced.insert(shard.log->cf_name);
@@ -108,6 +116,7 @@ stream_snapshot stream_registry::create(stream_state state,
     check(*this);
     auto s = std::make_shared<stream_state>(std::move(state));
     attach_logs(*s, true);
+    attach_metrics(*s);
     persist(*s);
     streams_[s->name] = s;
     return s;
@@ -127,6 +136,7 @@ stream_snapshot stream_registry::update(std::string_view name, const std::functi
         if (!shard.open() && shard.log && !shard.log->closed.exchange(true)) closed_any = true;
     if (closed_any) store_.fence();
     attach_logs(*copy, true);
+    attach_metrics(*copy);
     for (auto& shard : copy->shards)
         if (!shard.open()) shard.log->closed = true;
     persist(*copy);

@@ -28,6 +28,8 @@ struct registry_options {
     std::int64_t create_delay_ms = 0;
     std::int64_t delete_delay_ms = 0;
     std::int64_t update_delay_ms = 0;
+    // Streams and consumers carry counters for /metrics (stream_metrics.h).
+    bool metrics = true;
 };
 
 class stream_registry {
@@ -82,6 +84,8 @@ public:
 private:
     void persist(const stream_state& s);
     void attach_logs(stream_state& s, bool create);
+    // Gives the stream and its consumers their counters where they have none yet.
+    void attach_metrics(stream_state& s) const;
 
     storage::store& store_;
     const kinesd::clock& clock_;

@@ -12,6 +12,7 @@
 
 #include "common/uint128.h"
 #include "storage/store.h"
+#include "streams/stream_metrics.h"
 
 namespace kinesd::streams {
 
@@ -33,6 +34,8 @@ struct consumer_state {
     std::int64_t created_ms = 0;
     std::int64_t active_at_ms = 0;
     std::optional<std::int64_t> deleting_since_ms;  // DELETING since then, gone after the delete delay
+    // run time only (null when metrics are off); see stream_metrics.h
+    std::shared_ptr<consumer_metrics> metrics;
 };
 
 enum class stream_status { creating, active, updating, deleting };
@@ -57,6 +60,9 @@ struct stream_state {
     std::vector<shard_state> shards;  // by index
     std::vector<consumer_state> consumers;
     std::string resource_policy;  // PutResourcePolicy's JSON text, empty if none
+    // run time only (null when metrics are off): shared by every snapshot
+    // of this incarnation, see stream_metrics.h
+    std::shared_ptr<stream_metrics> metrics;
 
     stream_status status(std::int64_t now_ms) const;
     const shard_state* find_shard(std::uint32_t index) const;

@@ -37,6 +37,19 @@ protected:
     fs::path path_;
 };
 
+TEST(Config, MetricsOnOrOff) {
+    EXPECT_TRUE(load_args({}).values.metrics);
+    EXPECT_FALSE(load_args({"--metrics", "off"}).values.metrics);
+    EXPECT_FALSE(load_args({}, {"KINESD_METRICS=off"}).values.metrics);
+    EXPECT_TRUE(load_args({"--metrics", "on"}, {"KINESD_METRICS=off"}).values.metrics);
+    EXPECT_THROW(load_args({"--metrics", "maybe"}), std::invalid_argument);
+}
+
+TEST_F(ConfigFile, MetricsKey) {
+    EXPECT_FALSE(load_args({"--config", write(R"({"metrics": "off"})")}).values.metrics);
+    EXPECT_FALSE(load_args({"--config", write(R"({"metrics": false})")}).values.metrics);
+}
+
 TEST(Config, Defaults) {
     auto r = load_args({});
     EXPECT_EQ(r.values.port, 4567);

@@ -1,11 +1,17 @@
 """Minimal Kinesis JSON 1.1 client over one keep-alive HTTP connection.
 
-Standard library only, so the benchmark needs nothing beyond python3. No
-request signing: the servers under test do not check signatures.
+Standard library only, so the benchmark needs nothing beyond python3.
+Requests are signed (SigV4) when KINESD_BENCH_ACCESS_KEY and
+KINESD_BENCH_SECRET_KEY are set, for a kinesd started with a credentials
+file; otherwise they carry the well-formed placeholder every SDK-shaped
+request has, which the emulators accept.
 """
 
+import hashlib
+import hmac
 import http.client
 import json
+import os
 import time
 
 TARGET_PREFIX = "Kinesis_20131202."
@@ -25,6 +31,35 @@ def auth_headers():
                          "aws4_request, SignedHeaders=content-type;host;x-amz-date;x-amz-target, "
                          "Signature=" + "0" * 64,
     }
+
+
+def _hmac(key, text):
+    return hmac.new(key, text.encode(), hashlib.sha256).digest()
+
+
+def signed_headers(headers, payload, host, region=None):
+    """The SigV4 Date and Authorization for POST / with these headers (every
+    one signed, Host added), or the placeholder when no key is configured."""
+    key, secret = os.environ.get("KINESD_BENCH_ACCESS_KEY"), os.environ.get("KINESD_BENCH_SECRET_KEY")
+    if not key or not secret:
+        return auth_headers()
+    region = region or os.environ.get("KINESD_BENCH_REGION", "us-east-1")
+    date = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime())
+    signed = {k.lower(): v.strip() for k, v in headers.items()}
+    signed["host"] = host
+    signed["x-amz-date"] = date
+    names = sorted(signed)
+    canonical = "\n".join(["POST", "/", "", "".join(f"{n}:{signed[n]}\n" for n in names), ";".join(names),
+                           hashlib.sha256(payload).hexdigest()])
+    scope = f"{date[:8]}/{region}/kinesis/aws4_request"
+    to_sign = "\n".join(["AWS4-HMAC-SHA256", date, scope, hashlib.sha256(canonical.encode()).hexdigest()])
+    k = _hmac(("AWS4" + secret).encode(), date[:8])
+    for part in (region, "kinesis", "aws4_request"):
+        k = _hmac(k, part)
+    signature = hmac.new(k, to_sign.encode(), hashlib.sha256).hexdigest()
+    return {"X-Amz-Date": date,
+            "Authorization": f"AWS4-HMAC-SHA256 Credential={key}/{scope}, SignedHeaders={';'.join(names)}, "
+                             f"Signature={signature}"}
 
 
 class KinesisError(Exception):
@@ -55,7 +90,7 @@ class KinesisClient:
         """Sends one request without waiting for the answer (see receive)."""
         payload = json.dumps(body, separators=(",", ":")).encode()
         headers = {"Content-Type": CONTENT_TYPE, "X-Amz-Target": TARGET_PREFIX + action}
-        headers.update(auth_headers())
+        headers.update(signed_headers(headers, payload, f"{self.host}:{self.port}"))
         self._pending = (payload, headers)
         try:
             self._send_pending()

@@ -36,8 +36,10 @@ SUBSCRIBE_BACKLOG=500000
 # kinesis-local takes about a millisecond per record put: a smaller backlog
 # keeps its run within minutes.
 SUBSCRIBE_PEER_BACKLOG=5000
-METRICS_COMPARE=0
-METRICS_ROUNDS=1
+SETTINGS_COMPARE=0
+SETTINGS_MODES="off metrics"
+SETTINGS_ROUNDS=1
+SERVER_SCHEME=http
 
 usage() {
   cat <<EOF
@@ -65,10 +67,14 @@ usage: bench/run.sh [options]
       --subscribe-only       run only the SubscribeToShard section
       --subscribe-backlog N  records read from a backlog by 16 subscribers (default $SUBSCRIBE_BACKLOG;
                              kinesis-local gets $SUBSCRIBE_PEER_BACKLOG)
-      --metrics-compare      also run kinesd's PutRecords phase with --metrics on and off, each twice
-                             (on, off, off, on; a fresh server each time) and print both rates side by side
+      --settings-compare     also run kinesd's PutRecords phase under the production settings, each on
+                             a fresh server, in the order A B C D D C B A: off (--metrics off), metrics
+                             (--metrics on), auth (metrics and --credentials-file, signed requests), tls
+                             (metrics, auth, and https on the same port); rates and CPU side by side
+      --settings-compare-only run only that comparison
+      --metrics-compare      the same with the first two settings only (off, metrics)
       --metrics-compare-only run only that comparison
-      --metrics-rounds N     repeat the on, off, off, on sequence N times (default $METRICS_ROUNDS)
+      --settings-rounds N    repeat the sequence N times (default $SETTINGS_ROUNDS)
   -h, --help                 this text
 EOF
 }
@@ -112,9 +118,11 @@ parse_args() {
       --no-subscribe) SUBSCRIBE=0; shift ;;
       --subscribe-only) SUBSCRIBE_ONLY=1; SUBSCRIBE=1; DB_BENCH=0; shift ;;
       --subscribe-backlog) SUBSCRIBE_BACKLOG="$2"; shift 2 ;;
-      --metrics-compare) METRICS_COMPARE=1; shift ;;
-      --metrics-compare-only) METRICS_COMPARE=2; SUBSCRIBE=0; DB_BENCH=0; shift ;;
-      --metrics-rounds) METRICS_ROUNDS="$2"; shift 2 ;;
+      --settings-compare) SETTINGS_COMPARE=1; SETTINGS_MODES="off metrics auth tls"; shift ;;
+      --settings-compare-only) SETTINGS_COMPARE=2; SETTINGS_MODES="off metrics auth tls"; SUBSCRIBE=0; DB_BENCH=0; shift ;;
+      --metrics-compare) SETTINGS_COMPARE=1; shift ;;
+      --metrics-compare-only) SETTINGS_COMPARE=2; SUBSCRIBE=0; DB_BENCH=0; shift ;;
+      --settings-rounds|--metrics-rounds) SETTINGS_ROUNDS="$2"; shift 2 ;;
       -h|--help) usage; exit 0 ;;
       *) usage >&2; die "unknown option: $1" ;;
     esac
@@ -125,7 +133,7 @@ parse_args() {
   [[ -z "$RECORDS_PER_REQUEST" || "$RECORDS_PER_REQUEST" =~ ^[0-9]+$ ]] || die "bad --records-per-request"
   [[ "$SCALE_STREAMS" =~ ^[0-9]+$ ]] || die "bad --scale-streams"
   [[ "$SUBSCRIBE_BACKLOG" =~ ^[0-9]+$ && "$SUBSCRIBE_BACKLOG" -ge 1 ]] || die "bad --subscribe-backlog"
-  [[ "$METRICS_ROUNDS" =~ ^[0-9]+$ && "$METRICS_ROUNDS" -ge 1 ]] || die "bad --metrics-rounds"
+  [[ "$SETTINGS_ROUNDS" =~ ^[0-9]+$ && "$SETTINGS_ROUNDS" -ge 1 ]] || die "bad --settings-rounds"
 
   IFS=',' read -ra SIZE_LIST <<< "$SIZES"
   IFS=',' read -ra SHARD_LIST <<< "$SHARD_COUNTS"
@@ -447,7 +455,7 @@ run_wrk() {
   ticks0=$(cpu_ticks "$SERVER_PID")
   timeout --signal=INT --kill-after=10 $((DURATION + 120)) \
     wrk -t"$threads" -c"$conns" -d"${DURATION}s" --timeout 60s --latency \
-      -s "$BENCH_DIR/$script" "http://127.0.0.1:$SERVER_PORT/" -- "$@" > "$out" 2>&1
+      -s "$BENCH_DIR/$script" "$SERVER_SCHEME://127.0.0.1:$SERVER_PORT/" -- "$@" > "$out" 2>&1
   local rc=$?
   server_cpu "$server.$name" "$ticks0"
   sample_rss
@@ -850,49 +858,74 @@ bench_subscribe() {
 # line, so bash has parsed the whole file before any benchmark starts.
 
 # ---------------------------------------------------------------------------
-# The cost of /metrics' counters: kinesd's PutRecords phase with --metrics on
-# and off, on fresh servers in the order on, off, off, on so that a machine
-# that drifts during the run weighs on both alike.
+# What the production settings cost: kinesd's PutRecords phase with metrics
+# off, with metrics on, with signatures checked as well, and over TLS as well,
+# each on a fresh server, in the order A B C D D C B A so that a machine that
+# drifts during the run weighs on every setting alike.
 
-bench_metrics_compare() {  # bench_metrics_compare SIZE
+settings_args() {  # settings_args MODE: kinesd's options for one setting
+  case "$1" in
+    off) echo "--metrics off" ;;
+    metrics) echo "--metrics on" ;;
+    auth|tls) echo "--metrics on --credentials-file $WORK_TMP/bench-credentials" ;;
+  esac
+}
+
+bench_settings_compare() {  # bench_settings_compare SIZE
   local size=$1 shards=${SHARD_LIST[0]} saved_args=$KINESD_ARGS mode i=0 round
   if [[ -n "${UNAVAILABLE[kinesd]:-}" ]]; then
-    log "metrics comparison skipped: ${UNAVAILABLE[kinesd]}"
+    log "settings comparison skipped: ${UNAVAILABLE[kinesd]}"
     return
   fi
   local per_request=$RECORDS_PER_REQUEST
   if [[ -z "$per_request" ]]; then
     per_request=$(( 4194304 / size )); (( per_request > 500 )) && per_request=500; (( per_request < 1 )) && per_request=1
   fi
-  CONFIG_TAG="metrics-compare"
+  # One key for the signed settings; the wrk scripts and the admin client
+  # sign with it when these are set.
+  printf '[bench]\naws_access_key_id = AKIDKINESDBENCH\naws_secret_access_key = %s\n' \
+    "$(head -c 24 /dev/urandom | od -An -tx1 | tr -d ' \n')" > "$WORK_TMP/bench-credentials"
+  local secret
+  secret=$(awk -F' = ' '/secret/ {print $2}' "$WORK_TMP/bench-credentials")
+  CONFIG_TAG="settings-compare"
   R=()
-  local modes=()
-  for (( round = 0; round < METRICS_ROUNDS; round++ )); do modes+=(on off off on); done
-  local runs=${#modes[@]}
-  for mode in "${modes[@]}"; do
+  local order=() forward=() m
+  read -ra forward <<< "$SETTINGS_MODES"
+  for (( round = 0; round < SETTINGS_ROUNDS; round++ )); do
+    order+=("${forward[@]}")
+    for (( m = ${#forward[@]} - 1; m >= 0; m-- )); do order+=("${forward[m]}"); done
+  done
+  local runs=${#order[@]}
+  for mode in "${order[@]}"; do
     i=$((i + 1))
     R[mode.$i]=$mode
-    log "== kinesd PutRecords with --metrics $mode (run $i of $runs): $(size_label "$size") records, $shards shard(s)"
+    log "== kinesd PutRecords, settings: $mode (run $i of $runs): $(size_label "$size") records, $shards shard(s)"
     SERVER_NAME=kinesd
     SERVER_SHARDS=$shards
     SERVER_PORT=$("${ADMIN[@]}" free-port) || { log "  no free port"; continue; }
-    SERVER_DATA="$WORK_TMP/kinesd-metrics-data"
+    SERVER_DATA="$WORK_TMP/kinesd-settings-data"
     SERVER_LOG="$RESULTS_DIR/$CONFIG_TAG.$i.server.log"
     rm -rf "$SERVER_DATA" && mkdir -p "$SERVER_DATA"
     : > "$SERVER_LOG"
-    KINESD_ARGS="$saved_args --metrics $mode"
+    KINESD_ARGS="$saved_args $(settings_args "$mode")"
+    if [[ $mode == auth || $mode == tls ]]; then
+      export KINESD_BENCH_ACCESS_KEY=AKIDKINESDBENCH KINESD_BENCH_SECRET_KEY=$secret
+    fi
+    [[ $mode == tls ]] && SERVER_SCHEME=https
     if launch_server; then
       run_wrk "put_records_$i" 4 2 put_records.lua "$STREAM" "$per_request" "$size"
     else
       log "  ${R[kinesd.status]:-could not start}"
     fi
     finish_server
+    unset KINESD_BENCH_ACCESS_KEY KINESD_BENCH_SECRET_KEY
+    SERVER_SCHEME=http
     KINESD_ARGS=$saved_args
   done
-  # Means over the runs of each mode: rec/s and server CPU per record.
-  local m sum_rate n_rate sum_cpu sum_records
+  # Means over the runs of each setting: rec/s and server CPU per record.
+  local sum_rate n_rate sum_cpu sum_records
   declare -A mean_rate mean_cpu
-  for m in on off; do
+  for m in "${forward[@]}"; do
     sum_rate=0 n_rate=0 sum_cpu=0 sum_records=0
     for (( i = 1; i <= runs; i++ )); do
       [[ ${R[mode.$i]} == "$m" && -n "${R[kinesd.put_records_$i.records_per_s]:-}" ]] || continue
@@ -906,18 +939,21 @@ bench_metrics_compare() {  # bench_metrics_compare SIZE
   done
   {
     echo
-    echo "### kinesd PutRecords with metrics on and off, $(size_label "$size") records, $shards shard(s), $per_request per call, 4 connections, ${DURATION} s per run"
+    echo "### kinesd PutRecords under the production settings, $(size_label "$size") records, $shards shard(s), $per_request per call, 4 connections, ${DURATION} s per run"
     echo
-    echo "| --metrics | run | rec/s | p50 ms | p99 ms | server CPU µs/record | errors |"
+    echo "off: --metrics off; metrics: --metrics on; auth: metrics + --credentials-file, every request signed; tls: auth + https on the same port."
+    echo
+    echo "| setting | run | rec/s | p50 ms | p99 ms | server CPU µs/record | errors |"
     echo "|---|---:|---:|---:|---:|---:|---:|"
     for (( i = 1; i <= runs; i++ )); do
       echo "| ${R[mode.$i]} | $i | $(fmt_int "${R[kinesd.put_records_$i.records_per_s]:-}") | ${R[kinesd.put_records_$i.p50_ms]:-—} | ${R[kinesd.put_records_$i.p99_ms]:-—} | $(us_per_record "${R[kinesd.put_records_$i.server_cpu_s]:-}" "${R[kinesd.put_records_$i.records]:-}") | ${R[kinesd.put_records_$i.errors]:-—} |"
     done
     echo
-    echo "| | metrics on | metrics off | on ÷ off |"
-    echo "|---|---:|---:|---:|"
-    echo "| mean PutRecords rec/s | $(fmt_int "${mean_rate[on]:-}") | $(fmt_int "${mean_rate[off]:-}") | $(ratio "${mean_rate[on]:-}" "${mean_rate[off]:-}") |"
-    echo "| server CPU µs/record | ${mean_cpu[on]} | ${mean_cpu[off]} | $(ratio "${mean_cpu[on]}" "${mean_cpu[off]}") |"
+    echo "| setting | mean rec/s | ÷ off | server CPU µs/record | ÷ off |"
+    echo "|---|---:|---:|---:|---:|"
+    for m in "${forward[@]}"; do
+      echo "| $m | $(fmt_int "${mean_rate[$m]:-}") | $(ratio "${mean_rate[$m]:-}" "${mean_rate[off]:-}") | ${mean_cpu[$m]} | $(ratio "${mean_cpu[$m]}" "${mean_cpu[off]}") |"
+    done
   } | tee -a "$RESULTS_DIR/results.md"
 }
 
@@ -951,7 +987,7 @@ main() {
   fi
   local size shards server batch
   local compare_size=${SIZE_LIST[0]}
-  [[ $SUBSCRIBE_ONLY -eq 1 || $METRICS_COMPARE -eq 2 ]] && SIZE_LIST=()
+  [[ $SUBSCRIBE_ONLY -eq 1 || $SETTINGS_COMPARE -eq 2 ]] && SIZE_LIST=()
   for size in "${SIZE_LIST[@]}"; do
     for shards in "${SHARD_LIST[@]}"; do
       CONFIG_TAG="size$size-shards$shards"
@@ -971,7 +1007,7 @@ main() {
       print_table "$size" "$shards" | tee -a "$RESULTS_DIR/results.md"
     done
   done
-  [[ $METRICS_COMPARE -ne 0 ]] && wants kinesd && bench_metrics_compare "$compare_size"
+  [[ $SETTINGS_COMPARE -ne 0 ]] && wants kinesd && bench_settings_compare "$compare_size"
   if [[ $SUBSCRIBE -eq 1 ]] && { wants kinesd || wants kinesis-local; }; then
     bench_subscribe
   fi

@@ -299,17 +299,18 @@ private:
         stream_.start_tls(*context_->tls);
         stream_.tls().async_handshake(
             net::ssl::stream_base::server, buffer_.data(),
-            [self = shared_from_this()](const error_code& ec, std::size_t used) { self->on_handshake(ec, used); });
+            [self = shared_from_this()](const error_code& ec, std::size_t) { self->on_handshake(ec); });
     }
 
-    void on_handshake(const error_code& ec, std::size_t used) {
+    void on_handshake(const error_code& ec) {
         if (done_) return;
         if (ec) {
             spdlog::debug("TLS handshake with {} failed: {}", peer_text(stream_), ec.message());
             close();
             return;
         }
-        // Every byte read so far was handshake; what follows is decrypted.
+        // The bytes read so far went to the handshake; what follows is
+        // read decrypted.
         buffer_.consume(buffer_.size());
         const auto protocol = alpn_protocol(stream_.tls().native_handle());
         spdlog::debug("TLS with {}: {}, ALPN {}", peer_text(stream_), SSL_get_version(stream_.tls().native_handle()),
@@ -350,8 +351,8 @@ private:
     void close() {
         if (done_) return;
         done_ = true;
-        // Before or during a handshake there is no TLS session to close
-        // politely: the socket just goes.
+        // A client closed here never finished its handshake or preface:
+        // no TLS goodbye, the socket just goes.
         error_code ignored;
         stream_.socket().shutdown(tcp::socket::shutdown_both, ignored);
         stream_.tcp().close();

@@ -19,6 +19,8 @@ struct setting_row {
     const char* description;
     std::function<void(settings&, const std::string&)> assign;
     std::function<std::string(const settings&)> show;
+    // A switch may stand alone on the command line (--tls-only = true).
+    bool is_switch = false;
 };
 
 template <typename T>
@@ -54,7 +56,7 @@ T parse_number(const std::string& name, const std::string& text) {
                         throw std::invalid_argument(std::string(flag) + " must be true or false"); \
                     s.member = v == "true" || v == "1";                                        \
                 },                                                                             \
-                [](const settings& s) { return std::string(s.member ? "true" : "false"); }}
+                [](const settings& s) { return std::string(s.member ? "true" : "false"); }, true}
 
 const std::vector<setting_row>& settings_table() {
     static const std::vector<setting_row> rows = {
@@ -173,6 +175,9 @@ parse_result load(int argc, const char* const* argv, const std::vector<std::stri
         if (auto eq = name.find('='); eq != std::string::npos) {
             value = name.substr(eq + 1);
             name.resize(eq);
+        } else if (const auto* row = find_row(name);
+                   row && row->is_switch && (i + 1 >= argc || std::string(argv[i + 1]).rfind("--", 0) == 0)) {
+            value = "true";
         } else {
             if (i + 1 >= argc) throw std::invalid_argument("missing value for --" + name);
             value = argv[++i];

@@ -33,6 +33,11 @@ TEST(TlsConfig, FlagsAndEnvironment) {
     EXPECT_EQ(s.tls_cert, "/e.pem");
     EXPECT_EQ(s.tls_key, "/ek.pem");
     EXPECT_TRUE(s.tls_only);
+    // A switch alone means true.
+    EXPECT_TRUE(load_with({"--tls-only"}).values.tls_only);
+    s = load_with({"--tls-only", "--port", "1234"}).values;
+    EXPECT_TRUE(s.tls_only);
+    EXPECT_EQ(s.port, 1234);
     // The flag wins over the environment.
     EXPECT_FALSE(load_with({"--tls-only", "false"}, {"KINESD_TLS_ONLY=true"}).values.tls_only);
 }

@@ -217,6 +217,50 @@ class RestartTest(unittest.TestCase):
             self.assertIn("StreamNames", https_client(server).list_streams())
 
 
+class LimitsAndShutdownTest(unittest.TestCase):
+    """What plain connections get on the way out, over TLS."""
+
+    def test_too_large_body_is_answered_then_closed(self):
+        with TlsServer(extra_args=["--max-body-bytes", "1000", "--max-inflight-bytes", "1000"]) as server:
+            context = tls_context(server.trusted, alpn=["http/1.1"])
+            with socket.create_connection((server.host, server.port), timeout=30) as raw:
+                with context.wrap_socket(raw, server_hostname="127.0.0.1") as tls:
+                    body = b"x" * 200000
+                    tls.sendall(b"POST / HTTP/1.1\r\nHost: x\r\nContent-Type: application/x-amz-json-1.1\r\n"
+                                b"X-Amz-Target: Kinesis_20131202.PutRecord\r\nContent-Length: %d\r\n\r\n"
+                                % len(body))
+                    # The answer comes while the body is still on its way,
+                    # and the rest of it is read and dropped, not reset.
+                    try:
+                        tls.sendall(body)
+                    except (BrokenPipeError, ConnectionResetError, ssl.SSLError):
+                        pass
+                    answer = recv_until_closed(tls, 30)
+            self.assertTrue(answer.startswith(b"HTTP/1.1 413"), answer[:100])
+
+    def test_sigterm_with_open_tls_connections(self):
+        server = TlsServer()
+        try:
+            client = https_client(server)
+            name = create_stream(client)
+            consumer = register_consumer(client, name)
+            shard = client.list_shards(StreamName=name)["Shards"][0]["ShardId"]
+            subscription = Subscription(client, consumer, shard, {"Type": "LATEST"})
+            subscription.next_event()
+            idle = tls_context(server.trusted).wrap_socket(
+                socket.create_connection((server.host, server.port), timeout=30), server_hostname="127.0.0.1")
+            started = time.monotonic()
+            # stop() raises unless the server exits on its own with status 0.
+            self.assertEqual(server.stop(timeout=30), 0)
+            self.assertLess(time.monotonic() - started, 20)
+            # The idle connection was closed by the server.
+            self.assertEqual(recv_until_closed(idle, 10), b"")
+            idle.close()
+            subscription.close()
+        finally:
+            server.close()
+
+
 class TlsOnlyTest(unittest.TestCase):
     """--tls-only with a certificate and key given on the command line."""
 

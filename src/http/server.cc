@@ -32,16 +32,28 @@ std::shared_ptr<boost::asio::ssl::context> server::make_tls() const {
     tls_files files{options_.tls_cert, options_.tls_key};
     if (files.cert.empty() != files.key.empty())
         throw std::runtime_error("a TLS certificate needs its key, and a key its certificate: set both or neither");
-    if (files.cert.empty()) {
-        if (options_.tls_dir.empty()) return nullptr;
-        bool created = false;
+    bool created = false;
+    const bool self_signed = files.cert.empty();
+    if (self_signed) {
+        if (options_.tls_dir.empty()) {
+            if (options_.tls_only) throw std::runtime_error("TLS only, but no certificate and nowhere to make one");
+            return nullptr;
+        }
         files = ensure_self_signed_cert(options_.tls_dir, created);
+    }
+    std::shared_ptr<boost::asio::ssl::context> context;
+    try {
+        context = make_tls_context(files.cert, files.key);
+    } catch (const std::runtime_error& e) {
+        if (!self_signed) throw;
+        throw std::runtime_error(std::string(e.what()) + " (remove " + options_.tls_dir + " to have a new pair made)");
+    }
+    if (self_signed)
         spdlog::info("TLS: {} self-signed certificate {} (trust it as the CA bundle for https clients)",
                      created ? "made a" : "using the", files.cert);
-    } else {
+    else
         spdlog::info("TLS: certificate {}", files.cert);
-    }
-    return make_tls_context(files.cert, files.key);
+    return context;
 }
 
 std::uint16_t server::local_port() const noexcept { return port_; }

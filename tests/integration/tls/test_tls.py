@@ -216,6 +216,17 @@ class RestartTest(unittest.TestCase):
                 self.assertEqual(f.read(), first)
             self.assertIn("StreamNames", https_client(server).list_streams())
 
+    def test_a_damaged_certificate_stops_the_start_with_a_clear_line(self):
+        with TlsServer(startup_timeout=10) as server:
+            server.stop()
+            with open(server.generated_cert, "w") as f:
+                f.write("not a certificate\n")
+            with self.assertRaises(Exception) as caught:
+                server.start()
+            self.assertIn("exited during start-up", str(caught.exception))
+            self.assertIn("cannot load TLS certificate " + server.generated_cert, server.log_text())
+            self.assertIn("to have a new pair made", server.log_text())
+
 
 class LimitsAndShutdownTest(unittest.TestCase):
     """What plain connections get on the way out, over TLS."""

@@ -48,9 +48,12 @@ class TlsServer(KinesdServer):
         return "https://%s:%d" % (self.host, self.port)
 
     def _answers(self, port):
-        if not os.path.exists(self.trusted):
+        try:
+            # The generated one exists only once the server has made it.
+            context = tls_context(self.trusted)
+        except (OSError, ssl.SSLError):
             return False
-        conn = http.client.HTTPSConnection(self.host, port, timeout=5, context=tls_context(self.trusted))
+        conn = http.client.HTTPSConnection(self.host, port, timeout=5, context=context)
         try:
             conn.request("POST", "/", body=b"{}", headers={
                 "Content-Type": JSON_TYPE, "X-Amz-Target": TARGET_PREFIX + "ListStreams"})

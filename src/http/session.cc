@@ -79,6 +79,7 @@ void session::wait_for_request() {
         return;
     }
     if (buffer_.capacity() > idle_buffer_keep) buffer_.shrink_to_fit();
+    stream_.release_idle_memory();
     stream_.expires_after(context_->options.idle_timeout);
     stream_.async_read_some(buffer_.prepare(first_read_size),
                             beast::bind_front_handler(&session::on_first_bytes, shared_from_this()));

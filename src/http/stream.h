@@ -94,6 +94,9 @@ public:
         std::get<0>(stream_).socket().async_read_some(buffers, std::forward<Handler>(handler));
     }
 
+    // Gives back the record-gathering buffer, for a connection going idle.
+    void release_idle_memory() { std::string().swap(gathered_); }
+
     // No more bytes from us. TLS says so with close_notify when it closes.
     void shutdown_send() {
         if (is_tls()) return;

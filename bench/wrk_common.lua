@@ -5,6 +5,8 @@
 -- pre-formatted requests during the run and never becomes the bottleneck.
 
 local common = {}
+local dir = debug.getinfo(1, "S").source:match("^@(.*/)") or "./"
+local sigv4 = dofile(dir .. "sigv4.lua")
 
 local alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/"
 
@@ -111,13 +113,20 @@ end
 
 -- format: "json" (default) or "cbor".
 function common.request(action, body, format)
-  local date, authorization = auth_headers()
-  return wrk.format("POST", "/", {
+  local headers = {
     ["Content-Type"] = assert(content_types[format or "json"], "format must be json or cbor"),
     ["X-Amz-Target"] = "Kinesis_20131202." .. action,
-    ["X-Amz-Date"] = date,
-    ["Authorization"] = authorization,
-  }, body)
+  }
+  local creds = sigv4.credentials()
+  if creds then
+    -- The Host wrk sends is part of what is signed.
+    headers["Host"] = wrk.headers["Host"]
+    headers["X-Amz-Date"] = os.date("!%Y%m%dT%H%M%SZ")
+    headers["Authorization"] = sigv4.sign(creds, "kinesis", headers["X-Amz-Date"], headers, body)
+  else
+    headers["X-Amz-Date"], headers["Authorization"] = auth_headers()
+  end
+  return wrk.format("POST", "/", headers, body)
 end
 
 -- wrk runs one Lua state per thread; done() runs in the main state and reads

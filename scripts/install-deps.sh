@@ -54,5 +54,6 @@ if [ $with_tests -eq 1 ]; then
   bash scripts/deps/java.sh
   bash scripts/deps/kcl.sh
   bash scripts/deps/go.sh
+  bash scripts/deps/ops.sh
   bash scripts/deps/tls.sh
 fi

@@ -1,13 +1,22 @@
 // kinesd: config -> storage -> streams -> actions -> HTTP listener.
-// Shutdown runs in reverse: stop accepting, let in-flight work finish, stop
-// the background workers, close the store.
+// Shutdown runs in reverse: end subscriptions, let in-flight work finish,
+// stop serving, flush every Firehose buffer to S3, stop the background
+// workers, close the store; all within --shutdown-timeout.
+//
+// Exit status: 0 after a clean shutdown; 1 when kinesd cannot start (the
+// data directory is held by another kinesd, say) or fails; 2 for a bad
+// setting; 3 when the shutdown timeout passed with work left (undelivered
+// Firehose data stays stored and is delivered after the next start);
+// 128 + the signal number when a second SIGTERM/SIGINT cut the shutdown short.
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/post.hpp>
-#include <boost/asio/signal_set.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/thread_pool.hpp>
 #include <spdlog/spdlog.h>
 
+#include <fcntl.h>
+#include <signal.h>
+#include <sys/file.h>
 #include <sys/resource.h>
 #include <unistd.h>
 
@@ -15,6 +24,8 @@
 #include <filesystem>
 #include <malloc.h>
 
+#include <atomic>
+#include <chrono>
 #include <cstdlib>
 #include <cstring>
 #include <filesystem>
@@ -25,6 +36,9 @@
 
 #include "actions/service.h"
 #include "actions/subscription_hub.h"
+#include "auth/audit_log.h"
+#include "auth/credentials_file.h"
+#include "auth/sigv4_verifier.h"
 #include "common/clock.h"
 #include "common/logging.h"
 #include "common/random.h"
@@ -44,6 +58,8 @@
 extern char** environ;
 
 namespace {
+
+constexpr int exit_shutdown_timeout = 3;
 
 std::vector<std::string> environment() {
     std::vector<std::string> env;
@@ -77,6 +93,7 @@ void raise_open_file_limit() {
 // CURRENT. Anything else means the directory belongs to someone else.
 bool is_store_file(const std::string& name) {
     static const char* const prefixes[] = {"LOCK", "LOG", "IDENTITY", "MANIFEST-", "OPTIONS-", "CURRENT"};
+    if (name == "kinesd.pid") return true;  // data_dir_lock's
     for (const char* prefix : prefixes)
         if (name.rfind(prefix, 0) == 0) return true;
     for (const char* suffix : {".log", ".sst", ".blob", ".dbtmp"})
@@ -110,6 +127,131 @@ void check_data_dir(const std::string& path) {
                                  foreign + "'); give an empty or a kinesd data directory");
 }
 
+// One kinesd per data directory. RocksDB's own LOCK refuses a second opener
+// too, but its message names neither the directory's holder nor what to do;
+// this lock is taken first and says both. It is an flock, so it goes with
+// the process however that ends, and the file's PID is only informative.
+class data_dir_lock {
+public:
+    explicit data_dir_lock(const std::string& dir) {
+        namespace fs = std::filesystem;
+        std::error_code ec;
+        fs::create_directories(dir, ec);
+        if (ec) throw std::runtime_error("cannot create data directory " + dir + ": " + ec.message());
+        const auto path = (fs::path(dir) / "kinesd.pid").string();
+        fd_ = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+        if (fd_ < 0) throw std::runtime_error("cannot open " + path + ": " + std::strerror(errno));
+        if (::flock(fd_, LOCK_EX | LOCK_NB) != 0) {
+            const int error = errno;
+            std::string holder;
+            char buffer[32] = {};
+            auto n = ::pread(fd_, buffer, sizeof buffer - 1, 0);
+            if (n > 0) holder = std::string(buffer, std::size_t(n));
+            while (!holder.empty() && (holder.back() == '\n' || holder.back() == ' ')) holder.pop_back();
+            ::close(fd_);
+            fd_ = -1;
+            if (error == EWOULDBLOCK)
+                throw std::runtime_error("data directory " + dir + " is in use by another kinesd (pid " +
+                                         (holder.empty() ? std::string("unknown") : holder) +
+                                         "); stop it first or give another --data-dir");
+            throw std::runtime_error("cannot lock " + path + ": " + std::strerror(error));
+        }
+        const auto pid = std::to_string(::getpid()) + "\n";
+        if (::ftruncate(fd_, 0) != 0 || ::pwrite(fd_, pid.data(), pid.size(), 0) != ssize_t(pid.size()))
+            spdlog::warn("cannot write the pid to {}: {}", path, std::strerror(errno));
+    }
+    ~data_dir_lock() {
+        if (fd_ < 0) return;
+        // Emptied, not removed: removing would let a starting kinesd lock a
+        // file no longer in the directory while a third one creates another.
+        if (::ftruncate(fd_, 0) != 0) spdlog::debug("cannot empty kinesd.pid: {}", std::strerror(errno));
+        ::close(fd_);
+    }
+    data_dir_lock(const data_dir_lock&) = delete;
+    data_dir_lock& operator=(const data_dir_lock&) = delete;
+
+private:
+    int fd_ = -1;
+};
+
+// SIGTERM and SIGINT are blocked in every thread (main() does it before any
+// starts) and taken here with sigtimedwait, so that a second signal is seen
+// even once the I/O threads have stopped. The first one starts the shutdown;
+// a second one ends the process at once; and if the shutdown is still
+// running when its deadline passes, this thread ends the process. Either
+// early end is a crash as far as the store is concerned: acknowledged
+// records are in its write-ahead log and come back at the next start.
+class shutdown_watch {
+public:
+    using clock = std::chrono::steady_clock;
+    static sigset_t signals() {
+        sigset_t set;
+        sigemptyset(&set);
+        sigaddset(&set, SIGTERM);
+        sigaddset(&set, SIGINT);
+        return set;
+    }
+
+    explicit shutdown_watch(std::chrono::milliseconds timeout) : timeout_(timeout) {}
+    ~shutdown_watch() {
+        done_ = true;
+        if (thread_.joinable()) thread_.join();
+    }
+    shutdown_watch(const shutdown_watch&) = delete;
+    shutdown_watch& operator=(const shutdown_watch&) = delete;
+
+    // `begin` runs on this thread when the first signal arrives.
+    void start(std::function<void(int)> begin) {
+        begin_ = std::move(begin);
+        thread_ = std::thread([this] { watch(); });
+    }
+    // What the shutdown is doing now, named in the log if it times out.
+    void stage(const char* what) {
+        stage_ = what;
+        spdlog::debug("shutdown: {}", what);
+    }
+    bool started() const { return started_; }
+    // When the shutdown must be over.
+    clock::time_point deadline() const { return deadline_; }
+
+private:
+    void watch() {
+        const sigset_t set = signals();
+        const timespec tick{0, 50'000'000};
+        while (!done_) {
+            if (started_ && clock::now() >= deadline_) {
+                spdlog::critical("shutdown did not finish within {} ms (still {}); exiting with status {}. "
+                                 "Records acknowledged are stored and Firehose data not yet written to S3 is "
+                                 "delivered after the next start",
+                                 timeout_.count(), stage_.load(), exit_shutdown_timeout);
+                spdlog::default_logger()->flush();
+                std::_Exit(exit_shutdown_timeout);
+            }
+            const int sig = sigtimedwait(&set, nullptr, &tick);
+            if (sig <= 0) continue;
+            if (started_) {
+                spdlog::critical("second signal {} during shutdown (still {}): exiting now with status {}", sig,
+                                 stage_.load(), 128 + sig);
+                spdlog::default_logger()->flush();
+                std::_Exit(128 + sig);
+            }
+            deadline_ = clock::now() + timeout_;
+            started_ = true;
+            spdlog::info("signal {} received, shutting down (at most {} ms; a second signal exits at once)", sig,
+                         timeout_.count());
+            begin_(sig);
+        }
+    }
+
+    std::chrono::milliseconds timeout_;
+    std::function<void(int)> begin_;
+    std::atomic<bool> done_{false};
+    std::atomic<bool> started_{false};
+    std::atomic<const char*> stage_{"ending subscriptions"};
+    clock::time_point deadline_{};
+    std::thread thread_;
+};
+
 // The HMAC key of shard iterators and paging tokens, created once per data
 // directory so that iterators survive restarts.
 std::string load_secret(kinesd::storage::store& store) {
@@ -125,8 +267,22 @@ int run(const kinesd::config::settings& cfg) {
     unsigned cores = std::max(1u, std::thread::hardware_concurrency());
     kinesd::clock clock(cfg.clock_offset_ms);
 
+    // Declared first, so that it still watches while the store closes.
+    shutdown_watch watch(std::chrono::milliseconds(cfg.shutdown_timeout_ms));
+    // Settings that can be wrong are read before anything is opened, so that
+    // a mistake stops the start with its file and line.
+    std::unique_ptr<kinesd::auth::sigv4_verifier> verifier;
+    if (!cfg.credentials_file.empty()) {
+        auto keys = kinesd::auth::load_credentials_file(cfg.credentials_file, cfg.account_id);
+        spdlog::info("requests must be signed: {} keys from {}", keys.size(), cfg.credentials_file);
+        verifier = std::make_unique<kinesd::auth::sigv4_verifier>(std::move(keys));
+    }
+    std::unique_ptr<kinesd::auth::audit_log> audit;
+    if (!cfg.audit_log.empty() && cfg.audit_log != "off") audit = std::make_unique<kinesd::auth::audit_log>(cfg.audit_log);
+
     raise_open_file_limit();
     check_data_dir(cfg.data_dir);
+    data_dir_lock lock(cfg.data_dir);
     kinesd::storage::store_options store_options;
     store_options.path = cfg.data_dir;
     store_options.mode = durability_of(cfg.durability);
@@ -172,6 +328,8 @@ int run(const kinesd::config::settings& cfg) {
     service.set_subscriptions(&subscriptions);
     registry.set_change_listener([&subscriptions](std::uint64_t uid) { subscriptions.stream_changed(uid); });
     kinesd::http::router router(service, workers, cfg.max_body_bytes);
+    router.set_verifier(verifier.get());
+    router.set_audit_log(audit.get());
 
     boost::asio::io_context ioc;
     kinesd::http::server_options server_options;
@@ -199,14 +357,15 @@ int run(const kinesd::config::settings& cfg) {
     spdlog::info("kinesd listening on {}:{} (data in {}, durability {})", cfg.host, server.local_port(), cfg.data_dir,
                  cfg.durability);
 
-    boost::asio::signal_set signals(ioc, SIGINT, SIGTERM);
     // Subscriptions end first, each with the last chunk or frame of its
-    // stream so that clients see a clean end and resubscribe elsewhere; the
-    // connections go once they have (or after a second). Their timers would
-    // also hold the workers' join.
+    // stream so that clients see a clean end and resubscribe elsewhere; then
+    // requests whose records are on their way to the disk get their answers.
+    // The connections go once both are done (or after a second). Timers of
+    // subscriptions would also hold the workers' join.
     boost::asio::steady_timer drain(ioc);
     std::function<void(int)> finish_shutdown = [&](int waited_ms) {
-        if (subscriptions.size() > 0 && waited_ms < 1000) {
+        if (waited_ms == 0) watch.stage("finishing requests in flight");
+        if ((subscriptions.size() > 0 || store.appends_pending() > 0) && waited_ms < 1000) {
             drain.expires_after(std::chrono::milliseconds(10));
             drain.async_wait([&, waited_ms](const boost::system::error_code&) { finish_shutdown(waited_ms + 10); });
             return;
@@ -214,11 +373,11 @@ int run(const kinesd::config::settings& cfg) {
         server.stop();
         ioc.stop();
     };
-    signals.async_wait([&](const boost::system::error_code& ec, int sig) {
-        if (ec) return;
-        spdlog::info("signal {} received, shutting down", sig);
-        subscriptions.stop_all();
-        finish_shutdown(0);
+    watch.start([&](int) {
+        boost::asio::post(ioc, [&] {
+            subscriptions.stop_all();
+            finish_shutdown(0);
+        });
     });
 
     int io_threads = cfg.io_threads > 0 ? cfg.io_threads : int(cores);
@@ -240,10 +399,25 @@ int run(const kinesd::config::settings& cfg) {
     // destroyed, at the end of this scope and before the store. (Without
     // this, a SIGTERM under load could crash in a session's destructor.)
     store.fence();
-    // After the last put was answered: what is buffered goes to S3 now.
-    delivery.stop();
+    // After the last put was answered: what is buffered goes to S3 now. The
+    // flush leaves time to close the store before the deadline.
+    watch.stage("flushing Firehose buffers to S3");
+    const auto timeout = std::chrono::milliseconds(cfg.shutdown_timeout_ms);
+    const auto reserve = std::min<std::chrono::milliseconds>(timeout / 4, std::chrono::seconds(2));
+    const auto flush_until =
+        watch.started() ? watch.deadline() - reserve : std::chrono::steady_clock::now() + timeout - reserve;
+    const auto flushed = delivery.stop(flush_until);
+    watch.stage("stopping background work");
     expiry.stop();
-    spdlog::info("kinesd stopped");
+    watch.stage("closing the store");
+    if (!flushed.complete()) {
+        spdlog::error("shutdown timeout: {} of {} delivery streams not fully written to S3 ({} objects, {} records "
+                      "sealed and more possibly unread); they are stored and delivered after the next start. "
+                      "Exit status {}",
+                      flushed.incomplete, flushed.streams, flushed.objects_left, flushed.records_left,
+                      exit_shutdown_timeout);
+        return exit_shutdown_timeout;
+    }
     return 0;
 }
 
@@ -271,10 +445,24 @@ int main(int argc, char** argv) {
         return 0;
     }
     kinesd::setup_logging(parsed.values.log_level);
+    // Before any thread starts, so that every one inherits the mask and
+    // only shutdown_watch takes these signals.
+    const sigset_t stop_signals = shutdown_watch::signals();
+    pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
+    int status = 1;
     try {
-        return run(parsed.values);
+        status = run(parsed.values);
     } catch (const std::exception& e) {
         spdlog::critical("{}", e.what());
         return 1;
     }
+    if (status == 0) {
+        spdlog::info("kinesd stopped");
+        return 0;
+    }
+    // Uploads abandoned at the deadline may still run on threads of their
+    // own; exit without the static destructors they could race with.
+    spdlog::info("kinesd stopped (status {})", status);
+    spdlog::default_logger()->flush();
+    std::_Exit(status);
 }

@@ -43,6 +43,7 @@ public:
     static api_error concurrent_modification(std::string m) {
         return {400, "ConcurrentModificationException", std::move(m)};
     }
+    static api_error access_denied(std::string m) { return {400, "AccessDeniedException", std::move(m)}; }
     static api_error invalid_source(std::string m) { return {400, "InvalidSourceException", std::move(m)}; }
     static api_error missing_authentication_token() {
         return {400, "MissingAuthenticationTokenException", "Missing Authentication Token"};

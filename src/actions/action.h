@@ -80,6 +80,20 @@ struct action_context {
     // lock that is held across a disk write, and moves to a worker
     // (svc.post) when it would.
     bool io_thread = false;
+    // The caller's account (the signing key's); empty for the default one.
+    std::string account_id;
+    // With authentication: who signed (an IAM-style ARN) and the action's
+    // name, for AccessDeniedException texts; both empty without it.
+    std::string caller_arn;
+    std::string_view operation;
+
+    const std::string& account() const { return account_id.empty() ? svc.settings().account_id : account_id; }
+    // The registry key of the caller's stream or delivery stream `name`.
+    std::string key(std::string_view name) const { return svc.resource_key(account(), name); }
+    // Whether the stream or delivery stream kept under `key` is the caller's.
+    bool owns(std::string_view key) const { return svc.account_of_key(key) == account(); }
+    // The name a registry key shows to clients.
+    static std::string shown(std::string_view key) { return std::string(service::name_of_key(key)); }
 };
 
 using action_fn = void (*)(action_context&);

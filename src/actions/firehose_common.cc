@@ -167,14 +167,14 @@ delivery::firehose_registry& registry(const action_context& ctx) {
     return *r;
 }
 
-std::string delivery_stream_arn(const action_context& ctx, const std::string& name) {
-    const auto& s = ctx.svc.settings();
-    return "arn:aws:firehose:" + s.region + ":" + s.account_id + ":deliverystream/" + name;
+std::string delivery_stream_arn(const action_context& ctx, const std::string& key) {
+    return "arn:aws:firehose:" + ctx.svc.settings().region + ":" + std::string(ctx.svc.account_of_key(key)) +
+           ":deliverystream/" + ctx.shown(key);
 }
 
-api_error not_found(const action_context& ctx, const std::string& name) {
-    return api_error::resource_not_found("Firehose " + name + " under account " + ctx.svc.settings().account_id +
-                                         " not found.");
+api_error not_found(const action_context& ctx, const std::string& key) {
+    return api_error::resource_not_found("Firehose " + ctx.shown(key) + " under account " +
+                                         std::string(ctx.svc.account_of_key(key)) + " not found.");
 }
 
 delivery::delivery_snapshot require(const action_context& ctx, const std::string& name) {
@@ -244,7 +244,7 @@ json description(const action_context& ctx, const delivery::delivery_stream& s,
     json encryption = {{"Status", s.encryption_status}};
     if (!s.encryption_key_type.empty()) encryption["KeyType"] = s.encryption_key_type;
     if (!s.encryption_key_arn.empty()) encryption["KeyARN"] = s.encryption_key_arn;
-    json d = {{"DeliveryStreamName", s.name},
+    json d = {{"DeliveryStreamName", ctx.shown(s.name)},
               {"DeliveryStreamARN", delivery_stream_arn(ctx, s.name)},
               {"DeliveryStreamStatus", delivery::to_string(s.status(ctx.now_ms))},
               {"DeliveryStreamEncryptionConfiguration", std::move(encryption)},

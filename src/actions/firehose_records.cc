@@ -135,13 +135,13 @@ void write_batch(action_context& ctx, const delivery::delivery_snapshot& s, std:
 }
 
 void put_record(action_context& ctx) {
-    auto s = writable(ctx, ctx.input["DeliveryStreamName"].get<std::string>());
+    auto s = writable(ctx, ctx.key(ctx.input["DeliveryStreamName"].get<std::string>()));
     auto input = std::make_shared<json>(std::move(ctx.input));
     append(ctx, s, input, {bytes_of((*input)["Record"]["Data"])}, false);
 }
 
 void put_record_batch(action_context& ctx) {
-    auto name = ctx.input["DeliveryStreamName"].get<std::string>();
+    auto name = ctx.key(ctx.input["DeliveryStreamName"].get<std::string>());
     auto input = std::make_shared<json>(std::move(ctx.input));
     // Looked up before the records are read, as errors come in that order.
     auto s = writable(ctx, name);
@@ -187,7 +187,7 @@ bool put_fast(action_context& ctx, std::string& body, bool batch) {
         body = std::move(in->text);
         return false;
     }
-    auto s = writable(ctx, std::string(*in->members[member_name]));
+    auto s = writable(ctx, ctx.key(*in->members[member_name]));
     if (batch)
         write_batch(ctx, s, std::move(in), *records);
     else

@@ -100,10 +100,9 @@ std::string single_destination(const json& input, const char* const (&members)[N
 }
 
 void create_delivery_stream(action_context& ctx) {
-    const auto& settings = ctx.svc.settings();
     auto& reg = registry(ctx);
     auto& in = ctx.input;
-    std::string name = in["DeliveryStreamName"].get<std::string>();
+    const std::string name = ctx.key(in["DeliveryStreamName"].get<std::string>());
     std::string type = in.value("DeliveryStreamType", std::string(delivery::direct_put));
     auto destination_member = single_destination(in, destination_members);
 
@@ -133,10 +132,13 @@ void create_delivery_stream(action_context& ctx) {
         const auto& source = in["KinesisStreamSourceConfiguration"];
         s.source_stream_arn = source["KinesisStreamARN"].get<std::string>();
         s.source_role_arn = source["RoleARN"].get<std::string>();
-        auto stream = ctx.svc.streams().find(s.source_stream_name());
+        // The source must be a stream of the caller's own account.
+        const auto arn_account = s.source_stream_arn.substr(0, s.source_stream_arn.find(":stream/"));
+        const bool own = arn_account.size() > 13 && arn_account.compare(arn_account.size() - 13, 13, ":" + ctx.account()) == 0;
+        auto stream = own ? ctx.svc.streams().find(s.source_stream_name()) : nullptr;
         if (!stream)
-            throw api_error::invalid_argument("Stream " + s.source_stream_name() + " under account " +
-                                              settings.account_id + " not found.");
+            throw api_error::invalid_argument("Stream " + ctx.shown(s.source_stream_name()) + " under account " +
+                                              ctx.account() + " not found.");
     }
     if (in.contains("DirectPutSourceConfiguration"))
         s.throughput_hint_mbs = in["DirectPutSourceConfiguration"]["ThroughputHintInMBs"].get<int>();
@@ -153,7 +155,7 @@ void create_delivery_stream(action_context& ctx) {
 
     reg.create(std::move(s), [&](const delivery::firehose_registry& r) {
         if (r.contains_unlocked(name))
-            throw api_error::resource_in_use("Firehose " + name + " under accountId " + settings.account_id +
+            throw api_error::resource_in_use("Firehose " + ctx.shown(name) + " under accountId " + ctx.account() +
                                              " already exists");
     });
     ctx.reply->ok({{"DeliveryStreamARN", delivery_stream_arn(ctx, name)}});
@@ -166,10 +168,10 @@ const shape delete_delivery_stream_shape = {
 
 void delete_delivery_stream(action_context& ctx) {
     auto& reg = registry(ctx);
-    auto name = ctx.input["DeliveryStreamName"].get<std::string>();
+    auto name = ctx.key(ctx.input["DeliveryStreamName"].get<std::string>());
     auto s = require(ctx, name);
     if (s->status(ctx.now_ms) == delivery::delivery_status::creating)
-        throw api_error::resource_in_use("Firehose " + name + " under account " + ctx.svc.settings().account_id +
+        throw api_error::resource_in_use("Firehose " + ctx.shown(name) + " under account " + ctx.account() +
                                          " is in CREATING state and cannot be deleted yet.");
     if (!s->deleting_since_ms) {
         reg.update(name, [&](delivery::delivery_stream& d) {
@@ -187,7 +189,7 @@ const shape describe_delivery_stream_shape = {
 };
 
 void describe_delivery_stream(action_context& ctx) {
-    auto s = require(ctx, ctx.input["DeliveryStreamName"].get<std::string>());
+    auto s = require(ctx, ctx.key(ctx.input["DeliveryStreamName"].get<std::string>()));
     ctx.reply->ok({{"DeliveryStreamDescription",
                     description(ctx, *s, ctx.input.value("ExclusiveStartDestinationId", std::string()))}});
 }
@@ -206,12 +208,14 @@ void list_delivery_streams(action_context& ctx) {
     json names = json::array();
     bool more = false;
     for (auto& s : registry(ctx).list()) {
-        if ((!type.empty() && s->type != type) || (!start.empty() && s->name <= start)) continue;
+        if (!ctx.owns(s->name)) continue;
+        const auto shown = ctx.shown(s->name);
+        if ((!type.empty() && s->type != type) || (!start.empty() && shown <= start)) continue;
         if (names.size() == limit) {
             more = true;
             break;
         }
-        names.push_back(s->name);
+        names.push_back(shown);
     }
     ctx.reply->ok({{"DeliveryStreamNames", std::move(names)}, {"HasMoreDeliveryStreams", more}});
 }
@@ -233,11 +237,11 @@ const shape update_destination_shape = update_shape();
 
 void update_destination(action_context& ctx) {
     auto& reg = registry(ctx);
-    auto name = ctx.input["DeliveryStreamName"].get<std::string>();
+    auto name = ctx.key(ctx.input["DeliveryStreamName"].get<std::string>());
     auto current = require(ctx, name);
     auto status = current->status(ctx.now_ms);
     if (status != delivery::delivery_status::active)
-        throw api_error::resource_in_use("Firehose " + name + " under account " + ctx.svc.settings().account_id +
+        throw api_error::resource_in_use("Firehose " + ctx.shown(name) + " under account " + ctx.account() +
                                          " is not ACTIVE, instead in state " + delivery::to_string(status) + ".");
     auto member = single_destination(ctx.input, update_members);
     auto given_version = ctx.input["CurrentDeliveryStreamVersionId"].get<std::string>();
@@ -245,7 +249,7 @@ void update_destination(action_context& ctx) {
     const auto& update = ctx.input[member];
     auto updated = reg.update(name, [&](delivery::delivery_stream& s) {
         if (std::to_string(s.version) != given_version)
-            throw api_error::concurrent_modification("Cannot update firehose: " + name +
+            throw api_error::concurrent_modification("Cannot update firehose: " + ctx.shown(name) +
                                                      " since the current version id: " + std::to_string(s.version) +
                                                      " and specified version id: " + given_version +
                                                      " do not match");
@@ -272,7 +276,7 @@ const shape tag_delivery_stream_shape = {
 };
 
 void tag_delivery_stream(action_context& ctx) {
-    auto name = ctx.input["DeliveryStreamName"].get<std::string>();
+    auto name = ctx.key(ctx.input["DeliveryStreamName"].get<std::string>());
     require(ctx, name);
     auto tags = tags_of(ctx.input["Tags"]);
     auto updated = registry(ctx).update(name, [&](delivery::delivery_stream& s) {
@@ -295,7 +299,7 @@ const shape untag_delivery_stream_shape = {
 };
 
 void untag_delivery_stream(action_context& ctx) {
-    auto name = ctx.input["DeliveryStreamName"].get<std::string>();
+    auto name = ctx.key(ctx.input["DeliveryStreamName"].get<std::string>());
     require(ctx, name);
     auto updated = registry(ctx).update(name, [&](delivery::delivery_stream& s) {
         for (auto& key : ctx.input["TagKeys"]) s.tags.erase(key.get<std::string>());
@@ -311,7 +315,7 @@ const shape list_tags_shape = {
 };
 
 void list_tags_for_delivery_stream(action_context& ctx) {
-    auto s = require(ctx, ctx.input["DeliveryStreamName"].get<std::string>());
+    auto s = require(ctx, ctx.key(ctx.input["DeliveryStreamName"].get<std::string>()));
     std::size_t limit = std::size_t(ctx.input.value("Limit", 50));
     auto start = ctx.input.value("ExclusiveStartTagKey", std::string());
     json tags = json::array();
@@ -333,7 +337,7 @@ const shape start_encryption_shape = {
 };
 
 void start_encryption(action_context& ctx) {
-    auto name = ctx.input["DeliveryStreamName"].get<std::string>();
+    auto name = ctx.key(ctx.input["DeliveryStreamName"].get<std::string>());
     auto current = require(ctx, name);
     if (current->is_kinesis_source())
         throw api_error::invalid_argument(
@@ -351,7 +355,7 @@ void start_encryption(action_context& ctx) {
 const shape stop_encryption_shape = {delivery_stream_name()};
 
 void stop_encryption(action_context& ctx) {
-    auto name = ctx.input["DeliveryStreamName"].get<std::string>();
+    auto name = ctx.key(ctx.input["DeliveryStreamName"].get<std::string>());
     require(ctx, name);
     registry(ctx).update(name, [&](delivery::delivery_stream& s) { s.encryption_status = "DISABLED"; });
     ctx.reply->ok_empty();

@@ -54,12 +54,21 @@ arn_parts parse_arn(const std::string& arn) {
 
 std::string stream_of_arn(const action_context& ctx, const std::string& arn) {
     auto parts = parse_arn(arn);
-    const auto& settings = ctx.svc.settings();
-    // This server is one account in one region: elsewhere there are no streams.
-    if (parts.account != settings.account_id || parts.region != settings.region)
+    // Another account's stream is not the caller's to touch: AWS refuses
+    // before it looks whether the stream exists (there are no resource
+    // policies here to allow it).
+    if (parts.account != ctx.account() && !ctx.caller_arn.empty()) {
+        const std::string action = "kinesis:" + std::string(ctx.operation);
+        throw api_error::access_denied("User: " + ctx.caller_arn + " is not authorized to perform: " + action +
+                                       " on resource: " + arn + " because no resource-based policy allows the " +
+                                       action + " action");
+    }
+    // A caller sees the streams of its own account in this one region:
+    // elsewhere there are none.
+    if (parts.account != ctx.account() || parts.region != ctx.svc.settings().region)
         throw api_error::resource_not_found("Stream " + parts.stream + " under account " + parts.account +
                                             " not found.");
-    return parts.stream;
+    return ctx.key(parts.stream);
 }
 
 std::string stream_name_of(const action_context& ctx) {
@@ -72,13 +81,13 @@ std::string stream_name_of(const action_context& ctx) {
                                               name->get<std::string>() + " do not name the same stream.");
         return stream_of_arn(ctx, arn_text);
     }
-    if (name != ctx.input.end()) return name->get<std::string>();
+    if (name != ctx.input.end()) return ctx.key(name->get_ref<const std::string&>());
     throw api_error::invalid_argument("Either StreamName or StreamARN should be provided.");
 }
 
-api_error stream_not_found(const action_context& ctx, const std::string& name) {
-    return api_error::resource_not_found("Stream " + name + " under account " + ctx.svc.settings().account_id +
-                                         " not found.");
+api_error stream_not_found(const action_context& ctx, const std::string& key) {
+    return api_error::resource_not_found("Stream " + ctx.shown(key) + " under account " +
+                                         std::string(ctx.svc.account_of_key(key)) + " not found.");
 }
 
 streams::stream_snapshot require_stream(const action_context& ctx, const std::string& name) {
@@ -87,12 +96,16 @@ streams::stream_snapshot require_stream(const action_context& ctx, const std::st
     return s;
 }
 
-// Account settings live in the meta column family: there is one account.
-const std::string_view account_settings_key = "account/settings";
+// Account settings live in the meta column family; the default account's
+// under the key it had before there were other accounts.
+std::string account_settings_key(const action_context& ctx) {
+    if (ctx.account() == ctx.svc.settings().account_id) return "account/settings";
+    return "account/" + ctx.account() + "/settings";
+}
 
 nlohmann::json account_settings(const action_context& ctx) {
     std::string text;
-    if (ctx.svc.store().get_meta(account_settings_key, &text)) {
+    if (ctx.svc.store().get_meta(account_settings_key(ctx), &text)) {
         auto j = nlohmann::json::parse(text, nullptr, false);
         if (j.is_object()) return j;
     }

@@ -19,20 +19,22 @@ struct consumer_arn_parts {
 };
 std::optional<consumer_arn_parts> parse_consumer_arn(std::string_view arn);
 
-// The stream a request names by StreamName, StreamARN or both. An ARN of
-// another account or region names a stream that does not exist here; a name
-// and an ARN that disagree are refused.
+// The registry key (action_context::key) of the stream a request names by
+// StreamName, StreamARN or both. An ARN of another account than the
+// caller's, or of another region, names a stream that does not exist; a
+// name and an ARN that disagree are refused.
 std::string stream_name_of(const action_context& ctx);
 // The stream inside a stream or consumer ARN, after the same account and
 // region check.
 std::string stream_of_arn(const action_context& ctx, const std::string& arn);
-// The stream, or ResourceNotFoundException "Stream X under account Y not found.".
+// The stream kept under `key`, or ResourceNotFoundException "Stream X under
+// account Y not found.".
 streams::stream_snapshot require_stream(const action_context& ctx, const std::string& name);
 api_error stream_not_found(const action_context& ctx, const std::string& name);
 
 // DescribeAccountSettings' answer: {MinimumThroughputBillingCommitment{Status, ...}}.
 nlohmann::json account_settings(const action_context& ctx);
-extern const std::string_view account_settings_key;
+std::string account_settings_key(const action_context& ctx);
 
 // A deregistered consumer stays DELETING for the delete delay, then is gone.
 bool consumer_gone(const action_context& ctx, const streams::consumer_state& c);

@@ -76,8 +76,8 @@ std::pair<std::string, std::string> consumer_address(const action_context& ctx) 
 const consumer_state& require_consumer(const action_context& ctx, const stream_state& s, const std::string& name) {
     for (auto& c : s.consumers)
         if (c.name == name && !consumer_gone(ctx, c)) return c;
-    throw api_error::resource_not_found("Consumer " + name + ", stream " + s.name + " under account " +
-                                        ctx.svc.settings().account_id + " not found.");
+    throw api_error::resource_not_found("Consumer " + name + ", stream " + ctx.shown(s.name) + " under account " +
+                                        ctx.account() + " not found.");
 }
 
 const shape register_shape = {members::stream_arn(true), consumer_name(true),
@@ -94,16 +94,16 @@ void register_stream_consumer(action_context& ctx) {
         for (auto& c : s.consumers) {
             if (c.name == name)
                 throw api_error::resource_in_use("Consumer " + arn_of(ctx, stream, c) + " under account " +
-                                                 ctx.svc.settings().account_id + " already exists.");
+                                                 ctx.account() + " already exists.");
             if (!c.deleting_since_ms && ctx.now_ms < c.active_at_ms) ++creating;
         }
         auto limit = consumer_limit(ctx, s);
         if (s.consumers.size() >= limit)
             throw api_error::limit_exceeded("Consumer limit of " + std::to_string(limit) + " reached for stream " +
-                                            s.name + ".");
+                                            ctx.shown(s.name) + ".");
         if (creating >= max_creating_consumers)
             throw api_error::limit_exceeded("Only " + std::to_string(max_creating_consumers) +
-                                            " consumers of stream " + s.name +
+                                            " consumers of stream " + ctx.shown(s.name) +
                                             " can be in the CREATING status at the same time.");
         created = {name, ctx.now_ms, ctx.now_ms + ctx.svc.streams().options().create_delay_ms};
         s.consumers.push_back(created);

@@ -46,7 +46,7 @@ const shape get_shard_iterator_shape = {
     members::stream_arn(),
 };
 
-std::string account(const action_context& ctx) { return ctx.svc.settings().account_id; }
+const std::string& account(const action_context& ctx) { return ctx.account(); }
 
 void get_shard_iterator(action_context& ctx) {
     auto name = stream_name_of(ctx);
@@ -54,12 +54,12 @@ void get_shard_iterator(action_context& ctx) {
     const auto& shard_text = ctx.input["ShardId"].get_ref<const std::string&>();
     auto index = encoding::parse_shard_id(shard_text);
     if (!index)
-        throw api_error::resource_not_found("Could not find shard " + shard_text + " in stream " + name +
+        throw api_error::resource_not_found("Could not find shard " + shard_text + " in stream " + ctx.shown(name) +
                                             " under account " + account(ctx) + ".");
     // AWS names the shard, not the stream, when either is missing.
     const auto* shard = s ? s->find_shard(*index) : nullptr;
     if (!shard)
-        throw api_error::resource_not_found("Shard " + encoding::shard_id(*index) + " in stream " + name +
+        throw api_error::resource_not_found("Shard " + encoding::shard_id(*index) + " in stream " + ctx.shown(name) +
                                             " under account " + account(ctx) + " does not exist");
     const auto& type = ctx.input["ShardIteratorType"].get_ref<const std::string&>();
     bool by_sequence = type == "AT_SEQUENCE_NUMBER" || type == "AFTER_SEQUENCE_NUMBER";
@@ -81,7 +81,7 @@ void get_shard_iterator(action_context& ctx) {
         auto seq = encoding::parse_sequence_number(text);
         if (!seq)
             throw api_error::invalid_argument("StartingSequenceNumber " + text + " used in GetShardIterator on shard " +
-                                              encoding::shard_id(*index) + " in stream " + name + " under account " +
+                                              encoding::shard_id(*index) + " in stream " + ctx.shown(name) + " under account " +
                                               account(ctx) + " is invalid.");
         if (seq->shard_index != *index)
             throw api_error::invalid_argument("Invalid StartingSequenceNumber. It encodes " +
@@ -90,7 +90,7 @@ void get_shard_iterator(action_context& ctx) {
                                               encoding::shard_id(*index));
         if (seq->shard_created_s != shard->created_s)
             throw api_error::invalid_argument("StartingSequenceNumber " + text + " used in GetShardIterator on shard " +
-                                              encoding::shard_id(*index) + " in stream " + name + " under account " +
+                                              encoding::shard_id(*index) + " in stream " + ctx.shown(name) + " under account " +
                                               account(ctx) + " is invalid because it did not come from this stream.");
         position = type == "AT_SEQUENCE_NUMBER" ? seq->counter : seq->counter + 1;
     } else {  // AT_TIMESTAMP
@@ -161,17 +161,18 @@ void get_records(action_context& ctx) {
         if (stream_of_arn(ctx, arn) != it->stream_name)
             throw api_error::invalid_argument("StreamARN " + arn + " does not name the stream of the ShardIterator.");
     }
-    auto s = ctx.svc.streams().find(it->stream_name);
+    // An iterator names its stream; another account's stream is not found.
+    auto s = ctx.owns(it->stream_name) ? ctx.svc.streams().find(it->stream_name) : nullptr;
     const streams::shard_state* shard = s && s->uid == it->stream_uid ? s->find_shard(it->shard_index) : nullptr;
     if (!shard)
         throw api_error::resource_not_found("Shard " + encoding::shard_id(it->shard_index) + " in stream " +
-                                            it->stream_name + " under account " + account(ctx) + " does not exist");
+                                            ctx.shown(it->stream_name) + " under account " + account(ctx) + " does not exist");
 
     std::size_t limit = ctx.input.value("Limit", 10000);
     const auto& log = *shard->log;
     auto* limiter = ctx.svc.limiter();
     if (limiter && !limiter->try_read_call(log.cf_name))
-        throw api_error::throughput_exceeded("Rate exceeded for Shard - " + account(ctx) + "/" + s->name + "/" +
+        throw api_error::throughput_exceeded("Rate exceeded for Shard - " + account(ctx) + "/" + ctx.shown(s->name) + "/" +
                                              encoding::shard_id(shard->index));
     // Records older than the retention period are never returned, even before
     // the expiry worker has removed them.

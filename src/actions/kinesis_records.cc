@@ -96,8 +96,8 @@ void with_writable_stream(action_context& ctx, std::string name, put_continuatio
         return then(ctx, name, s);
     }
     ctx.svc.post([&svc = ctx.svc, format = ctx.format, reply = ctx.reply, now_ms = ctx.now_ms, name = std::move(name),
-                  then = std::move(then)] {
-        action_context worker{svc, format, {}, reply, now_ms};
+                  account = ctx.account_id, then = std::move(then)]() mutable {
+        action_context worker{svc, format, {}, reply, now_ms, false, std::move(account)};
         try {
             auto s = svc.streams().find(name);
             require_writable(worker, s, name);
@@ -151,13 +151,13 @@ void check_record_size(const streams::stream_state& s, const record_in& record, 
         throw api_error::invalid_argument("Record size (data plus partition key) of " +
                                           std::to_string(size + record.partition_key.size()) +
                                           " bytes exceeds the maximum record size of " + std::to_string(limit) +
-                                          " bytes for stream " + s.name + ".");
+                                          " bytes for stream " + action_context::shown(s.name) + ".");
 }
 
 std::string throttled_message(const action_context& ctx, const streams::stream_state& s,
                               const streams::shard_state& shard) {
-    return "Rate exceeded for shard " + encoding::shard_id(shard.index) + " in stream " + s.name + " under account " +
-           ctx.svc.settings().account_id + ".";
+    return "Rate exceeded for shard " + encoding::shard_id(shard.index) + " in stream " + ctx.shown(s.name) + " under account " +
+           ctx.account() + ".";
 }
 
 bool within_write_limit(const action_context& ctx, const streams::shard_state& shard, const record_in& record) {
@@ -283,8 +283,9 @@ void answer(const pending_put& put, const streams::stream_state& s,
 void submit(std::shared_ptr<pending_put> put) {
     auto s = put->svc.streams().find(put->stream);
     if (!s)
-        return put->reply->fail(api_error::resource_not_found("Stream " + put->stream + " under account " +
-                                                              put->svc.settings().account_id + " not found."));
+        return put->reply->fail(api_error::resource_not_found(
+            "Stream " + std::string(service::name_of_key(put->stream)) + " under account " +
+            std::string(put->svc.account_of_key(put->stream)) + " not found."));
     std::vector<const streams::shard_state*> targets(put->records.size(), nullptr);
     std::vector<std::size_t> entry_of(put->records.size(), SIZE_MAX);
     auto request = std::make_shared<storage::append_request>();
@@ -330,8 +331,8 @@ void write_one(action_context& ctx, const std::string& name, const streams::stre
         auto parsed = encoding::parse_sequence_number(text);
         if (!parsed || std::int64_t(parsed->arrival_s) * 1000 > ctx.now_ms + 1000)
             throw api_error::invalid_argument("ExclusiveMinimumSequenceNumber " + std::string(text) +
-                                              " used in PutRecord on stream " + name + " under account " +
-                                              ctx.svc.settings().account_id + " is invalid.");
+                                              " used in PutRecord on stream " + ctx.shown(name) + " under account " +
+                                              ctx.account() + " is invalid.");
     }
     const auto* shard = s->route(hash);
     if (!shard) throw api_error::internal();
@@ -464,7 +465,7 @@ bool put_records_fast(action_context& ctx, std::string& body) {
     records.reserve(in->records.size());
     for (const auto& r : in->records)
         records.push_back({*r[entry_data], *r[entry_partition_key], r[entry_explicit_hash_key]});
-    with_writable_stream(ctx, std::string(*name),
+    with_writable_stream(ctx, ctx.key(*name),
                          [in = std::move(in), records = std::move(records)](
                              action_context& c, const std::string& name, const streams::stream_snapshot& s) mutable {
                              write_batch(c, name, s, std::move(in), std::move(records));
@@ -483,7 +484,7 @@ bool put_record_fast(action_context& ctx, std::string& body) {
         return give_back(put_record_layout, ctx.format, *in, body);
     record_in record{*m[put_record_data], *m[put_record_partition_key], m[put_record_explicit_hash_key]};
     auto ordering = m[put_record_ordering];
-    with_writable_stream(ctx, std::string(*name),
+    with_writable_stream(ctx, ctx.key(*name),
                          [in = std::move(in), record, ordering](action_context& c, const std::string& name,
                                                                 const streams::stream_snapshot& s) {
                              write_one(c, name, s, in, record, ordering);

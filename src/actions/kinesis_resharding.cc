@@ -21,16 +21,16 @@ using namespace kinesis;
 using streams::shard_state;
 using streams::stream_state;
 
-std::string account(const action_context& ctx) { return ctx.svc.settings().account_id; }
+const std::string& account(const action_context& ctx) { return ctx.account(); }
 
 // Checks shared by the three actions, run on the copy being changed.
 void require_reshardable(const action_context& ctx, const stream_state& s) {
     if (s.stream_mode == "ON_DEMAND")
         throw api_error::validation("Resharding is not supported for streams in ON_DEMAND capacity mode. Stream " +
-                                    s.name + " under account " + account(ctx) + " is an ON_DEMAND stream.");
+                                    ctx.shown(s.name) + " under account " + account(ctx) + " is an ON_DEMAND stream.");
     auto status = s.status(ctx.now_ms);
     if (status != streams::stream_status::active)
-        throw api_error::resource_in_use("Stream " + s.name + " under account " + account(ctx) +
+        throw api_error::resource_in_use("Stream " + ctx.shown(s.name) + " under account " + account(ctx) +
                                          " not ACTIVE, instead in state " + streams::to_string(status));
 }
 
@@ -56,10 +56,10 @@ shard_state& open_shard_for_change(const action_context& ctx, stream_state& s, c
         for (auto& candidate : s.shards)
             if (candidate.index == *index) shard = &candidate;
     if (!shard)
-        throw api_error::resource_not_found("Could not find shard " + shard_text + " in stream " + s.name +
+        throw api_error::resource_not_found("Could not find shard " + shard_text + " in stream " + ctx.shown(s.name) +
                                             " under account " + account(ctx) + ".");
     if (!shard->open())
-        throw api_error::resource_in_use("Shard " + encoding::shard_id(shard->index) + " in stream " + s.name +
+        throw api_error::resource_in_use("Shard " + encoding::shard_id(shard->index) + " in stream " + ctx.shown(s.name) +
                                          " under account " + account(ctx) +
                                          " has already been merged or split, and thus is not eligible for merging "
                                          "or splitting.");
@@ -118,7 +118,7 @@ void split_shard(action_context& ctx) {
         if (!key || *key <= parent.starting_hash + 1 || *key >= parent.ending_hash)
             throw api_error::invalid_argument(
                 "NewStartingHashKey " + key_text + " used in SplitShard() on shard " +
-                encoding::shard_id(parent.index) + " in stream " + s.name + " under account " + account(ctx) +
+                encoding::shard_id(parent.index) + " in stream " + ctx.shown(s.name) + " under account " + account(ctx) +
                 " is not both greater than one plus the shard's StartingHashKey " + to_decimal(parent.starting_hash) +
                 " and less than the shard's EndingHashKey " + to_decimal(parent.ending_hash) + ".");
         require_shard_capacity(ctx, s, 1);
@@ -154,7 +154,7 @@ void merge_shards(action_context& ctx) {
         bool adjacent = touches(a, b) || touches(b, a);
         if (!adjacent || a.index == b.index)
             throw api_error::invalid_argument("Shards " + encoding::shard_id(a.index) + " and " +
-                                              encoding::shard_id(b.index) + " in stream " + s.name +
+                                              encoding::shard_id(b.index) + " in stream " + ctx.shown(s.name) +
                                               " under account " + account(ctx) +
                                               " are not an adjacent pair of shards eligible for merging");
         uint128 start = std::min(a.starting_hash, b.starting_hash), end = std::max(a.ending_hash, b.ending_hash);
@@ -238,7 +238,7 @@ void update_shard_count(action_context& ctx) {
         if (target != current) rescale(ctx, s, target);
         mark_updating(ctx, s);
     });
-    ctx.reply->ok({{"StreamName", name},
+    ctx.reply->ok({{"StreamName", ctx.shown(name)},
                    {"StreamARN", ctx.svc.stream_arn(name)},
                    {"CurrentShardCount", current},
                    {"TargetShardCount", target}});

@@ -123,7 +123,7 @@ void update_account_settings(action_context& ctx) {
         commitment["EndedAt"] = ctx.now_ms;
     }
     json updated = {{"MinimumThroughputBillingCommitment", commitment}};
-    if (!ctx.svc.store().put_meta(account_settings_key, updated.dump()).ok()) throw api_error::internal();
+    if (!ctx.svc.store().put_meta(account_settings_key(ctx), updated.dump()).ok()) throw api_error::internal();
     ctx.reply->ok(std::move(updated));
 }
 

@@ -32,16 +32,16 @@ void change_retention(action_context& ctx, bool increase) {
     ctx.svc.streams().update(name, [&](streams::stream_state& s) {
         auto status = s.status(ctx.now_ms);
         if (status != streams::stream_status::active)
-            throw api_error::resource_in_use("Stream " + s.name + " under account " + ctx.svc.settings().account_id +
+            throw api_error::resource_in_use("Stream " + ctx.shown(s.name) + " under account " + ctx.account() +
                                              " not ACTIVE, instead in state " + streams::to_string(status));
         if (increase && hours < s.retention_hours)
             throw api_error::invalid_argument(
-                "Requested retention period (" + std::to_string(hours) + " hours) for stream " + s.name +
+                "Requested retention period (" + std::to_string(hours) + " hours) for stream " + ctx.shown(s.name) +
                 " can not be shorter than existing retention period (" + std::to_string(s.retention_hours) +
                 " hours). Use DecreaseRetentionPeriod API.");
         if (!increase && hours > s.retention_hours)
             throw api_error::invalid_argument(
-                "Requested retention period (" + std::to_string(hours) + " hours) for stream " + s.name +
+                "Requested retention period (" + std::to_string(hours) + " hours) for stream " + ctx.shown(s.name) +
                 " can not be longer than existing retention period (" + std::to_string(s.retention_hours) +
                 " hours). Use IncreaseRetentionPeriod API.");
         s.retention_hours = hours;

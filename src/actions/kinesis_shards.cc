@@ -113,6 +113,8 @@ void list_shards(action_context& ctx) {
         if (ctx.now_ms - token->issued_ms > ctx.svc.settings().iterator_ttl_ms)
             throw api_error::expired_next_token("The timestamp sent in the NextToken has expired.");
         l.stream = payload["stream"].get<std::string>();
+        // A token names a stream of the account that asked for it.
+        if (!ctx.owns(l.stream)) throw api_error::invalid_argument("Invalid NextToken.");
         l.after = payload["after"].get<std::int64_t>();
         l.filter = payload["filter"];
         if (payload.contains("uid")) incarnation = payload["uid"].get<std::uint64_t>();

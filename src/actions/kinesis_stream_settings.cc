@@ -18,7 +18,7 @@ using streams::stream_state;
 void require_active(const action_context& ctx, const stream_state& s) {
     auto status = s.status(ctx.now_ms);
     if (status != streams::stream_status::active)
-        throw api_error::resource_in_use("Stream " + s.name + " under account " + ctx.svc.settings().account_id +
+        throw api_error::resource_in_use("Stream " + ctx.shown(s.name) + " under account " + ctx.account() +
                                          " not ACTIVE, instead in state " + streams::to_string(status));
 }
 
@@ -93,7 +93,7 @@ void change_monitoring(action_context& ctx, bool enable) {
         s.shard_level_metrics = next;
         after = next;
     });
-    ctx.reply->ok({{"StreamName", name},
+    ctx.reply->ok({{"StreamName", ctx.shown(name)},
                    {"StreamARN", ctx.svc.stream_arn(name)},
                    {"CurrentShardLevelMetrics", before},
                    {"DesiredShardLevelMetrics", after}});
@@ -119,8 +119,8 @@ void update_stream_mode(action_context& ctx) {
     ctx.svc.streams().update(name, [&](stream_state& s) {
         require_active(ctx, s);
         if (s.stream_mode == mode)
-            throw api_error::invalid_argument("Stream " + s.name + " under account " +
-                                              ctx.svc.settings().account_id + " is already in " + mode + " mode.");
+            throw api_error::invalid_argument("Stream " + ctx.shown(s.name) + " under account " +
+                                              ctx.account() + " is already in " + mode + " mode.");
         s.stream_mode = mode;
         if (ctx.input.contains("WarmThroughputMiBps"))
             s.warm_throughput_mibps = ctx.input["WarmThroughputMiBps"].get<int>();
@@ -163,7 +163,7 @@ void update_stream_warm_throughput(action_context& ctx) {
         s.warm_throughput_mibps = target;
     });
     ctx.reply->ok({{"StreamARN", ctx.svc.stream_arn(name)},
-                   {"StreamName", name},
+                   {"StreamName", ctx.shown(name)},
                    {"WarmThroughput", {{"TargetMiBps", target}, {"CurrentMiBps", target}}}});
 }
 

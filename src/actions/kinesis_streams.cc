@@ -30,7 +30,9 @@ const shape create_stream_shape = {
 
 void create_stream(action_context& ctx) {
     const auto& settings = ctx.svc.settings();
-    std::string name = ctx.input["StreamName"].get<std::string>();
+    const std::string shown_name = ctx.input["StreamName"].get<std::string>();
+    const std::string name = ctx.key(shown_name);
+    const std::string& account = ctx.account();
     std::string mode = "PROVISIONED";
     if (ctx.input.contains("StreamModeDetails")) mode = ctx.input["StreamModeDetails"]["StreamMode"].get<std::string>();
     std::uint32_t shard_count;
@@ -69,12 +71,13 @@ void create_stream(action_context& ctx) {
 
     ctx.svc.streams().create(std::move(s), [&](const streams::stream_registry& reg) {
         if (reg.contains_unlocked(name))
-            throw api_error::resource_in_use("Stream " + name + " under account " + settings.account_id +
+            throw api_error::resource_in_use("Stream " + shown_name + " under account " + account +
                                              " already exists.");
-        std::size_t current = reg.open_shard_total_unlocked();
+        // The shard limit is each account's.
+        std::size_t current = reg.open_shard_total_unlocked([&](std::string_view key) { return ctx.owns(key); });
         if (current + shard_count > settings.shard_limit)
             throw api_error::limit_exceeded(
-                "This request would exceed the shard limit for the account " + settings.account_id + " in " +
+                "This request would exceed the shard limit for the account " + account + " in " +
                 settings.region + ". Current shard count for the account: " + std::to_string(current) +
                 ". Limit: " + std::to_string(settings.shard_limit) +
                 ". Number of additional shards that would have resulted from this request: " +
@@ -100,7 +103,7 @@ void delete_stream(action_context& ctx) {
     if (consumer_count(ctx, *s) > 0 && !ctx.input.value("EnforceConsumerDeletion", false))
         throw api_error::resource_in_use(
             "DeleteStream can\u2019t delete " + ctx.svc.stream_arn(name) +
-            " because there are consumers associated with this data stream. To delete " + name +
+            " because there are consumers associated with this data stream. To delete " + ctx.shown(name) +
             " anyway, set the EnforceConsumerDeletion parameter to true to force the deletion of all the consumers "
             "that are associated with it.");
     if (registry.options().delete_delay_ms <= 0) {
@@ -120,7 +123,7 @@ json enhanced_monitoring(const streams::stream_state& s) {
 // Members DescribeStream and DescribeStreamSummary share.
 json description_common(const action_context& ctx, const streams::stream_state& s) {
     json d;
-    d["StreamName"] = s.name;
+    d["StreamName"] = ctx.shown(s.name);
     d["StreamARN"] = ctx.svc.stream_arn(s.name);
     d["StreamStatus"] = streams::to_string(s.status(ctx.now_ms));
     d["StreamModeDetails"] = {{"StreamMode", s.stream_mode}};
@@ -194,14 +197,18 @@ void list_streams(action_context& ctx) {
     }
     json names = json::array(), summaries = json::array();
     bool more = false;
+    // Registry keys of one account share its prefix, so its streams come in
+    // name order.
     for (auto& s : ctx.svc.streams().list()) {
-        if (!after.empty() && s->name <= after) continue;
+        if (!ctx.owns(s->name)) continue;
+        const std::string name = ctx.shown(s->name);
+        if (!after.empty() && name <= after) continue;
         if (names.size() == limit) {
             more = true;
             break;
         }
-        names.push_back(s->name);
-        summaries.push_back({{"StreamName", s->name},
+        names.push_back(name);
+        summaries.push_back({{"StreamName", name},
                              {"StreamARN", ctx.svc.stream_arn(s->name)},
                              {"StreamStatus", streams::to_string(s->status(ctx.now_ms))},
                              {"StreamModeDetails", {{"StreamMode", s->stream_mode}}},
@@ -218,9 +225,9 @@ const shape describe_limits_shape = {};
 void describe_limits(action_context& ctx) {
     std::size_t on_demand = 0;
     for (auto& s : ctx.svc.streams().list())
-        if (s->stream_mode == "ON_DEMAND") ++on_demand;
+        if (ctx.owns(s->name) && s->stream_mode == "ON_DEMAND") ++on_demand;
     ctx.reply->ok({{"ShardLimit", ctx.svc.settings().shard_limit},
-                   {"OpenShardCount", ctx.svc.streams().open_shard_total()},
+                   {"OpenShardCount", ctx.svc.streams().open_shard_total([&](std::string_view key) { return ctx.owns(key); })},
                    {"OnDemandStreamCount", on_demand},
                    {"OnDemandStreamCountLimit", ctx.svc.settings().on_demand_stream_limit}});
 }

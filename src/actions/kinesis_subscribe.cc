@@ -30,7 +30,7 @@ const shape subscribe_shape = {
      .members = &starting_position_members},
 };
 
-std::string account(const action_context& ctx) { return ctx.svc.settings().account_id; }
+const std::string& account(const action_context& ctx) { return ctx.account(); }
 
 // The first counter the subscription delivers.
 std::uint64_t starting_counter(const action_context& ctx, const json& position, const streams::stream_state& s,
@@ -45,7 +45,7 @@ std::uint64_t starting_counter(const action_context& ctx, const json& position, 
         auto seq = encoding::parse_sequence_number(text);
         if (!seq || seq->shard_index != shard.index || seq->shard_created_s != shard.created_s)
             throw api_error::invalid_argument("StartingSequenceNumber " + text + " used in SubscribeToShard on shard " +
-                                              encoding::shard_id(shard.index) + " in stream " + s.name +
+                                              encoding::shard_id(shard.index) + " in stream " + ctx.shown(s.name) +
                                               " under account " + account(ctx) + " is invalid.");
         return type == "AT_SEQUENCE_NUMBER" ? std::max<std::uint64_t>(seq->counter, 1) : seq->counter + 1;
     }
@@ -69,9 +69,9 @@ void subscribe_to_shard(action_context& ctx) {
     const auto address = parse_consumer_arn(arn);
     if (!address) throw api_error::invalid_argument("Invalid ConsumerARN " + arn);
     // The account and region check of every ARN a request names.
-    stream_of_arn(ctx, arn);
-    auto s = ctx.svc.streams().find(address->stream);
-    if (!s || s->deleting_since_ms) throw stream_not_found(ctx, address->stream);
+    const auto stream = stream_of_arn(ctx, arn);
+    auto s = ctx.svc.streams().find(stream);
+    if (!s || s->deleting_since_ms) throw stream_not_found(ctx, stream);
     const streams::consumer_state* consumer = nullptr;
     for (const auto& c : s->consumers)
         if (c.name == address->consumer && c.created_ms / 1000 == address->created_s) consumer = &c;
@@ -79,13 +79,13 @@ void subscribe_to_shard(action_context& ctx) {
         throw api_error::resource_not_found("Consumer " + arn + " under account " + account(ctx) + " not found.");
     if (ctx.now_ms < consumer->active_at_ms || consumer->deleting_since_ms)
         throw api_error::resource_in_use("Consumer " + consumer->name + " with creation timestamp " +
-                                         std::to_string(consumer->created_ms / 1000) + " under stream: " + s->name +
+                                         std::to_string(consumer->created_ms / 1000) + " under stream: " + ctx.shown(s->name) +
                                          " , account " + account(ctx) + " is not in ACTIVE status.");
     const auto& shard_text = ctx.input["ShardId"].get_ref<const std::string&>();
     const auto index = encoding::parse_shard_id(shard_text);
     const auto* shard = index ? s->find_shard(*index) : nullptr;
     if (!shard)
-        throw api_error::resource_not_found("Could not find shard " + shard_text + " in stream " + s->name +
+        throw api_error::resource_not_found("Could not find shard " + shard_text + " in stream " + ctx.shown(s->name) +
                                             " under account " + account(ctx) + ".");
 
     subscription_target target{s->name,    s->uid,         shard->index, shard->created_s, shard->log,

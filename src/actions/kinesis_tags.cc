@@ -65,8 +65,8 @@ void add_tags_to_stream(action_context& ctx) {
         auto merged = s.tags;
         for (auto& [k, v] : tags) merged[k] = v;
         if (merged.size() > max_tags_per_stream)
-            throw api_error::invalid_argument("Failed to add tags to stream " + name + " under account " +
-                                              ctx.svc.settings().account_id +
+            throw api_error::invalid_argument("Failed to add tags to stream " + ctx.shown(name) + " under account " +
+                                              ctx.account() +
                                               " because a given stream cannot have more than " +
                                               std::to_string(max_tags_per_stream) + " tags.");
         s.tags = std::move(merged);

@@ -56,8 +56,34 @@ public:
     subscription_hub* subscriptions() const { return subscriptions_; }
     void set_subscriptions(subscription_hub* hub) { subscriptions_ = hub; }
 
-    std::string stream_arn(std::string_view name) const {
-        return "arn:aws:kinesis:" + settings_.region + ":" + settings_.account_id + ":stream/" + std::string(name);
+    // Streams and delivery streams belong to accounts. The default
+    // account's keep their plain names as registry and storage keys, so data
+    // directories from before accounts keep working; another account's are
+    // kept under "<account>/<name>", which no name can clash with since
+    // names cannot hold '/'.
+    std::string resource_key(std::string_view account, std::string_view name) const {
+        if (account.empty() || account == settings_.account_id) return std::string(name);
+        std::string key(account);
+        key += '/';
+        key += name;
+        return key;
+    }
+    static std::string_view name_of_key(std::string_view key) {
+        auto slash = key.find('/');
+        return slash == std::string_view::npos ? key : key.substr(slash + 1);
+    }
+    std::string_view account_of_key(std::string_view key) const {
+        auto slash = key.find('/');
+        return slash == std::string_view::npos ? std::string_view(settings_.account_id) : key.substr(0, slash);
+    }
+
+    // The ARN of the stream kept under `key` (see resource_key).
+    std::string stream_arn(std::string_view key) const {
+        std::string arn = "arn:aws:kinesis:" + settings_.region + ":";
+        arn += account_of_key(key);
+        arn += ":stream/";
+        arn += name_of_key(key);
+        return arn;
     }
 
 private:

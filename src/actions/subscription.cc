@@ -227,8 +227,8 @@ subscription::outcome subscription::next_event(std::int64_t now) {
     auto s = svc_.streams().find(target_.stream_name);
     if (!s || s->uid != target_.stream_uid || s->deleting_since_ms) {
         exception_event(out, "ResourceNotFoundException",
-                        "Stream " + target_.stream_name + " under account " + svc_.settings().account_id +
-                            " not found.");
+                        "Stream " + std::string(service::name_of_key(target_.stream_name)) + " under account " +
+                            std::string(svc_.account_of_key(target_.stream_name)) + " not found.");
         return out;
     }
     const bool consumer_there = std::any_of(s->consumers.begin(), s->consumers.end(), [&](const auto& c) {

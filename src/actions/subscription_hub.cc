@@ -7,7 +7,12 @@
 namespace kinesd::actions {
 
 std::string subscription_hub::in_use_message(const subscription_target& t) const {
-    return "Another active subscription exists for this consumer: " + account_id_ + ":" + t.stream_name + ":" +
+    // Streams of other accounts than the default are kept as "<account>/<name>".
+    const std::string_view key = t.stream_name;
+    const auto slash = key.find('/');
+    const std::string account = slash == std::string_view::npos ? account_id_ : std::string(key.substr(0, slash));
+    const std::string name(slash == std::string_view::npos ? key : key.substr(slash + 1));
+    return "Another active subscription exists for this consumer: " + account + ":" + name + ":" +
            encoding::shard_id(t.shard_index) + ":" + t.consumer_name;
 }
 

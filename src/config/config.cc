@@ -39,6 +39,10 @@ T parse_number(const std::string& name, const std::string& text) {
     }
 }
 
+std::string show_duration(std::int64_t ms) {
+    return ms % 1000 == 0 ? std::to_string(ms / 1000) + "s" : std::to_string(ms) + "ms";
+}
+
 #define KINESD_STRING(flag, member, text)                                         \
     setting_row{flag, text, [](settings& s, const std::string& v) { s.member = v; }, \
                 [](const settings& s) { return s.member; }}
@@ -66,6 +70,11 @@ const std::vector<setting_row>& settings_table() {
         KINESD_STRING("log-level", log_level, "trace, debug, info, warn, error or off"),
         KINESD_STRING("region", region, "AWS region reported in ARNs"),
         KINESD_STRING("account-id", account_id, "12-digit account id reported in ARNs and errors"),
+        KINESD_STRING("credentials-file", credentials_file,
+                      "AWS shared-credentials file of the keys allowed in; when set, every request must be SigV4-signed "
+                      "(empty: no check)"),
+        KINESD_STRING("audit-log", audit_log,
+                      "where to write one JSON line per control-plane call: a file path, stdout or off"),
         KINESD_STRING("durability", durability,
                       "sync: acknowledge after the WAL is fsynced; flush: after the OS has it; none: memory only"),
         KINESD_NUMBER("max-connections", max_connections,
@@ -111,6 +120,15 @@ const std::vector<setting_row>& settings_table() {
         KINESD_NUMBER("clock-offset-ms", clock_offset_ms, "move the server's clock forward (testing retention)"),
         KINESD_NUMBER("firehose-retry-window-ms", firehose_retry_window_ms,
                       "how long failed S3 uploads are retried before going to the ErrorOutputPrefix"),
+        setting_row{"shutdown-timeout",
+                    "on SIGTERM/SIGINT, time allowed to finish requests, flush Firehose buffers to S3 and close the "
+                    "store (e.g. 30s, 2500ms); past it kinesd exits with status 3",
+                    [](settings& s, const std::string& v) {
+                        s.shutdown_timeout_ms = parse_duration_ms("shutdown-timeout", v);
+                        if (s.shutdown_timeout_ms <= 0)
+                            throw std::invalid_argument("shutdown-timeout must be positive");
+                    },
+                    [](const settings& s) { return show_duration(s.shutdown_timeout_ms); }},
         KINESD_STRING("s3-endpoint", s3_endpoint, "S3-compatible endpoint URL for delivery (empty: AWS S3)"),
         KINESD_STRING("s3-region", s3_region, "region for S3 signing (empty: --region)"),
         KINESD_STRING("s3-access-key", s3_access_key, "S3 access key id"),
@@ -153,6 +171,22 @@ void apply_file(settings& s, const std::string& path) {
 }
 
 }  // namespace
+
+std::int64_t parse_duration_ms(const std::string& name, const std::string& text) {
+    std::string digits = text;
+    std::int64_t unit = 0;
+    if (digits.size() > 2 && digits.ends_with("ms")) {
+        digits.resize(digits.size() - 2);
+        unit = 1;
+    } else if (digits.size() > 1 && digits.ends_with("s")) {
+        digits.resize(digits.size() - 1);
+        unit = 1000;
+    }
+    if (unit == 0 || digits.find_first_not_of("0123456789") != std::string::npos || digits.size() > 12)
+        throw std::invalid_argument("invalid value '" + text + "' for " + name +
+                                    " (give a unit: e.g. 30s or 2500ms)");
+    return std::stoll(digits) * unit;
+}
 
 parse_result load(int argc, const char* const* argv, const std::vector<std::string>& environment) {
     parse_result result;

@@ -39,6 +39,11 @@ struct settings {
     std::int64_t create_stream_ms = 0;
     std::int64_t delete_stream_ms = 0;
     std::int64_t update_stream_ms = 0;
+    // authentication: an AWS shared-credentials file of the accepted keys
+    // (empty: requests are not checked) and where control-plane calls are
+    // recorded (off, stdout or a file path)
+    std::string credentials_file;
+    std::string audit_log = "off";
     // AWS's per-shard throughput limits (off: no throttling)
     bool enforce_limits = false;
     // enhanced fan-out (SubscribeToShard)
@@ -58,6 +63,9 @@ struct settings {
     // how long a failing S3 upload is retried before the batch goes to the
     // ErrorOutputPrefix (AWS: 24 hours)
     std::int64_t firehose_retry_window_ms = 24LL * 3600 * 1000;
+    // lifecycle: how long a SIGTERM/SIGINT shutdown may take, Firehose flush
+    // included; past it kinesd exits with exit_shutdown_timeout
+    std::int64_t shutdown_timeout_ms = 30000;
     std::string config_file;
 };
 
@@ -66,6 +74,11 @@ struct parse_result {
     bool show_help = false;
     bool show_version = false;
 };
+
+// A duration with its unit, "30s" or "2500ms", in milliseconds. Throws
+// std::invalid_argument naming `name` for anything else (a bare number
+// would be ambiguous).
+std::int64_t parse_duration_ms(const std::string& name, const std::string& text);
 
 // Throws std::invalid_argument with a message naming the bad setting.
 parse_result load(int argc, const char* const* argv, const std::vector<std::string>& environment);

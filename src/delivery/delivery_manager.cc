@@ -15,8 +15,8 @@ delivery_manager::delivery_manager(firehose_registry& registry, streams::stream_
       store_(store),
       clock_(clock),
       options_(std::move(options)),
-      s3_(options_.s3),
-      pool_(std::max(1, options_.upload_threads)) {}
+      s3_(std::make_unique<s3_client>(options_.s3)),
+      pool_(std::make_unique<boost::asio::thread_pool>(std::max(1, options_.upload_threads))) {}
 
 delivery_manager::~delivery_manager() { stop(); }
 
@@ -42,7 +42,7 @@ void delivery_manager::reconcile() {
     registry_.sweep();
     auto now = clock_.now_ms();
     auto streams = registry_.list();
-    worker_context ctx{registry_, streams_, store_, clock_, s3_, pool_, options_};
+    worker_context ctx{registry_, streams_, store_, clock_, *s3_, *pool_, options_};
 
     std::vector<std::shared_ptr<delivery_worker>> retired;
     {
@@ -76,25 +76,51 @@ void delivery_manager::reconcile() {
     for (auto& w : retired) w->join();
 }
 
-void delivery_manager::stop() {
+delivery_manager::stop_report delivery_manager::stop(std::chrono::steady_clock::time_point until) {
+    stop_report report;
     {
         std::lock_guard lock(mutex_);
-        if (stopped_) return;
+        if (stopped_) return report;
         stopped_ = true;
         stopping_ = true;
     }
     cv_.notify_all();
     if (thread_.joinable()) thread_.join();
+    // A stream created since the last pass has records but no worker yet.
+    try {
+        reconcile();
+    } catch (const std::exception& e) {
+        spdlog::error("delivery: {}", e.what());
+    }
     std::map<std::string, running> workers;
     {
         std::lock_guard lock(workers_mutex_);
         workers.swap(workers_);
     }
     // All flush at once, so shutdown takes as long as the slowest, not the sum.
-    for (auto& [name, r] : workers) r.worker->request_stop(true);
-    for (auto& [name, r] : workers) r.worker->join();
-    pool_.join();
-    spdlog::info("delivery stopped ({} delivery streams flushed)", workers.size());
+    for (auto& [name, r] : workers) r.worker->request_stop(true, until);
+    for (auto& [name, r] : workers) {
+        r.worker->join();
+        const auto& f = r.worker->flushed();
+        ++report.streams;
+        if (f.complete) continue;
+        ++report.incomplete;
+        report.objects_left += f.objects_left;
+        report.records_left += f.records_left;
+    }
+    if (report.objects_left > 0) {
+        // An upload may be blocked on an unresponsive endpoint for its whole
+        // request timeout; joining would outlast the deadline. Its batch was
+        // never checkpointed, so the next start sends it again.
+        pool_->stop();
+        (void)pool_.release();
+        (void)s3_.release();
+    } else {
+        pool_->join();
+    }
+    spdlog::info("delivery stopped ({} delivery streams flushed, {} with data left)", report.streams,
+                 report.incomplete);
+    return report;
 }
 
 }  // namespace kinesd::delivery

@@ -5,10 +5,13 @@
 // new versions to running ones, stops the workers of deleted streams and
 // finishes deletions whose delay has passed.
 //
-// stop() flushes: every worker seals what it holds and waits (bounded) for
-// its objects to be written, so a SIGTERM leaves nothing behind in memory.
+// stop() flushes: every worker reads what is left in its logs, seals it and
+// waits (until a deadline) for its objects to be written, so a SIGTERM leaves
+// nothing undelivered when S3 answers. What misses the deadline stays in the
+// store, checkpoints unmoved, and is delivered after the next start.
 #include <boost/asio/thread_pool.hpp>
 
+#include <chrono>
 #include <condition_variable>
 #include <map>
 #include <memory>
@@ -33,8 +36,20 @@ public:
     delivery_manager(const delivery_manager&) = delete;
     delivery_manager& operator=(const delivery_manager&) = delete;
 
+    struct stop_report {
+        std::size_t streams = 0;     // delivery streams flushed
+        std::size_t incomplete = 0;  // of them, those with data left
+        std::size_t objects_left = 0;
+        std::size_t records_left = 0;
+        bool complete() const { return incomplete == 0; }
+    };
     void start();
-    void stop();
+    // Flushes until `until`. Uploads still running then are abandoned to the
+    // process's end (their thread pool and client are let go, not joined):
+    // the caller should close the store and exit without running static
+    // destructors.
+    stop_report stop(std::chrono::steady_clock::time_point until);
+    void stop() { stop(std::chrono::steady_clock::now() + std::chrono::milliseconds(options_.stop_flush_ms)); }
     // Runs one reconciliation pass now (tests; the control thread does it
     // every 100 ms).
     void reconcile();
@@ -51,8 +66,9 @@ private:
     storage::store& store_;
     const kinesd::clock& clock_;
     delivery_options options_;
-    s3_client s3_;
-    boost::asio::thread_pool pool_;
+    // Held by pointer so that stop() can let them go with uploads running.
+    std::unique_ptr<s3_client> s3_;
+    std::unique_ptr<boost::asio::thread_pool> pool_;
 
     std::mutex workers_mutex_;
     std::map<std::string, running> workers_;

@@ -19,7 +19,16 @@ delivery_status delivery_stream::status(std::int64_t now_ms) const {
 
 std::string delivery_stream::source_stream_name() const {
     auto pos = source_stream_arn.find(":stream/");
-    return pos == std::string::npos ? std::string() : source_stream_arn.substr(pos + 8);
+    if (pos == std::string::npos) return std::string();
+    // The source is a stream of the delivery stream's own account, whose
+    // registry keys share the "<account>/" of this one's name, if any.
+    auto slash = name.find('/');
+    return (slash == std::string::npos ? std::string() : name.substr(0, slash + 1)) + source_stream_arn.substr(pos + 8);
+}
+
+std::string delivery_stream::shown_name() const {
+    auto slash = name.find('/');
+    return slash == std::string::npos ? name : name.substr(slash + 1);
 }
 
 std::string bucket_of(const std::string& bucket_arn) {

@@ -98,7 +98,11 @@ struct delivery_stream {
     delivery_status status(std::int64_t now_ms) const;
     bool is_kinesis_source() const { return type == kinesis_source; }
     // The stream name inside source_stream_arn.
+    // The stream registry key of the source stream (see shown_name).
     std::string source_stream_name() const;
+    // `name` is the registry key: the plain name, or "<owner>/<name>" for
+    // an owner other than the default one. This is the name clients see.
+    std::string shown_name() const;
     s3_settings s3() const;
 
     nlohmann::json to_json() const;

@@ -152,11 +152,12 @@ void delivery_worker::update(delivery_snapshot stream) {
     cv_.notify_all();
 }
 
-void delivery_worker::request_stop(bool flush) {
+void delivery_worker::request_stop(bool flush, std::optional<deadline> until) {
     {
         std::lock_guard lock(mutex_);
         stopping_ = true;
         flush_ = flush;
+        flush_until_ = until;
     }
     cv_.notify_all();
 }
@@ -186,28 +187,48 @@ void delivery_worker::run() {
         wake_ = false;
     }
     bool flush = flush_;
+    auto until = flush_until_.value_or(std::chrono::steady_clock::now() +
+                                       std::chrono::milliseconds(ctx_.options.stop_flush_ms));
     lock.unlock();
-    if (!flush) return;
+    if (flush) this->flush(until);
+}
 
-    std::int64_t deadline = ctx_.clock.now_ms() + ctx_.options.stop_flush_ms;
+void delivery_worker::flush(deadline until) {
+    // Rounds of: read up to stop_flush_bytes, seal, wait for every object to
+    // be written; until a round finds nothing more to read. The first round
+    // runs even past the deadline: it tells whether anything is left at all.
+    using std::chrono::milliseconds;
+    bool caught_up = false;
     try {
-        step(true);
-        seal();
-        while (!in_flight_.empty() && ctx_.clock.now_ms() < deadline) {
-            settle();
-            if (in_flight_.empty()) break;
-            lock.lock();
-            auto wait = std::clamp<std::int64_t>(deadline - ctx_.clock.now_ms(), 1, 100);
-            cv_.wait_for(lock, std::chrono::milliseconds(wait), [this] { return wake_; });
-            wake_ = false;
-            lock.unlock();
-        }
+        do {
+            flushed_bytes_ = 0;
+            flushed_records_ = 0;
+            step(true);
+            seal();
+            caught_up = flushed_records_ == 0;
+            while (!in_flight_.empty()) {
+                settle();
+                if (in_flight_.empty()) break;
+                auto left = std::chrono::duration_cast<milliseconds>(until - std::chrono::steady_clock::now());
+                if (left.count() <= 0) break;
+                std::unique_lock lock(mutex_);
+                cv_.wait_for(lock, std::clamp(left, milliseconds(1), milliseconds(100)), [this] { return wake_; });
+                wake_ = false;
+            }
+            if (!in_flight_.empty()) caught_up = false;
+        } while (!caught_up && std::chrono::steady_clock::now() < until);
     } catch (const std::exception& e) {
+        caught_up = false;
         spdlog::error("delivery stream {}: flushing failed: {}", stream_->name, e.what());
     }
-    if (!in_flight_.empty())
-        spdlog::warn("delivery stream {}: {} objects not written before shutdown; they are delivered after restart",
-                     stream_->name, in_flight_.size());
+    flushed_.complete = caught_up && in_flight_.empty();
+    flushed_.objects_left = in_flight_.size();
+    flushed_.records_left = 0;
+    for (auto& b : in_flight_) flushed_.records_left += b->records;
+    if (!flushed_.complete)
+        spdlog::warn("delivery stream {}: flush incomplete at shutdown ({} objects of {} records not written to S3, "
+                     "and possibly records not yet read); they stay stored and are delivered after the next start",
+                     stream_->name, flushed_.objects_left, flushed_.records_left);
 }
 
 void delivery_worker::step(bool flushing) {
@@ -346,7 +367,10 @@ void delivery_worker::read_lanes(bool flushing) {
                 l.next = r.counter + 1;
                 open_.ends[l.cf] = l.next;
                 progress = true;
-                if (flushing) flushed_bytes_ += size;
+                if (flushing) {
+                    flushed_bytes_ += size;
+                    ++flushed_records_;
+                }
                 return !(flushing && flushed_bytes_ > ctx_.options.stop_flush_bytes);
             });
             if (blocked || (flushing && flushed_bytes_ > ctx_.options.stop_flush_bytes)) return;
@@ -362,7 +386,7 @@ void delivery_worker::seal() {
     b->format = s3_.compression;
     b->uuid = random_uuid(random);
     auto when = at_ms(open_.oldest_ms);
-    auto name = object_name(stream_->name, std::to_string(stream_->version), when, b->uuid, s3_.extension);
+    auto name = object_name(stream_->shown_name(), std::to_string(stream_->version), when, b->uuid, s3_.extension);
     prefix_values values{when, &random, s3_failed, nullptr};
     try {
         b->key = evaluate_prefix(s3_.prefix, values) + name;

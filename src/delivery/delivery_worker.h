@@ -16,6 +16,7 @@
 // in memory.
 #include <boost/asio/thread_pool.hpp>
 
+#include <chrono>
 #include <condition_variable>
 #include <cstdint>
 #include <deque>
@@ -45,8 +46,18 @@ struct delivery_options {
     // (AWS retries S3 for 24 hours).
     std::int64_t retry_window_ms = 24LL * 3600 * 1000;
     std::size_t max_in_flight = 3;         // sealed batches per stream
-    std::int64_t stop_flush_ms = 10000;    // how long stop() may spend flushing
+    std::int64_t stop_flush_ms = 10000;    // how long stop() may flush when given no deadline
+    // Bytes a flush reads before it waits for them to be written: it bounds
+    // memory, not what is flushed.
     std::size_t stop_flush_bytes = 256u << 20;
+};
+
+// What a flushing stop left undelivered. Nothing is lost either way: what
+// was not written stays in the store and goes out after the next start.
+struct flush_result {
+    bool complete = true;           // every record read and written
+    std::size_t objects_left = 0;   // sealed but not written to S3
+    std::size_t records_left = 0;   // in those objects
 };
 
 struct worker_context {
@@ -69,15 +80,18 @@ public:
     void start();
     // A new version of the stream (UpdateDestination, encryption, tags).
     void update(delivery_snapshot stream);
-    // Asks the thread to end. With `flush`, it first reads what is left,
-    // seals it and waits (up to options.stop_flush_ms) for every batch to be
-    // written. join() waits for it; stop() does both.
-    void request_stop(bool flush);
+    using deadline = std::chrono::steady_clock::time_point;
+    // Asks the thread to end. With `flush`, it first reads everything left in
+    // its logs, seals it and writes it, until `until` (by default
+    // options.stop_flush_ms from now). join() waits for it; stop() does both.
+    void request_stop(bool flush, std::optional<deadline> until = std::nullopt);
     void join();
     void stop(bool flush) {
         request_stop(flush);
         join();
     }
+    // After join(): what a flushing stop could not deliver.
+    const flush_result& flushed() const { return flushed_; }
 
 private:
     struct lane {
@@ -98,6 +112,7 @@ private:
     };
 
     void run();
+    void flush(deadline until);
     void step(bool flushing);
     void apply_update();
     void switch_to(delivery_snapshot next);
@@ -122,7 +137,8 @@ private:
     buffer open_;
     std::deque<std::shared_ptr<batch>> in_flight_;
     std::int64_t backoff_ms_ = 0;
-    std::size_t flushed_bytes_ = 0;
+    std::size_t flushed_bytes_ = 0;  // read by the current flush round
+    std::size_t flushed_records_ = 0;
     bool source_missing_ = false;
     std::int64_t version_checked_ms_ = 0;
 
@@ -132,6 +148,8 @@ private:
     bool wake_ = false;
     bool stopping_ = false;
     bool flush_ = false;
+    std::optional<deadline> flush_until_;
+    flush_result flushed_;  // written by the thread before it ends
     std::thread thread_;
 };
 

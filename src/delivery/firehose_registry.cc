@@ -48,7 +48,8 @@ std::set<std::string> firehose_registry::load() {
     std::vector<std::string> stale;
     store_.scan_meta(storage::keys::firehose_checkpoint_prefix, [&](std::string_view key, std::string_view value) {
         auto rest = key.substr(storage::keys::firehose_checkpoint_prefix.size());
-        auto name = rest.substr(0, rest.find('/'));
+        // A name may hold '/' (an owner prefix); the log name after it never does.
+        auto name = rest.substr(0, rest.rfind('/'));
         auto it = streams_.find(name);
         auto j = nlohmann::json::parse(value, nullptr, false);
         if (it == streams_.end() || j.is_discarded() || j.value("uid", std::uint64_t(0)) != it->second->uid)
@@ -107,7 +108,10 @@ delivery_snapshot firehose_registry::update(std::string_view name, const std::fu
 
 void firehose_registry::delete_checkpoints(std::string_view name, std::optional<std::uint64_t> keep_uid) {
     std::vector<std::string> keys;
-    store_.scan_meta(checkpoint_prefix(name), [&](std::string_view key, std::string_view value) {
+    const auto prefix = checkpoint_prefix(name);
+    store_.scan_meta(prefix, [&](std::string_view key, std::string_view value) {
+        // "<name>/" also begins the keys of "<name>/<other>" (an owner prefix).
+        if (key.substr(prefix.size()).find('/') != std::string_view::npos) return;
         if (keep_uid) {
             auto j = nlohmann::json::parse(value, nullptr, false);
             if (!j.is_discarded() && j.value("uid", std::uint64_t(0)) == *keep_uid) return;

@@ -147,6 +147,7 @@ int h2_session::on_header(nghttp2_session*, const nghttp2_frame* frame, const st
     } else if (n == ":authority") {
         st->req.host = v;
     } else if (n == "content-length") {
+        st->req.headers.emplace_back(n, v);
         std::uint64_t length = 0;
         auto [end, ec] = std::from_chars(v.data(), v.data() + v.size(), length);
         if (ec == std::errc()) {

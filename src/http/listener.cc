@@ -202,6 +202,7 @@ bool has_header(const reply& r, std::string_view name) {
 }
 
 void set_request_header(request& req, std::string_view name, std::string_view value) {
+    req.headers.emplace_back(name, value);
     auto is = [&](std::string_view n) { return iequals(name, n); };
     if (is("x-amz-target")) {
         req.amz_target = value;

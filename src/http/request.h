@@ -14,7 +14,7 @@ namespace kinesd::http {
 
 struct request {
     std::string method;          // "POST", "GET", "OPTIONS", ...
-    std::string path;            // request target, e.g. "/"
+    std::string path;            // request target with its query, e.g. "/" or "/?a=b"
     std::string amz_target;      // X-Amz-Target, empty when absent
     std::string content_type;    // Content-Type, empty when absent
     std::string authorization;   // Authorization, empty when absent
@@ -23,6 +23,10 @@ struct request {
     std::string access_control_request_headers;  // CORS preflight
     std::string access_control_request_method;   // CORS preflight
     std::string host;            // Host / :authority
+    // Every header as received, names as sent, in order: the signature
+    // verifier needs whichever ones the client signed. One vector per
+    // request, no map.
+    std::vector<std::pair<std::string, std::string>> headers;
     std::string body;
 };
 

@@ -50,7 +50,31 @@ const char* access_denied_xml =
     "<AccessDeniedException>\n  <Message>Unable to determine service/operation name to be authorized</Message>\n"
     "</AccessDeniedException>\n";
 
+// What a control-plane call acted on, for the audit log: the ARN it named,
+// or the ARN of the stream or delivery stream it named.
+std::string audited_resource(const actions::action_context& ctx) {
+    const auto& in = ctx.input;
+    if (!in.is_object()) return {};
+    for (const char* arn : {"ConsumerARN", "StreamARN", "ResourceARN"})
+        if (auto it = in.find(arn); it != in.end() && it->is_string()) return it->get<std::string>();
+    if (auto it = in.find("StreamName"); it != in.end() && it->is_string())
+        return ctx.svc.stream_arn(ctx.key(it->get_ref<const std::string&>()));
+    if (auto it = in.find("DeliveryStreamName"); it != in.end() && it->is_string())
+        return "arn:aws:firehose:" + ctx.svc.settings().region + ":" + ctx.account() + ":deliverystream/" +
+               it->get<std::string>();
+    return {};
+}
+
 }  // namespace
+
+bool router::is_data_plane(std::string_view target) {
+    const auto dot = target.find('.');
+    const auto service = target.substr(0, dot);
+    const auto op = dot == std::string_view::npos ? std::string_view() : target.substr(dot + 1);
+    if (service == "Firehose_20150804") return op == "PutRecord" || op == "PutRecordBatch";
+    return op == "PutRecord" || op == "PutRecords" || op == "GetRecords" || op == "GetShardIterator" ||
+           op == "SubscribeToShard";
+}
 
 reply router::too_large_reply() const {
     request none;
@@ -97,12 +121,49 @@ void router::process(request& req, reply_handler done, bool io_thread) {
         return done(xml_reply(req, 404, "<UnknownOperationException/>\n"));
     }
 
+    // The caller: the signing key's account, or the default account when
+    // requests are not signed.
+    std::string account, caller_arn;
+    std::optional<std::string> access_key;
+    if (verifier_ && action) {
+        // Clients sign with the wall clock, whatever offset the server's own
+        // clock has been given.
+        auto verdict = verifier_->verify(req, std::chrono::system_clock::now());
+        if (verdict.error) {
+            if (audit_ && !is_data_plane(req.amz_target)) {
+                // Refused before any account is known.
+                std::optional<std::string> claimed;
+                if (!verdict.claimed_access_key.empty()) claimed = verdict.claimed_access_key;
+                audit_->record({svc_.clock().now_ms(), std::move(claimed), {},
+                                std::string(action->target.substr(action->target.find('.') + 1)), {},
+                                verdict.error->type()});
+            }
+            return done(error_reply(req, *format, *verdict.error));
+        }
+        account = verdict.key->account_id;
+        access_key = verdict.key->access_key;
+        caller_arn = "arn:aws:iam::" + account + ":user/" + verdict.key->profile;
+    }
+    std::shared_ptr<auth::audit_entry> audit;
+    if (audit_ && action && !is_data_plane(req.amz_target)) {
+        audit = std::make_shared<auth::audit_entry>();
+        audit->access_key = std::move(access_key);
+        audit->account = account.empty() ? svc_.settings().account_id : account;
+        audit->action = action->target.substr(action->target.find('.') + 1);
+    }
+
     // The responder turns the handler's answer into a wire reply, on whatever
     // thread the handler finishes on.
     auto reply_to = std::make_shared<actions::responder>(
-        [req_headers = request{.origin = req.origin}, format = *format, done = std::move(done)](
+        [req_headers = request{.origin = req.origin}, format = *format, done = std::move(done), audit,
+         log = audit_, &clock = svc_.clock()](
             std::optional<nlohmann::json> body, std::string* encoded, const api_error* error,
             std::shared_ptr<void> keep, std::shared_ptr<actions::body_stream> stream) mutable {
+            if (audit) {
+                audit->time_ms = clock.now_ms();
+                audit->result = error ? error->type() : "ok";
+                log->record(std::move(*audit));
+            }
             if (error) return done(error_reply(req_headers, format, *error));
             reply r;
             r.keep = std::move(keep);
@@ -120,13 +181,16 @@ void router::process(request& req, reply_handler done, bool io_thread) {
             add_common_headers(r, req_headers);
             done(std::move(r));
         });
-    actions::action_context ctx{svc_, *format, {}, reply_to, svc_.clock().now_ms(), io_thread};
+    actions::action_context ctx{svc_, *format, {}, reply_to, svc_.clock().now_ms(), io_thread, std::move(account),
+                                std::move(caller_arn)};
+    if (action) ctx.operation = action->target.substr(action->target.find('.') + 1);
     try {
         // The hot actions read their bodies themselves; when unsure they leave
         // the body to the general path below, which words every error.
         if (const auto fast = action ? action->fast_for(*format) : nullptr; fast && fast(ctx, req.body)) return;
         ctx.input = codec::decode(*format, req.body);
         if (!action) throw api_error::unknown_operation();
+        if (audit) audit->resource = audited_resource(ctx);
         actions::validate(*action->request_shape, ctx.input, *format);
         action->handle(ctx);
     } catch (const api_error& e) {

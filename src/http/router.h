@@ -9,6 +9,8 @@
 #include <boost/asio/thread_pool.hpp>
 
 #include "actions/service.h"
+#include "auth/audit_log.h"
+#include "auth/sigv4_verifier.h"
 #include "http/request.h"
 
 namespace kinesd::http {
@@ -33,10 +35,20 @@ public:
     static bool runs_inline(const request& req);
     static constexpr std::size_t inline_body_limit = 64 * 1024;
 
+    // With a verifier every Kinesis and Firehose call must be signed by one
+    // of its keys, and runs as that key's account. Set before serving.
+    void set_verifier(const auth::sigv4_verifier* verifier) { verifier_ = verifier; }
+    // Control-plane calls are recorded there when set.
+    void set_audit_log(auth::audit_log* log) { audit_ = log; }
+    // Data-plane calls (puts and reads) are not audited.
+    static bool is_data_plane(std::string_view target);
+
 private:
     actions::service& svc_;
     boost::asio::thread_pool& workers_;
     std::size_t body_limit_;
+    const auth::sigv4_verifier* verifier_ = nullptr;
+    auth::audit_log* audit_ = nullptr;
 };
 
 }  // namespace kinesd::http

@@ -81,6 +81,19 @@ std::size_t stream_registry::open_shard_total() const {
     return open_shard_total_unlocked();
 }
 
+std::size_t stream_registry::open_shard_total_unlocked(
+    const std::function<bool(std::string_view name)>& include) const {
+    std::size_t n = 0;
+    for (auto& [name, s] : streams_)
+        if (include(name)) n += s->open_shard_count();
+    return n;
+}
+
+std::size_t stream_registry::open_shard_total(const std::function<bool(std::string_view name)>& include) const {
+    std::shared_lock lock(mutex_);
+    return open_shard_total_unlocked(include);
+}
+
 void stream_registry::persist(const stream_state& s) {
     auto status = store_.put_meta(storage::keys::stream_meta_key(s.name), s.to_json().dump());
     if (!status.ok()) {

@@ -45,6 +45,8 @@ public:
     stream_snapshot try_find(std::string_view name, bool& busy) const;
     std::vector<stream_snapshot> list() const;  // sorted by name
     std::size_t open_shard_total() const;
+    // Open shards of the streams whose names `include` accepts.
+    std::size_t open_shard_total(const std::function<bool(std::string_view name)>& include) const;
 
     // Creates the stream and its shard column families. The caller has
     // checked the name is free under `check`, which runs under the lock and
@@ -75,6 +77,7 @@ public:
     // Unlocked helpers for `check` callbacks.
     bool contains_unlocked(std::string_view name) const { return streams_.count(std::string(name)) != 0; }
     std::size_t open_shard_total_unlocked() const;
+    std::size_t open_shard_total_unlocked(const std::function<bool(std::string_view name)>& include) const;
 
 private:
     void persist(const stream_state& s);

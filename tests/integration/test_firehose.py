@@ -159,6 +159,14 @@ class DirectPutDeliveryTest(FirehoseTestCase):
 
 class ApiTest(FirehoseTestCase):
 
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        # Records put below are delivered at shutdown; into a bucket that does
+        # not exist they would wait for the shutdown timeout (exit status 3).
+        for bucket in ("enc-bucket", "limits"):
+            cls.s3_server.create_bucket(bucket)
+
     def extended(self, bucket="api-bucket", **extra):
         config = {"RoleARN": ROLE_ARN, "BucketARN": bucket_arn(bucket)}
         config.update(extra)

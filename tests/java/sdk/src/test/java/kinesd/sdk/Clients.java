@@ -58,7 +58,7 @@ final class Clients {
     }
 
     /** In the https mode, trusting the servers' certificate; no ALPN either way. */
-    private static NettyNioAsyncHttpClient.Builder trusting(NettyNioAsyncHttpClient.Builder netty) {
+    static NettyNioAsyncHttpClient.Builder trusting(NettyNioAsyncHttpClient.Builder netty) {
         return Tls.enabled() ? netty.tlsTrustManagersProvider(Tls::trustManagers) : netty;
     }
 

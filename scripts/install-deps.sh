@@ -57,4 +57,5 @@ if [ $with_tests -eq 1 ]; then
   bash scripts/deps/go.sh
   bash scripts/deps/ops.sh
   bash scripts/deps/metrics.sh
+  bash scripts/deps/tls.sh
 fi

@@ -66,8 +66,8 @@ class AuthTest {
                 .endpointOverride(server.endpoint())
                 .region(Region.US_EAST_1)
                 .credentialsProvider(StaticCredentialsProvider.create(AwsBasicCredentials.create(key, secret)))
-                .httpClientBuilder(NettyNioAsyncHttpClient.builder().protocol(Protocol.HTTP2)
-                        .readTimeout(Duration.ofSeconds(60)))
+                .httpClientBuilder(Clients.trusting(NettyNioAsyncHttpClient.builder().protocol(Protocol.HTTP2)
+                        .readTimeout(Duration.ofSeconds(60))))
                 .overrideConfiguration(o -> o.retryStrategy(AwsRetryStrategy.doNotRetry()))
                 .build();
     }

@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <filesystem>
 #include <malloc.h>
 
 #include <cstdlib>
@@ -180,6 +181,10 @@ int run(const kinesd::config::settings& cfg) {
     server_options.idle_timeout = std::chrono::milliseconds(cfg.idle_timeout_ms);
     server_options.read_timeout = std::chrono::milliseconds(cfg.read_timeout_ms);
     server_options.max_inflight_bytes = cfg.max_inflight_bytes;
+    server_options.tls_cert = cfg.tls_cert;
+    server_options.tls_key = cfg.tls_key;
+    server_options.tls_dir = (std::filesystem::path(cfg.data_dir) / "tls").string();
+    server_options.tls_only = cfg.tls_only;
     kinesd::http::server server(ioc, server_options, router);
     store.set_completion_runner([&ioc](std::function<void()> complete) { boost::asio::post(ioc, std::move(complete)); });
     server.start();

@@ -47,6 +47,15 @@ T parse_number(const std::string& name, const std::string& text) {
                 },                                                                                        \
                 [](const settings& s) { return std::to_string(s.member); }}
 
+#define KINESD_BOOL(flag, member, text)                                                        \
+    setting_row{flag, text,                                                                    \
+                [](settings& s, const std::string& v) {                                        \
+                    if (v != "true" && v != "false" && v != "1" && v != "0")                   \
+                        throw std::invalid_argument(std::string(flag) + " must be true or false"); \
+                    s.member = v == "true" || v == "1";                                        \
+                },                                                                             \
+                [](const settings& s) { return std::string(s.member ? "true" : "false"); }}
+
 const std::vector<setting_row>& settings_table() {
     static const std::vector<setting_row> rows = {
         KINESD_STRING("host", host, "address to listen on"),
@@ -65,6 +74,11 @@ const std::vector<setting_row>& settings_table() {
         KINESD_NUMBER("max-body-bytes", max_body_bytes, "largest request body accepted (larger: HTTP 413)"),
         KINESD_NUMBER("max-inflight-bytes", max_inflight_bytes,
                       "request body bytes received or processed at once (beyond: HTTP 503); >= max-body-bytes"),
+        KINESD_STRING("tls-cert", tls_cert,
+                      "PEM certificate (chain allowed) for TLS on the same port (empty: a self-signed one made in "
+                      "<data-dir>/tls)"),
+        KINESD_STRING("tls-key", tls_key, "PEM private key of --tls-cert"),
+        KINESD_BOOL("tls-only", tls_only, "refuse plain-text connections: only TLS is answered"),
         KINESD_NUMBER("io-threads", io_threads, "network threads (0 = one per core)"),
         KINESD_NUMBER("worker-threads", worker_threads, "threads running actions (0 = four per core)"),
         KINESD_NUMBER("write-buffer-mb", write_buffer_mb, "RocksDB memtable budget shared by all shards"),
@@ -189,6 +203,8 @@ parse_result load(int argc, const char* const* argv, const std::vector<std::stri
     // A body the budget could never hold would be refused for ever.
     if (s.max_inflight_bytes < s.max_body_bytes)
         throw std::invalid_argument("max-inflight-bytes must be at least max-body-bytes");
+    if (s.tls_cert.empty() != s.tls_key.empty())
+        throw std::invalid_argument("tls-cert and tls-key go together: set both or neither");
     if (s.read_timeout_ms == 0) throw std::invalid_argument("read-timeout-ms must be positive");
     if (s.subscribe_heartbeat_ms <= 0) throw std::invalid_argument("subscribe-heartbeat-ms must be positive");
     if (s.subscription_lifetime_ms <= 0) throw std::invalid_argument("subscription-lifetime-ms must be positive");

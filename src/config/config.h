@@ -20,6 +20,10 @@ struct settings {
     std::size_t max_inflight_bytes = 256u << 20;
     int io_threads = 0;      // 0 = one per core
     int worker_threads = 0;  // 0 = 4 per core
+    // TLS on the same port (empty: a self-signed pair in <data-dir>/tls)
+    std::string tls_cert;
+    std::string tls_key;
+    bool tls_only = false;
     // storage
     std::string data_dir = "./data";
     std::string durability = "sync";  // sync | flush | none

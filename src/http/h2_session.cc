@@ -40,32 +40,26 @@ bool skipped_in_h2(std::string_view lower) {
            lower == "transfer-encoding" || lower == "upgrade" || lower == "content-length" || lower == "date";
 }
 
-std::string endpoint_text(const beast::tcp_stream& stream) {
-    error_code ec;
-    auto ep = stream.socket().remote_endpoint(ec);
-    if (ec) return "?";
-    return ep.address().to_string() + ":" + std::to_string(ep.port());
-}
-
 h2_session* self_of(void* user) { return static_cast<h2_session*>(user); }
 
 }  // namespace
 
-h2_session::h2_session(beast::tcp_stream stream, beast::flat_buffer preface,
+h2_session::h2_session(connection_stream stream, beast::flat_buffer preface,
                        std::shared_ptr<const connection_context> context, connection_set::slot slot)
     : context_(std::move(context)),
       slot_(std::move(slot)),
       stream_(std::move(stream)),
       preface_(std::move(preface)),
       executor_(stream_.get_executor()),
-      peer_(endpoint_text(stream_)),
+      peer_(peer_text(stream_)),
+      name_(stream_.is_tls() ? "h2" : "h2c"),
       idle_timer_(executor_),
       last_activity_(clock_type::now()) {}
 
-h2_session::~h2_session() { spdlog::debug("h2c connection from {} closed", peer_); }
+h2_session::~h2_session() { spdlog::debug("{} connection from {} closed", name_, peer_); }
 
 void h2_session::run() {
-    spdlog::debug("h2c connection from {}", peer_);
+    spdlog::debug("{} connection from {}", name_, peer_);
     if (!slot_.bind(weak_from_this())) {
         close();
         return;
@@ -368,7 +362,7 @@ void h2_session::submit(std::int32_t id, stream_state& st, reply r) {
     provider.read_callback = &h2_session::read_response_body;
     const int rv = nghttp2_submit_response(h2_.get(), id, nva.data(), nva.size(),
                                            st.response_body.empty() && !st.source ? nullptr : &provider);
-    if (rv != 0) spdlog::debug("h2c {}: cannot submit response on stream {}: {}", peer_, id, nghttp2_strerror(rv));
+    if (rv != 0) spdlog::debug("{} {}: cannot submit response on stream {}: {}", name_, peer_, id, nghttp2_strerror(rv));
 }
 
 // ---- I/O ----------------------------------------------------------------------
@@ -376,7 +370,7 @@ void h2_session::submit(std::int32_t id, stream_state& st, reply r) {
 bool h2_session::feed(const void* data, std::size_t n) {
     const auto rv = nghttp2_session_mem_recv(h2_.get(), static_cast<const std::uint8_t*>(data), n);
     if (rv < 0) {
-        spdlog::debug("h2c {}: {}", peer_, nghttp2_strerror(static_cast<int>(rv)));
+        spdlog::debug("{} {}: {}", name_, peer_, nghttp2_strerror(static_cast<int>(rv)));
         close();
         return false;
     }
@@ -410,7 +404,7 @@ void h2_session::do_write() {
         const std::uint8_t* data = nullptr;
         const auto n = nghttp2_session_mem_send(h2_.get(), &data);
         if (n < 0) {
-            spdlog::debug("h2c {}: {}", peer_, nghttp2_strerror(static_cast<int>(n)));
+            spdlog::debug("{} {}: {}", name_, peer_, nghttp2_strerror(static_cast<int>(n)));
             close();
             return;
         }
@@ -467,7 +461,7 @@ void h2_session::on_idle_timer(const error_code& ec) {
         if (!st->dispatched && !st->responded && (!oldest_receiving || st->started < *oldest_receiving))
             oldest_receiving = st->started;
     if (oldest_receiving && now - *oldest_receiving >= context_->options.read_timeout) {
-        spdlog::debug("h2c {}: request not complete within the read timeout, closing", peer_);
+        spdlog::debug("{} {}: request not complete within the read timeout, closing", name_, peer_);
         terminate();
         return;
     }
@@ -479,7 +473,7 @@ void h2_session::on_idle_timer(const error_code& ec) {
         arm_idle_timer(next);
         return;
     }
-    spdlog::debug("h2c {}: idle, closing", peer_);
+    spdlog::debug("{} {}: idle, closing", name_, peer_);
     terminate();
 }
 
@@ -500,9 +494,7 @@ void h2_session::close() {
     closed_ = true;
     cancel_sources();
     idle_timer_.cancel();
-    error_code ignored;
-    stream_.socket().shutdown(net::ip::tcp::socket::shutdown_both, ignored);
-    stream_.close();
+    stream_.close(shared_from_this());
 }
 
 }  // namespace kinesd::http

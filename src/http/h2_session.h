@@ -1,12 +1,11 @@
 #pragma once
-// One HTTP/2 connection (prior-knowledge h2c). nghttp2 does the framing,
+// One HTTP/2 connection: prior-knowledge h2c, or h2 inside TLS. nghttp2 does the framing,
 // HPACK and flow control; this class feeds it the bytes Asio reads, writes
 // what it produces, and turns each stream into one dispatcher request.
 //
 // Everything, nghttp2 callbacks included, runs on the connection's strand.
 #include <boost/asio/steady_timer.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
-#include <boost/beast/core/tcp_stream.hpp>
 #include <nghttp2/nghttp2.h>
 
 #include <array>
@@ -18,6 +17,7 @@
 #include <vector>
 
 #include "http/listener.h"
+#include "http/stream.h"
 
 namespace kinesd::http {
 
@@ -25,7 +25,7 @@ class h2_session : public connection, public std::enable_shared_from_this<h2_ses
 public:
     // `preface` holds the bytes the listener already read (the client
     // connection preface at least); they are fed to nghttp2 first.
-    h2_session(boost::beast::tcp_stream stream, boost::beast::flat_buffer preface,
+    h2_session(connection_stream stream, boost::beast::flat_buffer preface,
                std::shared_ptr<const connection_context> context, connection_set::slot slot);
     ~h2_session() override;
 
@@ -100,10 +100,11 @@ private:
 
     std::shared_ptr<const connection_context> context_;
     connection_set::slot slot_;
-    boost::beast::tcp_stream stream_;
+    connection_stream stream_;
     boost::beast::flat_buffer preface_;
-    const boost::beast::tcp_stream::executor_type executor_;
+    const connection_stream::executor_type executor_;
     const std::string peer_;
+    const char* const name_;  // h2 (in TLS) or h2c, for logs
     boost::asio::steady_timer idle_timer_;
     std::unique_ptr<nghttp2_session, session_deleter> h2_;
     std::unordered_map<std::int32_t, std::unique_ptr<stream_state>> streams_;

@@ -19,6 +19,8 @@
 #include "codec/codec.h"
 #include "http/h2_session.h"
 #include "http/session.h"
+#include "http/stream.h"
+#include "http/tls_context.h"
 #include "kinesd/api_error.h"
 
 namespace kinesd::http {
@@ -229,13 +231,18 @@ namespace {
 
 // What an HTTP/2 client with prior knowledge sends first (RFC 9113 §3.4).
 constexpr std::string_view h2_preface = "PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n";
+// The first byte of a TLS handshake record (RFC 8446 §5.1); no HTTP
+// request starts with it.
+constexpr unsigned char tls_handshake = 0x16;
 
-// Reads just enough of a new connection to tell HTTP/2 from HTTP/1.1, then
-// hands the socket and the bytes read so far to the right session.
+// Reads just enough of a new connection to tell TLS from plain text and,
+// in either, HTTP/2 from HTTP/1.1; then hands the stream and the bytes read
+// so far to the right session. The TLS handshake runs here, on the
+// connection's strand, within the read timeout.
 class sniffer : public connection, public std::enable_shared_from_this<sniffer> {
 public:
     sniffer(tcp::socket socket, std::shared_ptr<const connection_context> context, connection_set::slot slot)
-        : context_(std::move(context)), slot_(std::move(slot)), stream_(std::move(socket)) {}
+        : context_(std::move(context)), slot_(std::move(slot)), stream_(beast::tcp_stream(std::move(socket))) {}
 
     void run() {
         if (!slot_.bind(weak_from_this())) {
@@ -263,12 +270,62 @@ private:
             return;
         }
         buffer_.commit(n);
-        // Once a client has started talking it must finish its preface
-        // within the read timeout, however slowly it dribbles.
+        // Once a client has started talking it must finish its preface (or
+        // its handshake) within the read timeout, however slowly it dribbles.
         if (!started_) {
             started_ = true;
             stream_.expires_after(context_->options.read_timeout);
+            if (!stream_.is_tls() && !tls_or_plain()) return;
         }
+        sniff();
+    }
+
+    // False when the connection was handed to the handshake or closed.
+    bool tls_or_plain() {
+        const auto first = static_cast<const unsigned char*>(buffer_.data().data())[0];
+        if (first == tls_handshake && context_->tls) {
+            start_handshake();
+            return false;
+        }
+        if (context_->options.tls_only) {
+            spdlog::debug("plain-text connection from {} refused: TLS only", peer_text(stream_));
+            close();
+            return false;
+        }
+        return true;
+    }
+
+    void start_handshake() {
+        stream_.start_tls(*context_->tls);
+        stream_.tls().async_handshake(
+            net::ssl::stream_base::server, buffer_.data(),
+            [self = shared_from_this()](const error_code& ec, std::size_t used) { self->on_handshake(ec, used); });
+    }
+
+    void on_handshake(const error_code& ec, std::size_t used) {
+        if (done_) return;
+        if (ec) {
+            spdlog::debug("TLS handshake with {} failed: {}", peer_text(stream_), ec.message());
+            close();
+            return;
+        }
+        // Every byte read so far was handshake; what follows is decrypted.
+        buffer_.consume(buffer_.size());
+        const auto protocol = alpn_protocol(stream_.tls().native_handle());
+        if (protocol == "h2") {
+            hand_over<h2_session>();
+        } else if (protocol == "http/1.1") {
+            hand_over<session>();
+        } else {
+            // No ALPN: the Java SDK's Netty client speaks HTTP/2 with prior
+            // knowledge inside TLS, so the plaintext rules apply.
+            started_ = false;
+            stream_.expires_after(context_->options.idle_timeout);
+            read();
+        }
+    }
+
+    void sniff() {
         const auto* p = static_cast<const char*>(buffer_.data().data());
         const std::string_view seen(p, buffer_.size());
         const auto common = std::min(seen.size(), h2_preface.size());
@@ -291,14 +348,16 @@ private:
     void close() {
         if (done_) return;
         done_ = true;
+        // Before or during a handshake there is no TLS session to close
+        // politely: the socket just goes.
         error_code ignored;
         stream_.socket().shutdown(tcp::socket::shutdown_both, ignored);
-        stream_.close();
+        stream_.tcp().close();
     }
 
     std::shared_ptr<const connection_context> context_;
     connection_set::slot slot_;
-    beast::tcp_stream stream_;
+    connection_stream stream_;
     beast::flat_buffer buffer_;
     bool done_ = false;  // handed over or closed: stream_ is no longer ours
     bool started_ = false;

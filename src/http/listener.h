@@ -19,6 +19,10 @@
 #include "http/request.h"
 #include "http/server.h"
 
+namespace boost::asio::ssl {
+class context;
+}
+
 namespace kinesd::http {
 
 // Whatever owns a socket: the sniffer, then an HTTP/1.1 or HTTP/2 session.
@@ -125,6 +129,8 @@ struct connection_context {
     dispatcher& handler;
     server_options options;
     std::shared_ptr<inflight_budget> budget;
+    // Null: no TLS, every connection is plain text.
+    std::shared_ptr<boost::asio::ssl::context> tls;
 };
 
 // The retryable answer to a body that does not fit the in-flight budget, in

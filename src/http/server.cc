@@ -5,6 +5,8 @@
 #include <stdexcept>
 
 #include "http/listener.h"
+#include "http/self_signed_cert.h"
+#include "http/tls_context.h"
 
 namespace kinesd::http {
 
@@ -16,13 +18,30 @@ server::~server() { stop(); }
 void server::start() {
     if (listener_) throw std::logic_error("server already started");
     auto budget = std::make_shared<inflight_budget>(options_.max_inflight_bytes);
-    auto context =
-        std::make_shared<const connection_context>(connection_context{dispatcher_, options_, std::move(budget)});
+    auto context = std::make_shared<const connection_context>(
+        connection_context{dispatcher_, options_, std::move(budget), make_tls()});
     auto l = std::make_shared<listener>(ioc_, std::move(context));
     port_ = l->open();
     listener_ = std::move(l);
     listener_->run();
-    spdlog::debug("listening on {}:{} (HTTP/1.1 and h2c)", options_.host, port_);
+    spdlog::debug("listening on {}:{} (HTTP/1.1 and HTTP/2{})", options_.host, port_,
+                  options_.tls_only ? ", TLS only" : ", TLS and plain text");
+}
+
+std::shared_ptr<boost::asio::ssl::context> server::make_tls() const {
+    tls_files files{options_.tls_cert, options_.tls_key};
+    if (files.cert.empty() != files.key.empty())
+        throw std::runtime_error("a TLS certificate needs its key, and a key its certificate: set both or neither");
+    if (files.cert.empty()) {
+        if (options_.tls_dir.empty()) return nullptr;
+        bool created = false;
+        files = ensure_self_signed_cert(options_.tls_dir, created);
+        spdlog::info("TLS: {} self-signed certificate {} (trust it as the CA bundle for https clients)",
+                     created ? "made a" : "using the", files.cert);
+    } else {
+        spdlog::info("TLS: certificate {}", files.cert);
+    }
+    return make_tls_context(files.cert, files.key);
 }
 
 std::uint16_t server::local_port() const noexcept { return port_; }

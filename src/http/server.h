@@ -1,6 +1,6 @@
 #pragma once
 // The network front end: one TCP port that speaks HTTP/1.1 (Beast) and HTTP/2
-// with prior knowledge (nghttp2). The JS SDK v3 Kinesis client sends h2c over
+// with prior knowledge (nghttp2), in plain text or inside TLS. The JS SDK v3 Kinesis client sends h2c over
 // plain http:// without asking, while the CLI, boto3 and curl speak HTTP/1.1,
 // so the listener sniffs the first bytes of each connection and picks.
 //
@@ -14,6 +14,10 @@
 #include <string>
 
 #include "http/request.h"
+
+namespace boost::asio::ssl {
+class context;
+}
 
 namespace kinesd::http {
 
@@ -42,6 +46,13 @@ struct server_options {
     // one round trip instead of waiting for WINDOW_UPDATEs every 64 KiB.
     std::uint32_t h2_max_concurrent_streams = 100;
     std::uint32_t h2_initial_window = 16 * 1024 * 1024;
+    // TLS on the same port: PEM certificate (chain allowed) and key. With
+    // none given, a self-signed pair is made in tls_dir at first start.
+    std::string tls_cert;
+    std::string tls_key;
+    std::string tls_dir;
+    // Connections that do not start with a TLS handshake are closed unanswered.
+    bool tls_only = false;
 };
 
 class listener;
@@ -67,6 +78,8 @@ public:
     void stop();
 
 private:
+    std::shared_ptr<boost::asio::ssl::context> make_tls() const;
+
     boost::asio::io_context& ioc_;
     server_options options_;
     dispatcher& dispatcher_;

@@ -45,28 +45,21 @@ reply plain_reply(unsigned status) {
     return r;
 }
 
-std::string endpoint_text(const beast::tcp_stream& stream) {
-    error_code ec;
-    auto ep = stream.socket().remote_endpoint(ec);
-    if (ec) return "?";
-    return ep.address().to_string() + ":" + std::to_string(ep.port());
-}
-
 }  // namespace
 
-session::session(beast::tcp_stream stream, beast::flat_buffer buffer,
+session::session(connection_stream stream, beast::flat_buffer buffer,
                  std::shared_ptr<const connection_context> context, connection_set::slot slot)
     : context_(std::move(context)),
       slot_(std::move(slot)),
       stream_(std::move(stream)),
       buffer_(std::move(buffer)),
       executor_(stream_.get_executor()),
-      peer_(endpoint_text(stream_)) {}
+      peer_(peer_text(stream_)) {}
 
 session::~session() { spdlog::debug("http/1.1 connection from {} closed", peer_); }
 
 void session::run() {
-    spdlog::debug("http/1.1 connection from {}", peer_);
+    spdlog::debug("http/1.1 connection from {}{}", peer_, stream_.is_tls() ? " (TLS)" : "");
     if (!slot_.bind(weak_from_this())) {
         close();
         return;
@@ -329,7 +322,7 @@ void session::write_stream_head(reply r, bool) {
 // On the socket itself, so that the stream's write timeouts do not apply to
 // it. What a client sends during the stream is read and dropped.
 void session::watch_client() {
-    stream_.socket().async_read_some(net::buffer(watch_buffer_), [self = shared_from_this()](const error_code& ec, std::size_t) {
+    stream_.async_read_untimed(net::buffer(watch_buffer_), [self = shared_from_this()](const error_code& ec, std::size_t) {
         if (ec || self->closed_) {
             self->close();
             return;
@@ -408,8 +401,7 @@ void session::on_write(const error_code& ec, bool close_after) {
         return;
     }
     if (close_after) {
-        error_code ignored;
-        stream_.socket().shutdown(net::ip::tcp::socket::shutdown_send, ignored);
+        stream_.shutdown_send();
         close();
         return;
     }
@@ -417,8 +409,7 @@ void session::on_write(const error_code& ec, bool close_after) {
 }
 
 void session::linger() {
-    error_code ignored;
-    stream_.socket().shutdown(net::ip::tcp::socket::shutdown_send, ignored);
+    stream_.shutdown_send();
     buffer_.clear();
     buffer_.shrink_to_fit();
     stream_.expires_after(linger_for_);
@@ -443,9 +434,7 @@ void session::close() {
         stream_body_->cancel();
         stream_body_.reset();
     }
-    error_code ignored;
-    stream_.socket().shutdown(net::ip::tcp::socket::shutdown_both, ignored);
-    stream_.close();
+    stream_.close(shared_from_this());
 }
 
 }  // namespace kinesd::http

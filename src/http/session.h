@@ -3,7 +3,6 @@
 // its reply, repeat while keep-alive holds. One request at a time, so
 // pipelined requests simply wait in the buffer until their turn.
 #include <boost/beast/core/flat_buffer.hpp>
-#include <boost/beast/core/tcp_stream.hpp>
 #include <boost/beast/http/parser.hpp>
 #include <boost/beast/http/string_body.hpp>
 
@@ -15,13 +14,14 @@
 #include <string>
 
 #include "http/listener.h"
+#include "http/stream.h"
 
 namespace kinesd::http {
 
 class session : public connection, public std::enable_shared_from_this<session> {
 public:
     // `buffer` holds the bytes the listener already read while sniffing.
-    session(boost::beast::tcp_stream stream, boost::beast::flat_buffer buffer,
+    session(connection_stream stream, boost::beast::flat_buffer buffer,
             std::shared_ptr<const connection_context> context, connection_set::slot slot);
     ~session() override;
 
@@ -66,10 +66,10 @@ private:
 
     std::shared_ptr<const connection_context> context_;
     connection_set::slot slot_;
-    boost::beast::tcp_stream stream_;
+    connection_stream stream_;
     boost::beast::flat_buffer buffer_;
     // The reply handler may run on any thread; it only reads this copy.
-    const boost::beast::tcp_stream::executor_type executor_;
+    const connection_stream::executor_type executor_;
     const std::string peer_;  // for logs
     std::optional<parser_type> parser_;
     // The reply being written: its status line and headers, and its body.

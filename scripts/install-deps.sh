@@ -55,4 +55,5 @@ if [ $with_tests -eq 1 ]; then
   bash scripts/deps/kcl.sh
   bash scripts/deps/kpl.sh
   bash scripts/deps/go.sh
+  bash scripts/deps/tls.sh
 fi

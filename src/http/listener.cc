@@ -312,6 +312,8 @@ private:
         // Every byte read so far was handshake; what follows is decrypted.
         buffer_.consume(buffer_.size());
         const auto protocol = alpn_protocol(stream_.tls().native_handle());
+        spdlog::debug("TLS with {}: {}, ALPN {}", peer_text(stream_), SSL_get_version(stream_.tls().native_handle()),
+                      protocol.empty() ? std::string_view("none") : protocol);
         if (protocol == "h2") {
             hand_over<h2_session>();
         } else if (protocol == "http/1.1") {

@@ -17,7 +17,7 @@ void connection_stream::close(std::shared_ptr<void> owner, std::chrono::steady_c
     timer->async_wait([this, owner](const boost::system::error_code& ec) {
         if (!ec) tcp().close();
     });
-    t->async_shutdown([this, timer, owner = std::move(owner)](const boost::system::error_code&) {
+    (*t)->async_shutdown([this, timer, owner = std::move(owner)](const boost::system::error_code&) {
         timer->cancel();
         tcp().close();
     });

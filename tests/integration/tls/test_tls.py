@@ -61,6 +61,21 @@ class SelfSignedTest(unittest.TestCase):
         got = self.client.get_records(ShardIterator=iterator, Limit=100)["Records"]
         self.assertEqual([r["Data"] for r in got], records + [b"one more"])
 
+    def test_large_replies_over_http11(self):
+        # Replies bigger than one TLS record: the head and the body's start
+        # share a record, the rest follows in others.
+        name = create_stream(self.client)
+        records = [os.urandom(4096) for _ in range(300)]
+        put = self.client.put_records(StreamName=name, Records=[
+            {"Data": data, "PartitionKey": "k"} for data in records])
+        self.assertEqual(put["FailedRecordCount"], 0)
+        self.assertGreater(len(json.dumps(put["Records"])), 16 * 1024)
+        shard = put["Records"][0]["ShardId"]
+        iterator = self.client.get_shard_iterator(
+            StreamName=name, ShardId=shard, ShardIteratorType="TRIM_HORIZON")["ShardIterator"]
+        got = self.client.get_records(ShardIterator=iterator)["Records"]
+        self.assertEqual([r["Data"] for r in got], records)
+
     def test_plain_http_on_the_same_port(self):
         name = create_stream(self.client)
         plain = make_client(self.server.endpoint)

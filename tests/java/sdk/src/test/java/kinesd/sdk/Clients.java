@@ -57,16 +57,24 @@ final class Clients {
                 .maxAttempts(600);
     }
 
-    /** The async client on Netty in HTTP/2: h2c with prior knowledge over http://. */
+    /** In the https mode, trusting the servers' certificate; no ALPN either way. */
+    private static NettyNioAsyncHttpClient.Builder trusting(NettyNioAsyncHttpClient.Builder netty) {
+        return Tls.enabled() ? netty.tlsTrustManagersProvider(Tls::trustManagers) : netty;
+    }
+
+    /**
+     * The async client on Netty in HTTP/2 with prior knowledge: h2c over
+     * http://, or inside TLS without ALPN in the https mode.
+     */
     static KinesisAsyncClient nettyHttp2(URI endpoint, WireLog log) {
         return KinesisAsyncClient.builder()
                 .endpointOverride(endpoint)
                 .region(Region.US_EAST_1)
                 .credentialsProvider(FAKE_CREDENTIALS)
-                .httpClientBuilder(NettyNioAsyncHttpClient.builder()
+                .httpClientBuilder(trusting(NettyNioAsyncHttpClient.builder()
                         .protocol(Protocol.HTTP2)
                         .maxConcurrency(32)
-                        .readTimeout(Duration.ofSeconds(60)))
+                        .readTimeout(Duration.ofSeconds(60))))
                 .overrideConfiguration(overrides(log))
                 .build();
     }
@@ -77,19 +85,27 @@ final class Clients {
                 .endpointOverride(endpoint)
                 .region(Region.US_EAST_1)
                 .credentialsProvider(FAKE_CREDENTIALS)
-                .httpClientBuilder(NettyNioAsyncHttpClient.builder()
+                .httpClientBuilder(trusting(NettyNioAsyncHttpClient.builder()
                         .protocol(Protocol.HTTP1_1)
-                        .readTimeout(Duration.ofSeconds(60)))
+                        .readTimeout(Duration.ofSeconds(60))))
                 .overrideConfiguration(overrides(log))
                 .build();
     }
 
     static KinesisClient apache(URI endpoint, WireLog log) {
-        return sync(endpoint, log, ApacheHttpClient.builder().build());
+        ApacheHttpClient.Builder http = ApacheHttpClient.builder();
+        if (Tls.enabled()) {
+            http.tlsTrustManagersProvider(Tls::trustManagers);
+        }
+        return sync(endpoint, log, http.build());
     }
 
     static KinesisClient urlConnection(URI endpoint, WireLog log) {
-        return sync(endpoint, log, UrlConnectionHttpClient.builder().build());
+        UrlConnectionHttpClient.Builder http = UrlConnectionHttpClient.builder();
+        if (Tls.enabled()) {
+            http.tlsTrustManagersProvider(Tls::trustManagers);
+        }
+        return sync(endpoint, log, http.build());
     }
 
     private static KinesisClient sync(URI endpoint, WireLog log, SdkHttpClient http) {

@@ -29,10 +29,12 @@ final class KinesdServer implements AutoCloseable {
     private final Path logFile;
     private final Process process;
     private final int port;
+    private final Path dataDir;
     private final Thread killOnExit;
 
     private KinesdServer(Path workDir, Path logFile, Process process, int port) {
         this.workDir = workDir;
+        this.dataDir = workDir.resolve("data");
         this.logFile = logFile;
         this.process = process;
         this.port = port;
@@ -60,6 +62,7 @@ final class KinesdServer implements AutoCloseable {
             int port = freePort();
             List<String> command = new ArrayList<>(List.of(binary, "--host", "127.0.0.1",
                     "--port", Integer.toString(port), "--data-dir", dataDir.toString(), "--log-level", "warn"));
+            command.addAll(Tls.serverArgs());
             command.addAll(List.of(extraArgs));
             Files.writeString(logFile, "=== " + String.join(" ", command) + "\n", StandardCharsets.UTF_8,
                     java.nio.file.StandardOpenOption.CREATE, java.nio.file.StandardOpenOption.APPEND);
@@ -70,6 +73,7 @@ final class KinesdServer implements AutoCloseable {
                     .start();
             KinesdServer server = new KinesdServer(workDir, logFile, process, port);
             if (server.waitReady()) {
+                Tls.adopt(dataDir);
                 return server;
             }
             if (process.isAlive()) {
@@ -93,7 +97,7 @@ final class KinesdServer implements AutoCloseable {
     }
 
     URI endpoint() {
-        return URI.create("http://127.0.0.1:" + port);
+        return URI.create(Tls.scheme() + "://127.0.0.1:" + port);
     }
 
     String log() {
@@ -138,10 +142,28 @@ final class KinesdServer implements AutoCloseable {
     }
 
     /** Any HTTP answer counts: the server accepts and parses requests. */
-    private boolean waitReady() throws InterruptedException {
+    private boolean waitReady() throws InterruptedException, IOException {
         HttpClient http = HttpClient.newBuilder().version(HttpClient.Version.HTTP_1_1)
                 .connectTimeout(Duration.ofSeconds(5)).build();
-        HttpRequest probe = HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + port + "/"))
+        if (Tls.enabled()) {
+            // The certificate is made at start-up: trust it once it is there.
+            Path cert = Tls.certificateFor(dataDir);
+            long certDeadline = System.nanoTime() + STARTUP_TIMEOUT.toNanos();
+            while (!Files.exists(cert) && process.isAlive() && System.nanoTime() < certDeadline) {
+                Thread.sleep(50);
+            }
+            if (!process.isAlive()) {
+                return false;
+            }
+            Thread.sleep(100);  // written under a temporary name and renamed: whole once it exists
+            try {
+                http = HttpClient.newBuilder().version(HttpClient.Version.HTTP_1_1)
+                        .connectTimeout(Duration.ofSeconds(5)).sslContext(Tls.sslContext(cert)).build();
+            } catch (java.security.GeneralSecurityException e) {
+                throw new IOException("cannot trust " + cert, e);
+            }
+        }
+        HttpRequest probe = HttpRequest.newBuilder(URI.create(Tls.scheme() + "://127.0.0.1:" + port + "/"))
                 .header("Content-Type", "application/x-amz-json-1.1")
                 .header("X-Amz-Target", "Kinesis_20131202.ListStreams")
                 .timeout(Duration.ofSeconds(5))

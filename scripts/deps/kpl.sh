@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # What the Kinesis Producer Library tests (tests/java/kpl) need: a JDK 17+ and
 # Maven, the producer's Maven dependencies in ~/.m2 (the tests build offline; the
-# KPL's jar carries its native daemon), openssl, which makes the test's
-# certificate, and socat, which terminates TLS in front of kinesd for now. The tests also read back with the KCL consumer, whose dependencies
+# KPL's jar carries its native daemon), and openssl, which makes a test's
+# certificate. The tests also read back with the KCL consumer, whose dependencies
 # scripts/deps/kcl.sh installs.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
@@ -18,7 +18,6 @@ if ! command -v mvn >/dev/null || ! command -v java >/dev/null || [ "$(java_majo
   missing+=(maven default-jdk-headless)
 fi
 command -v openssl >/dev/null || missing+=(openssl)
-command -v socat >/dev/null || missing+=(socat)
 if [ ${#missing[@]} -gt 0 ]; then
   $sudo_cmd apt-get update -qq
   DEBIAN_FRONTEND=noninteractive $sudo_cmd apt-get install -y -qq --no-install-recommends "${missing[@]}"

@@ -9,7 +9,6 @@ import socket
 import subprocess
 import sys
 import threading
-import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, "..", "..", "integration"))
@@ -45,11 +44,24 @@ class Certificate:
     def __init__(self, directory):
         self.cert = os.path.join(directory, "cert.pem")
         self.key = os.path.join(directory, "key.pem")
+        self._make()
+        self.ca_dir = self.hashed_dir(self.cert, os.path.join(directory, "ca"))
+
+    @classmethod
+    def existing(cls, cert, directory):
+        """One made elsewhere (by kinesd): only its CA directory is made here."""
+        if not os.path.isfile(cert):
+            raise RuntimeError("no certificate at %s" % cert)
+        self = cls.__new__(cls)
+        self.cert, self.key = cert, None
+        self.ca_dir = self.hashed_dir(cert, os.path.join(directory, "ca"))
+        return self
+
+    def _make(self):
         _openssl("req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2",
                  "-subj", "/CN=localhost", "-keyout", self.key, "-out", self.cert,
                  "-addext", "subjectAltName=DNS:localhost,IP:127.0.0.1",
                  "-addext", "basicConstraints=critical,CA:TRUE")
-        self.ca_dir = self.hashed_dir(self.cert, os.path.join(directory, "ca"))
 
     @staticmethod
     def hashed_dir(cert, directory):
@@ -154,32 +166,3 @@ def _classpath():
     with open(path) as f:
         return classes + os.pathsep + f.read().strip()
 
-
-class SocatFront:
-    """A TLS terminator (socat) on a free loopback port in front of a plain-HTTP
-    kinesd: for a kinesd built without TLS of its own."""
-
-    def __init__(self, work_dir, cert, backend_port):
-        from kinesd_server import free_port
-        self.port = free_port()
-        self.log_path = os.path.join(work_dir, "socat.log")
-        with open(self.log_path, "wb") as log:
-            self.process = subprocess.Popen(
-                ["socat", "OPENSSL-LISTEN:%d,bind=127.0.0.1,reuseaddr,fork,cert=%s,key=%s,verify=0"
-                 % (self.port, cert.cert, cert.key), "TCP:127.0.0.1:%d" % backend_port],
-                stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
-                preexec_fn=_die_with_parent, start_new_session=True)
-        deadline = time.monotonic() + 10
-        while True:
-            try:
-                socket.create_connection(("127.0.0.1", self.port), timeout=1).close()
-                return
-            except OSError:
-                if time.monotonic() > deadline or self.process.poll() is not None:
-                    raise RuntimeError("socat did not listen\n" + _tail(self.log_path))
-                time.sleep(0.05)
-
-    def close(self):
-        if self.process.poll() is None:
-            os.killpg(self.process.pid, 9)
-        self.process.wait()

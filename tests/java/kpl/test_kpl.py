@@ -5,16 +5,18 @@ Usage: test_kpl.py verify_off|ca_path|ca_file [unittest arguments]
 
 verify_off: the KPL with VerifyCertificate=false. ca_path: VerifyCertificate=true with
 CaCertPath, a directory holding kinesd's certificate under its subject hash; before
-that, a run without it must fail (so verification is really on). ca_file: the same
-with CaCertFile, the certificate file itself.
+that, a run without it must fail (so verification is really on). Both use the
+self-signed certificate kinesd makes in its data directory. ca_file: VerifyCertificate
+=true with CaCertFile, a certificate of the test's own given to kinesd with --tls-cert
+and --tls-key; here too a run without it must fail first.
 
 The producer puts COUNT user records across KEYS partition keys with aggregation on;
 record data is "<key>:<n>", a per-key counter. A 4-shard stream makes the routing of
 an aggregate by its ExplicitHashKey matter. Then:
 - GetRecords on every shard (boto3, over TLS): the aggregates are taken apart here
   (magic, protobuf, MD5), each must sit in the shard its first user record's hash
-  key routes to, as must every user record in it; every user record must be there,
-  copies (a KPL retry) are counted and reported;
+  key routes to, as must every user record in it; every user record must be there at
+  least once, and copies (from KPL retries) are counted and reported;
 - the KCL (polling) must process every user record as many times as the stream holds
   it, each key's records in the order GetRecords returns them.
 The KPL does not add a key's records to the stream in the order they were given to it
@@ -36,7 +38,7 @@ import botocore.config
 
 import kpl_harness
 import kpl_records
-from kpl_harness import Certificate, ConnectionCounter, ProducerRun, SocatFront
+from kpl_harness import Certificate, ConnectionCounter, ProducerRun
 
 sys.path.insert(0, os.path.join(kpl_harness.HERE, "..", "kcl"))
 import kcl_harness  # noqa: E402
@@ -50,9 +52,6 @@ MODE = os.environ.get("KPL_MODE", "verify_off")
 COUNT = int(os.environ.get("KPL_COUNT", "5000"))
 KEYS = int(os.environ.get("KPL_KEYS", "20"))
 SHARDS = 4
-# "socat": TLS terminated by socat in front of a plain kinesd; "native": kinesd serves
-# TLS itself, on its one port. socat for now: kinesd does not serve TLS yet.
-TLS_TERMINATOR = os.environ.get("KPL_TLS_TERMINATOR", "socat")
 
 
 def key_name(i):
@@ -75,16 +74,19 @@ class KplTest(unittest.TestCase):
     @classmethod
     def setUpClass(cls):
         cls.work_dir = tempfile.mkdtemp(prefix="kinesd-kpl-")
-        cls.cert = Certificate(cls.work_dir)
-        cls.front = None
-        if TLS_TERMINATOR == "socat":
-            cls.server = KinesdServer()
-            cls.front = SocatFront(cls.work_dir, cls.cert, cls.server.port)
-            cls.tls_port = cls.front.port
-        else:
+        # kinesd serves TLS on the port where it serves plain text: the producer and the
+        # GetRecords reader use https there, the KCL http.
+        if MODE == "ca_file":
+            # A certificate of the test's own, given to kinesd.
+            cls.cert = Certificate(cls.work_dir)
             cls.server = KinesdServer(extra_args=("--tls-cert", cls.cert.cert,
                                                   "--tls-key", cls.cert.key))
-            cls.tls_port = cls.server.port
+        else:
+            # The self-signed certificate kinesd makes in its data directory.
+            cls.server = KinesdServer()
+            cls.cert = Certificate.existing(os.path.join(cls.server.data_dir, "tls", "cert.pem"),
+                                            cls.work_dir)
+        cls.tls_port = cls.server.port
         cls.counter = ConnectionCounter()
         cls.client = make_client(cls.server.endpoint)
         # The read-back goes over TLS too, verifying the certificate.
@@ -98,8 +100,6 @@ class KplTest(unittest.TestCase):
     def tearDownClass(cls):
         try:
             cls.counter.close()
-            if cls.front:
-                cls.front.close()
             cls.server.stop()
         finally:
             cls.server.close()

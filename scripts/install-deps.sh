@@ -54,6 +54,7 @@ if [ $with_tests -eq 1 ]; then
   (cd tests/integration/s3 && npm ci --no-audit --no-fund --loglevel=error)
   bash scripts/deps/java.sh
   bash scripts/deps/kcl.sh
+  bash scripts/deps/kpl.sh
   bash scripts/deps/go.sh
   bash scripts/deps/ops.sh
   bash scripts/deps/metrics.sh

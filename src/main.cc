@@ -1,7 +1,8 @@
 // kinesd: config -> storage -> streams -> actions -> HTTP listener.
-// Shutdown runs in reverse: end subscriptions, let in-flight work finish,
-// stop serving, flush every Firehose buffer to S3, stop the background
-// workers, close the store; all within --shutdown-timeout.
+// Shutdown runs in reverse: end subscriptions, stop accepting, answer the
+// requests in flight and close the connections, flush every Firehose buffer
+// to S3, stop the background workers, close the store; all within
+// --shutdown-timeout.
 //
 // Exit status: 0 after a clean shutdown; 1 when kinesd cannot start (the
 // data directory is held by another kinesd, say) or fails; 2 for a bad
@@ -386,25 +387,39 @@ int run(const kinesd::config::settings& cfg) {
                  cfg.durability);
 
     // Subscriptions end first, each with the last chunk or frame of its
-    // stream so that clients see a clean end and resubscribe elsewhere; then
-    // requests whose records are on their way to the disk get their answers.
-    // The connections go once both are done (or after a second). Timers of
-    // subscriptions would also hold the workers' join.
+    // stream so that clients see a clean end and resubscribe elsewhere. Then
+    // the server stops accepting and drains: every request already begun is
+    // answered (HTTP/1.1 with Connection: close, HTTP/2 after a GOAWAY) and
+    // each connection closes once it has nothing left in flight; idle ones
+    // close at once. The rest go when the drain's slice of the shutdown
+    // budget is over: a quarter, at most 5 s, since a request still running
+    // by then is stuck or trickling in, and the remainder belongs to the
+    // Firehose flush and the store. Timers of subscriptions would also hold
+    // the workers' join. The waiting is a timer on the io_context, checked
+    // every few milliseconds, so that no thread blocks on it.
+    const auto drain_for =
+        std::min<std::chrono::milliseconds>(std::chrono::milliseconds(cfg.shutdown_timeout_ms) / 4,
+                                            std::chrono::seconds(5));
     boost::asio::steady_timer drain(ioc);
-    std::function<void(int)> finish_shutdown = [&](int waited_ms) {
-        if (waited_ms == 0) watch.stage("finishing requests in flight");
-        if ((subscriptions.size() > 0 || store.appends_pending() > 0) && waited_ms < 1000) {
-            drain.expires_after(std::chrono::milliseconds(10));
-            drain.async_wait([&, waited_ms](const boost::system::error_code&) { finish_shutdown(waited_ms + 10); });
+    std::function<void(std::chrono::steady_clock::time_point)> finish_shutdown = [&](auto until) {
+        const bool busy = server.open_connections() > 0 || subscriptions.size() > 0 || store.appends_pending() > 0;
+        if (busy && std::chrono::steady_clock::now() < until) {
+            drain.expires_after(std::chrono::milliseconds(5));
+            drain.async_wait([&, until](const boost::system::error_code&) { finish_shutdown(until); });
             return;
         }
+        if (server.open_connections() > 0)
+            spdlog::warn("shutdown: {} connection(s) still busy after {} ms; closing them", server.open_connections(),
+                         drain_for.count());
         server.stop();
         ioc.stop();
     };
     watch.start([&](int) {
         boost::asio::post(ioc, [&] {
+            watch.stage("finishing requests in flight");
             subscriptions.stop_all();
-            finish_shutdown(0);
+            server.drain();
+            finish_shutdown(std::chrono::steady_clock::now() + drain_for);
         });
     });
 

@@ -97,6 +97,7 @@ void h2_session::run() {
     const auto bytes = preface_.data();
     if (!feed(bytes.data(), bytes.size())) return;
     preface_.clear();
+    if (slot_.draining()) begin_drain();
     do_write();
     if (closed_) return;
     do_read();
@@ -107,6 +108,42 @@ void h2_session::run() {
 
 void h2_session::shutdown() {
     net::post(executor_, [self = shared_from_this()] { self->terminate(); });
+}
+
+void h2_session::close_when_idle() {
+    net::post(executor_, [self = shared_from_this()] {
+        self->begin_drain();
+        self->do_write();
+    });
+}
+
+// The GOAWAY's last stream id is the last stream whose headers arrived:
+// those streams go on and are answered, and nghttp2 ignores any later one,
+// which the client knows it may retry elsewhere (RFC 9113 §6.8). Once no
+// stream is left, do_write() sees that nghttp2 wants neither to read nor to
+// write and finishes the drain.
+void h2_session::begin_drain() {
+    if (closed_ || terminating_ || draining_ || !h2_) return;
+    draining_ = true;
+    nghttp2_submit_goaway(h2_.get(), NGHTTP2_FLAG_NONE, nghttp2_session_get_last_proc_stream_id(h2_.get()),
+                          NGHTTP2_NO_ERROR, nullptr, 0);
+}
+
+// Closing at once could meet a WINDOW_UPDATE or PING the client sent after
+// the last answer, unread, and the kernel would answer it with a reset
+// that can destroy answers the client has not read yet. So the session
+// sends FIN and reads until the client closes too, for a moment at most.
+// TLS does the same in close(): close_notify, then the peer's.
+void h2_session::finish_drain() {
+    if (lingering_) return;
+    if (stream_.is_tls()) {
+        close();
+        return;
+    }
+    lingering_ = true;
+    terminating_ = true;  // the timer below then closes
+    stream_.shutdown_send();
+    arm_idle_timer(goaway_grace);
 }
 
 h2_session::stream_state* h2_session::find_stream(std::int32_t id) {
@@ -389,11 +426,15 @@ void h2_session::on_read(const error_code& ec, std::size_t n) {
         close();
         return;
     }
+    if (lingering_) {
+        do_read();
+        return;
+    }
     last_activity_ = clock_type::now();
     if (!feed(read_buffer_.data(), n)) return;
     do_write();
     if (closed_) return;
-    if (nghttp2_session_want_read(h2_.get())) do_read();
+    if (lingering_ || nghttp2_session_want_read(h2_.get())) do_read();
 }
 
 void h2_session::do_write() {
@@ -416,7 +457,12 @@ void h2_session::do_write() {
     if (write_buffer_.empty()) {
         // A big response leaves a big buffer; idle connections should not keep it.
         if (write_buffer_.capacity() > write_batch) std::string().swap(write_buffer_);
-        if (!nghttp2_session_want_read(h2_.get()) && !nghttp2_session_want_write(h2_.get())) close();
+        if (!nghttp2_session_want_read(h2_.get()) && !nghttp2_session_want_write(h2_.get())) {
+            if (draining_)
+                finish_drain();
+            else
+                close();
+        }
         return;
     }
     writing_ = true;

@@ -32,6 +32,9 @@ public:
     void run();
     // Sends GOAWAY, flushes briefly, then closes.
     void shutdown() override;
+    // Sends GOAWAY naming the last stream begun, answers the streams up to
+    // it, then closes.
+    void close_when_idle() override;
 
 private:
     struct stream_state {
@@ -95,6 +98,10 @@ private:
     void cancel_sources();
     void arm_idle_timer(std::chrono::steady_clock::duration after);
     void on_idle_timer(const boost::system::error_code& ec);
+    void begin_drain();
+    // Every stream is answered after a drain's GOAWAY: half-closes and waits
+    // briefly for the client to close its side.
+    void finish_drain();
     void terminate();
     void close();
 
@@ -115,6 +122,8 @@ private:
     std::string write_buffer_;
     bool writing_ = false;
     bool terminating_ = false;
+    bool draining_ = false;
+    bool lingering_ = false;  // finish_drain() ran: what the client sends is dropped
     bool closed_ = false;
     std::chrono::steady_clock::time_point last_activity_;
 };

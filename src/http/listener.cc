@@ -65,6 +65,12 @@ bool connection_set::slot::bind(std::weak_ptr<connection> owner) {
     return true;
 }
 
+bool connection_set::slot::draining() const {
+    if (!set_) return false;
+    std::lock_guard lock(set_->mutex_);
+    return set_->draining_;
+}
+
 std::optional<connection_set::slot> connection_set::open(std::size_t limit) {
     std::lock_guard lock(mutex_);
     if (stopped_ || live_.size() >= limit) return std::nullopt;
@@ -78,13 +84,30 @@ std::size_t connection_set::size() const {
     return live_.size();
 }
 
+// Called with the lock held.
+std::vector<std::shared_ptr<connection>> connection_set::live_owners() {
+    std::vector<std::shared_ptr<connection>> open;
+    for (auto& [id, weak] : live_)
+        if (auto c = weak.lock()) open.push_back(std::move(c));
+    return open;
+}
+
+void connection_set::drain_all() {
+    std::vector<std::shared_ptr<connection>> open;
+    {
+        std::lock_guard lock(mutex_);
+        draining_ = true;
+        open = live_owners();
+    }
+    for (auto& c : open) c->close_when_idle();
+}
+
 void connection_set::shutdown_all() {
     std::vector<std::shared_ptr<connection>> open;
     {
         std::lock_guard lock(mutex_);
         stopped_ = true;
-        for (auto& [id, weak] : live_)
-            if (auto c = weak.lock()) open.push_back(std::move(c));
+        open = live_owners();
     }
     // Outside the lock: dropping the last reference here runs a destructor
     // that takes the lock to release its slot.
@@ -252,10 +275,15 @@ public:
         }
         stream_.expires_after(context_->options.idle_timeout);
         read();
+        if (slot_.draining()) begin_drain();
     }
 
     void shutdown() override {
         net::post(stream_.get_executor(), [self = shared_from_this()] { self->close(); });
+    }
+
+    void close_when_idle() override {
+        net::post(stream_.get_executor(), [self = shared_from_this()] { self->begin_drain(); });
     }
 
 private:
@@ -264,9 +292,21 @@ private:
                                 beast::bind_front_handler(&sniffer::on_read, shared_from_this()));
     }
 
+    // A client that has not sent a byte yet has no request to finish: its
+    // read is cancelled, unless bytes arrived meanwhile (see on_read).
+    void begin_drain() {
+        if (done_ || draining_) return;
+        draining_ = true;
+        if (!started_) stream_.cancel();
+    }
+
     void on_read(const error_code& ec, std::size_t n) {
         if (done_) return;
         if (ec) {
+            if (ec == net::error::operation_aborted && draining_ && stream_.bytes_waiting()) {
+                read();
+                return;
+            }
             close();
             return;
         }
@@ -323,6 +363,10 @@ private:
         } else {
             // No ALPN: the Java SDK's Netty client speaks HTTP/2 with prior
             // knowledge inside TLS, so the plaintext rules apply.
+            if (draining_) {
+                close();
+                return;
+            }
             started_ = false;
             stream_.expires_after(context_->options.idle_timeout);
             read();
@@ -365,6 +409,7 @@ private:
     beast::flat_buffer buffer_;
     bool done_ = false;  // handed over or closed: stream_ is no longer ours
     bool started_ = false;
+    bool draining_ = false;
 };
 
 }  // namespace
@@ -410,13 +455,22 @@ void listener::run() {
     net::dispatch(acceptor_.get_executor(), [self = shared_from_this()] { self->do_accept(); });
 }
 
-void listener::stop() {
+void listener::close_acceptor() {
     net::post(acceptor_.get_executor(), [self = shared_from_this()] {
         self->stopped_ = true;
         error_code ignored;
         self->acceptor_.close(ignored);
         self->retry_timer_.cancel();
     });
+}
+
+void listener::drain() {
+    close_acceptor();
+    connections_->drain_all();
+}
+
+void listener::stop() {
+    close_acceptor();
     connections_->shutdown_all();
 }
 

@@ -15,6 +15,7 @@
 #include <string>
 #include <string_view>
 #include <unordered_map>
+#include <vector>
 
 #include "http/request.h"
 #include "http/server.h"
@@ -32,6 +33,10 @@ public:
     // Closes the connection. Safe from any thread: it posts to the
     // connection's own strand.
     virtual void shutdown() = 0;
+    // Lets the requests already begun on the connection finish and be
+    // answered, takes no new ones, then closes; a connection waiting for its
+    // next request closes at once. Safe from any thread, like shutdown().
+    virtual void close_when_idle() = 0;
 };
 
 // The open connections of one server. Each holds a slot for its whole life,
@@ -49,6 +54,9 @@ public:
         // Makes stop() reach `owner`. False when the server is stopping,
         // in which case the owner should close at once.
         bool bind(std::weak_ptr<connection> owner);
+        // True once the server drains: an owner bound after drain_all()
+        // must wind down by itself.
+        bool draining() const;
 
     private:
         friend class connection_set;
@@ -62,11 +70,17 @@ public:
     // the server is stopping.
     std::optional<slot> open(std::size_t limit);
     std::size_t size() const;
+    // Asks every open connection, and every one bound from now on, to close
+    // once its requests in flight are answered.
+    void drain_all();
     // Refuses further connections and shuts down the open ones.
     void shutdown_all();
 
 private:
+    std::vector<std::shared_ptr<connection>> live_owners();
+
     mutable std::mutex mutex_;
+    bool draining_ = false;
     bool stopped_ = false;
     std::uint64_t next_id_ = 1;
     std::unordered_map<std::uint64_t, std::weak_ptr<connection>> live_;
@@ -150,10 +164,15 @@ public:
     // Binds and listens; throws std::runtime_error on failure. Returns the port.
     std::uint16_t open();
     void run();
+    // Closes the acceptor (the kernel refuses new connections from then
+    // on) and asks the open connections to close once their requests in
+    // flight are answered.
+    void drain();
     void stop();
     std::size_t open_connections() const { return connections_->size(); }
 
 private:
+    void close_acceptor();
     void do_accept();
     void on_accept(const boost::system::error_code& ec, boost::asio::ip::tcp::socket socket);
     void refuse(boost::asio::ip::tcp::socket& socket);

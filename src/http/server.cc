@@ -60,6 +60,10 @@ std::uint16_t server::local_port() const noexcept { return port_; }
 
 std::size_t server::open_connections() const { return listener_ ? listener_->open_connections() : 0; }
 
+void server::drain() {
+    if (listener_) listener_->drain();
+}
+
 void server::stop() {
     if (listener_) listener_->stop();
 }

@@ -72,6 +72,14 @@ public:
     void start();
     // The bound port, useful with port 0. Valid after start().
     std::uint16_t local_port() const noexcept;
+    // Stops accepting (the kernel refuses new connections) and lets each
+    // connection finish the requests it has begun: HTTP/1.1 answers its
+    // request in progress with Connection: close, HTTP/2 sends a GOAWAY
+    // naming the last stream it took and answers the streams up to it; then
+    // the connection closes, and an idle one closes at once. Returns at once:
+    // open_connections() falls to 0 as connections finish. Safe from any
+    // thread.
+    void drain();
     // Stops accepting and closes every connection (HTTP/2 ones get a GOAWAY
     // first). Replies that arrive later are dropped. Safe from any thread;
     // idempotent.

@@ -64,11 +64,27 @@ void session::run() {
         close();
         return;
     }
+    // Bytes the sniffer read are a request begun: it is still answered.
+    if (slot_.draining()) draining_ = true;
     wait_for_request();
 }
 
 void session::shutdown() {
     net::post(executor_, [self = shared_from_this()] { self->close(); });
+}
+
+void session::close_when_idle() {
+    net::post(executor_, [self = shared_from_this()] { self->begin_drain(); });
+}
+
+// A request being read, handled or answered goes on, and its reply says
+// Connection: close. A connection between requests closes: its read is
+// cancelled, unless the next request's bytes arrived meanwhile (see
+// on_first_bytes).
+void session::begin_drain() {
+    if (closed_ || draining_) return;
+    draining_ = true;
+    if (idle_) stream_.cancel();
 }
 
 // Between requests the idle timeout applies; once a request has started,
@@ -78,15 +94,28 @@ void session::wait_for_request() {
         read_header();
         return;
     }
+    if (draining_) {
+        stream_.shutdown_send();
+        close();
+        return;
+    }
     if (buffer_.capacity() > idle_buffer_keep) buffer_.shrink_to_fit();
     stream_.release_idle_memory();
     stream_.expires_after(context_->options.idle_timeout);
+    idle_ = true;
     stream_.async_read_some(buffer_.prepare(first_read_size),
                             beast::bind_front_handler(&session::on_first_bytes, shared_from_this()));
 }
 
 void session::on_first_bytes(const error_code& ec, std::size_t n) {
+    idle_ = false;
     if (ec) {
+        // A request sent before the drain began still gets its answer.
+        if (ec == net::error::operation_aborted && draining_ && !closed_ && stream_.bytes_waiting()) {
+            stream_.async_read_some(buffer_.prepare(first_read_size),
+                                    beast::bind_front_handler(&session::on_first_bytes, shared_from_this()));
+            return;
+        }
         close();
         return;
     }
@@ -246,7 +275,7 @@ void session::dispatch() {
 void session::on_reply(std::uint64_t serial, reply r) {
     if (closed_ || !awaiting_reply_ || serial != serial_) return;
     awaiting_reply_ = false;
-    write_response(std::move(r), keep_alive_);
+    write_response(std::move(r), keep_alive_ && !draining_);
 }
 
 void session::reply_and_close(reply r) {

@@ -27,10 +27,12 @@ public:
 
     void run();
     void shutdown() override;
+    void close_when_idle() override;
 
 private:
     using parser_type = boost::beast::http::request_parser<boost::beast::http::string_body>;
 
+    void begin_drain();
     void wait_for_request();
     void on_first_bytes(const boost::system::error_code& ec, std::size_t n);
     void read_header();
@@ -95,6 +97,10 @@ private:
     // (e.g. after a shutdown) is dropped.
     std::uint64_t serial_ = 0;
     bool awaiting_reply_ = false;
+    // Waiting for the first byte of a request, which a drain may cancel.
+    bool idle_ = false;
+    // The server is stopping: the request in progress is the last one.
+    bool draining_ = false;
     bool keep_alive_ = true;
     unsigned version_ = 11;
     bool linger_after_write_ = false;

@@ -94,6 +94,14 @@ public:
         std::get<0>(stream_).socket().async_read_some(buffers, std::forward<Handler>(handler));
     }
 
+    // Ends the reads and writes in flight with operation_aborted.
+    void cancel() { tcp().cancel(); }
+    // Whether the client's bytes wait in the kernel, unread.
+    bool bytes_waiting() const {
+        boost::system::error_code ec;
+        return socket().available(ec) > 0 && !ec;
+    }
+
     // Gives back the record-gathering buffer, for a connection going idle.
     void release_idle_memory() { std::string().swap(gathered_); }
 

@@ -98,6 +98,7 @@ public:
 
     std::map<std::int32_t, response> responses;
     bool goaway = false;
+    std::int32_t goaway_last_stream = -1;
 
 private:
     template <typename Done>
@@ -144,7 +145,10 @@ private:
         return 0;
     }
     static int on_frame(nghttp2_session*, const nghttp2_frame* frame, void* user) {
-        if (frame->hd.type == NGHTTP2_GOAWAY) self(user)->goaway = true;
+        if (frame->hd.type == NGHTTP2_GOAWAY) {
+            self(user)->goaway = true;
+            self(user)->goaway_last_stream = frame->goaway.last_stream_id;
+        }
         return 0;
     }
     static ssize_t read_body(nghttp2_session*, std::int32_t id, std::uint8_t* buf, std::size_t length,
@@ -326,6 +330,46 @@ TEST(h2_server, slow_reply_is_not_cut_by_the_idle_timeout) {
     const auto id = client.submit("/slow", "{}");
     ASSERT_TRUE(client.run());
     EXPECT_EQ(client.responses[id].status, 200);
+}
+
+TEST(h2_server, drain_sends_goaway_and_answers_the_streams_in_flight) {
+    echo_dispatcher d;
+    d.async = true;
+    d.slow_delay = 300ms;
+    running_server srv(d);
+    h2_client client(srv.port());
+    const auto first = client.submit("/slow", R"({"a":1})");
+    const auto second = client.submit("/slow", R"({"b":2})");
+    ASSERT_TRUE(client.send_only());
+    std::this_thread::sleep_for(50ms);
+    ASSERT_EQ(d.handled.load(), 2);
+    srv.get().drain();
+    ASSERT_TRUE(client.run());
+    EXPECT_TRUE(client.goaway);
+    EXPECT_EQ(client.goaway_last_stream, second);
+    EXPECT_EQ(client.responses[first].status, 200);
+    EXPECT_EQ(client.responses[first].body, R"({"a":1})");
+    EXPECT_EQ(client.responses[second].status, 200);
+    EXPECT_EQ(client.responses[second].body, R"({"b":2})");
+    EXPECT_TRUE(client.run_until_closed());
+    const auto deadline = std::chrono::steady_clock::now() + 5s;
+    while (srv.get().open_connections() > 0 && std::chrono::steady_clock::now() < deadline)
+        std::this_thread::sleep_for(5ms);
+    EXPECT_EQ(srv.get().open_connections(), 0u);
+    EXPECT_TRUE(srv.shutdown());
+}
+
+TEST(h2_server, drain_closes_an_idle_connection_after_goaway) {
+    echo_dispatcher d;
+    running_server srv(d);
+    h2_client client(srv.port());
+    const auto id = client.submit("/", "{}");
+    ASSERT_TRUE(client.run());
+    srv.get().drain();
+    EXPECT_TRUE(client.run_until_closed());
+    EXPECT_TRUE(client.goaway);
+    EXPECT_EQ(client.goaway_last_stream, id);
+    EXPECT_TRUE(srv.shutdown());
 }
 
 }  // namespace

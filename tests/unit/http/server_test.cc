@@ -1,5 +1,5 @@
 // HTTP/1.1 side of the front end and the server's life cycle: keep-alive,
-// limits, 100-continue, timeouts, max_connections and stop().
+// limits, 100-continue, timeouts, max_connections, drain() and stop().
 #include "http/server.h"
 
 #include <gtest/gtest.h>
@@ -379,6 +379,62 @@ TEST(http_server, reply_after_stop_is_dropped_quietly) {
     srv.get().stop();
     EXPECT_TRUE(stream.closed_by_peer());
     d.join();  // the late reply arrives at a closed session
+    EXPECT_TRUE(srv.shutdown());
+}
+
+void expect_no_connection_left(server& srv) {
+    const auto deadline = std::chrono::steady_clock::now() + 5s;
+    while (srv.open_connections() > 0 && std::chrono::steady_clock::now() < deadline)
+        std::this_thread::sleep_for(5ms);
+    EXPECT_EQ(srv.open_connections(), 0u);
+}
+
+TEST(http_server, drain_answers_the_request_in_progress_and_closes_idle_connections) {
+    echo_dispatcher d;
+    d.async = true;
+    d.slow_delay = 300ms;
+    running_server srv(d);
+    fd_stream idle(srv.port());
+    boost::beast::flat_buffer idle_buffer;
+    EXPECT_EQ(round_trip(idle, idle_buffer, kinesis_request("T.X", "{}")).result_int(), 200u);
+    fd_stream silent(srv.port());  // never sends a byte
+    fd_stream busy(srv.port());
+    busy.send("POST /slow HTTP/1.1\r\nHost: a\r\nContent-Length: 7\r\n\r\n{\"a\":1}");
+    std::this_thread::sleep_for(50ms);
+    ASSERT_EQ(d.handled.load(), 2);
+    srv.get().drain();
+    EXPECT_TRUE(idle.closed_by_peer());
+    EXPECT_TRUE(silent.closed_by_peer());
+    EXPECT_THROW(fd_stream refused(srv.port()), std::runtime_error);
+
+    boost::beast::flat_buffer buffer;
+    response_type res;
+    bhttp::read(busy, buffer, res);
+    EXPECT_EQ(res.result_int(), 200u);
+    EXPECT_EQ(res.body(), R"({"a":1})");
+    EXPECT_EQ(header(res, "Connection"), "close");
+    EXPECT_TRUE(busy.closed_by_peer());
+    expect_no_connection_left(srv.get());
+    EXPECT_TRUE(srv.shutdown());
+}
+
+TEST(http_server, drain_finishes_reading_a_request_begun) {
+    echo_dispatcher d;
+    running_server srv(d);
+    fd_stream busy(srv.port());
+    busy.send("POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 7\r\n\r\n{\"a\"");
+    std::this_thread::sleep_for(50ms);
+    srv.get().drain();
+    std::this_thread::sleep_for(50ms);
+    busy.send(":1}");
+    boost::beast::flat_buffer buffer;
+    response_type res;
+    bhttp::read(busy, buffer, res);
+    EXPECT_EQ(res.result_int(), 200u);
+    EXPECT_EQ(res.body(), R"({"a":1})");
+    EXPECT_EQ(header(res, "Connection"), "close");
+    EXPECT_TRUE(busy.closed_by_peer());
+    expect_no_connection_left(srv.get());
     EXPECT_TRUE(srv.shutdown());
 }
 

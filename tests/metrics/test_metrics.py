@@ -31,6 +31,7 @@ except ImportError:
     sys.path.insert(0, os.path.expanduser("~/.cache/kinesd/metrics-pylib"))
 from prometheus_client.parser import text_string_to_metric_families  # noqa: E402
 
+import boto3  # noqa: E402
 import botocore.exceptions  # noqa: E402
 
 from firehose_helpers import FirehoseTestCase  # noqa: E402
@@ -260,6 +261,38 @@ class MetricsOffTest(unittest.TestCase):
             self.assertEqual(status, 404)
             status, _, _ = http_get(server.endpoint, "/health")
             self.assertEqual(status, 200)
+
+
+class AccountLabelTest(unittest.TestCase):
+    """With a credentials file, a stream's series carry its owner's account
+    and the name its clients use, whatever the key it is stored under."""
+
+    def test_each_stream_is_labelled_with_its_own_account(self):
+        scratch = tempfile.mkdtemp(prefix="kinesd-metrics-accounts-")
+        self.addCleanup(shutil.rmtree, scratch, True)
+        creds = os.path.join(scratch, "credentials")
+        with open(creds, "w") as f:
+            f.write("[a]\naws_access_key_id = AKIDMETRICSA\naws_secret_access_key = secret-a\n"
+                    "aws_account_id = 111111111111\n"
+                    "[default]\naws_access_key_id = AKIDMETRICSD\naws_secret_access_key = secret-d\n")
+        with KinesdServer(extra_args=["--credentials-file", creds]) as server:
+            def client(key, secret):
+                return boto3.session.Session().client(
+                    "kinesis", endpoint_url=server.endpoint, region_name="us-east-1",
+                    aws_access_key_id=key, aws_secret_access_key=secret)
+            other, default = client("AKIDMETRICSA", "secret-a"), client("AKIDMETRICSD", "secret-d")
+            name = create_stream(other, shards=1)
+            create_stream(default, shards=1, name=name)
+            other.put_records(StreamName=name, Records=[{"Data": b"x" * 7, "PartitionKey": "p"}] * 3)
+            default.put_record(StreamName=name, Data=b"y", PartitionKey="p")
+            after = scrape(server.endpoint)
+            incoming = "kinesis_incoming_records_total"
+            mine = (incoming, tuple(sorted(dict(account="111111111111", stream=name).items())))
+            theirs = (incoming, stream_labels(name))
+            self.assertEqual(after.get(mine), 3, sorted(k for k in after if k[0] == incoming))
+            self.assertEqual(after.get(theirs), 1, sorted(k for k in after if k[0] == incoming))
+            # No series names the stored key.
+            self.assertFalse([k for k in after if any("/" in v for _, v in k[1])])
 
 
 class FirehoseCountersTest(FirehoseTestCase):

@@ -21,6 +21,8 @@ std::chrono::system_clock::time_point utc(int year, unsigned month, unsigned day
 }
 const auto suite_time = utc(2015, 8, 30, 12, 36, 0);
 
+// A verdict's key points into the verifier that gave it, so a test that
+// reads the key keeps the verifier alive.
 auth::sigv4_verifier suite_verifier() {
     return auth::sigv4_verifier({{"suite", suite_key, suite_secret, "123456789012"},
                                  {"other", "AKIDOTHER", "othersecret", "210987654321"}});
@@ -100,7 +102,8 @@ TEST(sigv4_verifier, accepts_the_test_suite_vanilla_requests) {
 TEST(sigv4_verifier, accepts_the_test_suite_query_parameters_vector) {
     auto req = vanilla("GET", "b97d918cfa904a5beff61c982a1b6f458b799221646efd99d3219ec94cdf2500");
     req.path = "/?Param2=value2&Param1=value1";
-    auto verdict = suite_verifier().verify(req, suite_time);
+    auto verifier = suite_verifier();
+    auto verdict = verifier.verify(req, suite_time);
     EXPECT_FALSE(verdict.error) << verdict.error->message();
 }
 
@@ -115,7 +118,8 @@ TEST(sigv4_verifier, refuses_a_changed_request) {
 
 TEST(sigv4_verifier, accepts_a_kinesis_call_and_names_its_account) {
     const auto now = std::chrono::system_clock::now();
-    auto verdict = suite_verifier().verify(kinesis_call("AKIDOTHER", "othersecret", now, "{}"), now);
+    auto verifier = suite_verifier();
+    auto verdict = verifier.verify(kinesis_call("AKIDOTHER", "othersecret", now, "{}"), now);
     ASSERT_FALSE(verdict.error) << verdict.error->message();
     EXPECT_EQ(verdict.key->account_id, "210987654321");
     EXPECT_EQ(verdict.key->access_key, "AKIDOTHER");
@@ -136,7 +140,8 @@ TEST(sigv4_verifier, a_wrong_secret_fails) {
 
 TEST(sigv4_verifier, an_unknown_key_is_unrecognized) {
     const auto now = std::chrono::system_clock::now();
-    auto verdict = suite_verifier().verify(kinesis_call("AKIDNOBODY", "x", now, "{}"), now);
+    auto verifier = suite_verifier();
+    auto verdict = verifier.verify(kinesis_call("AKIDNOBODY", "x", now, "{}"), now);
     expect_error(verdict, 400, "UnrecognizedClientException", "The security token included in the request is invalid.");
     EXPECT_EQ(verdict.claimed_access_key, "AKIDNOBODY");
 }
@@ -250,7 +255,8 @@ TEST(sigv4_verifier, an_http2_client_may_sign_the_authority) {
     r.amz_date = signed_req.amz_date;
     r.authorization = signed_req.authorization;
     r.body = "{}";
-    auto verdict = suite_verifier().verify(r, now);
+    auto verifier = suite_verifier();
+    auto verdict = verifier.verify(r, now);
     EXPECT_FALSE(verdict.error) << verdict.error->message();
 }
 
@@ -269,6 +275,7 @@ TEST(sigv4_verifier, a_date_header_stands_in_for_x_amz_date) {
                             "AWS4-HMAC-SHA256 Credential=AKIDEXAMPLE/20150830/us-east-1/service/aws4_request, "
                             "SignedHeaders=date;host, Signature=" + signature);
     req.amz_date = "Sun, 30 Aug 2015 12:36:00 GMT";
-    auto verdict = suite_verifier().verify(req, suite_time);
+    auto verifier = suite_verifier();
+    auto verdict = verifier.verify(req, suite_time);
     EXPECT_FALSE(verdict.error) << verdict.error->message();
 }

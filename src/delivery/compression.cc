@@ -2,6 +2,7 @@
 
 #include <snappy.h>
 #include <zlib.h>
+#include <zstd.h>
 
 #include <algorithm>
 #include <cstdint>
@@ -186,12 +187,23 @@ std::string snappy_blocks(std::string_view body, bool hadoop) {
 
 }  // namespace
 
+// One zstd frame with the content size in its header, so any decoder
+// (zstd -d, streaming or one-shot) reads it back.
+static std::string zstd_frame(std::string_view body) {
+    std::string out(ZSTD_compressBound(body.size()), '\0');
+    auto n = ZSTD_compress(out.data(), out.size(), body.data(), body.size(), 3);
+    if (ZSTD_isError(n)) throw std::runtime_error(std::string("zstd: ") + ZSTD_getErrorName(n));
+    out.resize(n);
+    return out;
+}
+
 std::optional<compression_format> parse_compression_format(std::string_view name) {
     if (name == "UNCOMPRESSED") return compression_format::uncompressed;
     if (name == "GZIP") return compression_format::gzip;
     if (name == "ZIP") return compression_format::zip;
     if (name == "Snappy") return compression_format::snappy;
     if (name == "HADOOP_SNAPPY") return compression_format::hadoop_snappy;
+    if (name == "ZSTD") return compression_format::zstd;
     return std::nullopt;
 }
 
@@ -202,6 +214,7 @@ std::string_view to_string(compression_format format) {
         case compression_format::zip: return "ZIP";
         case compression_format::snappy: return "Snappy";
         case compression_format::hadoop_snappy: return "HADOOP_SNAPPY";
+        case compression_format::zstd: return "ZSTD";
     }
     return "UNCOMPRESSED";
 }
@@ -213,6 +226,7 @@ std::string_view file_extension(compression_format format) {
         case compression_format::zip: return ".zip";
         case compression_format::snappy: return ".snappy";
         case compression_format::hadoop_snappy: return ".snappy";
+        case compression_format::zstd: return ".zst";
     }
     return "";
 }
@@ -224,6 +238,7 @@ std::string_view content_encoding(compression_format format) {
         case compression_format::zip: return "zip";
         case compression_format::snappy: return "snappy-java";
         case compression_format::hadoop_snappy: return "hadoop-snappy";
+        case compression_format::zstd: return "zstd";
     }
     return "";
 }
@@ -235,6 +250,7 @@ std::string compress(compression_format format, std::string_view body, const zip
         case compression_format::zip: return zip_archive(body, zip);
         case compression_format::snappy: return snappy_blocks(body, false);
         case compression_format::hadoop_snappy: return snappy_blocks(body, true);
+        case compression_format::zstd: return zstd_frame(body);
     }
     throw std::invalid_argument("unknown compression format");
 }

@@ -24,16 +24,18 @@
 
 namespace kinesd::delivery {
 
-enum class compression_format { uncompressed, gzip, zip, snappy, hadoop_snappy };
+// zstd is not a Firehose format (the Firehose API's enum refuses it): Kinesis
+// channels offer it, and they share this code.
+enum class compression_format { uncompressed, gzip, zip, snappy, hadoop_snappy, zstd };
 
 // The API's spelling is case-sensitive: "UNCOMPRESSED", "GZIP", "ZIP",
 // "Snappy", "HADOOP_SNAPPY". Anything else gives nullopt.
 std::optional<compression_format> parse_compression_format(std::string_view name);
 std::string_view to_string(compression_format format);
 
-// ".gz", ".zip", ".snappy", or "" for UNCOMPRESSED.
+// ".gz", ".zip", ".snappy", ".zst", or "" for UNCOMPRESSED.
 std::string_view file_extension(compression_format format);
-// "gzip", "zip", "snappy-java", "hadoop-snappy", or "" (send no header).
+// "gzip", "zip", "snappy-java", "hadoop-snappy", "zstd", or "" (send no header).
 std::string_view content_encoding(compression_format format);
 
 struct zip_entry_options {

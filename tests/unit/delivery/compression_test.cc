@@ -4,6 +4,7 @@
 #include <snappy.h>
 #include <unistd.h>
 #include <zlib.h>
+#include <zstd.h>
 
 #include <chrono>
 #include <cstdint>
@@ -154,7 +155,7 @@ TEST(compression, names_extensions_and_encodings) {
     using kinesd::delivery::content_encoding;
     using kinesd::delivery::file_extension;
     using kinesd::delivery::parse_compression_format;
-    for (const char* name : {"UNCOMPRESSED", "GZIP", "ZIP", "Snappy", "HADOOP_SNAPPY"}) {
+    for (const char* name : {"UNCOMPRESSED", "GZIP", "ZIP", "Snappy", "HADOOP_SNAPPY", "ZSTD"}) {
         auto f = parse_compression_format(name);
         ASSERT_TRUE(f.has_value()) << name;
         EXPECT_EQ(kinesd::delivery::to_string(*f), name);
@@ -173,6 +174,22 @@ TEST(compression, names_extensions_and_encodings) {
     EXPECT_EQ(content_encoding(compression_format::zip), "zip");
     EXPECT_EQ(content_encoding(compression_format::snappy), "snappy-java");
     EXPECT_EQ(content_encoding(compression_format::hadoop_snappy), "hadoop-snappy");
+    EXPECT_EQ(file_extension(compression_format::zstd), ".zst");
+    EXPECT_EQ(content_encoding(compression_format::zstd), "zstd");
+}
+
+TEST(compression, zstd_round_trip) {
+    for (std::size_t size : {std::size_t{0}, std::size_t{1}, std::size_t{300000}}) {
+        std::string body = sample_body(size);
+        std::string z = compress(compression_format::zstd, body);
+        ASSERT_GE(z.size(), 4u);
+        EXPECT_EQ(z.substr(0, 4), std::string("\x28\xb5\x2f\xfd", 4));  // frame magic
+        // The content size is in the frame header, so one-shot decoders work.
+        ASSERT_EQ(ZSTD_getFrameContentSize(z.data(), z.size()), size);
+        std::string back(size, '\0');
+        EXPECT_EQ(ZSTD_decompress(back.data(), back.size(), z.data(), z.size()), size);
+        EXPECT_EQ(back, body);
+    }
 }
 
 TEST(compression, uncompressed_is_the_body) {

@@ -208,7 +208,7 @@ void list_delivery_streams(action_context& ctx) {
     json names = json::array();
     bool more = false;
     for (auto& s : registry(ctx).list()) {
-        if (!ctx.owns(s->name)) continue;
+        if (!ctx.owns(s->name) || s->is_channel()) continue;
         const auto shown = ctx.shown(s->name);
         if ((!type.empty() && s->type != type) || (!start.empty() && shown <= start)) continue;
         if (names.size() == limit) {

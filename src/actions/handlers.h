@@ -56,6 +56,14 @@ extern const action_entry get_resource_policy_action;
 extern const action_entry delete_resource_policy_action;
 extern const action_entry describe_account_settings_action;
 extern const action_entry update_account_settings_action;
+// kinesis_record_distribution.cc
+extern const action_entry update_stream_record_distribution_strategy_action;
+// kinesis_channels.cc
+extern const action_entry create_channel_action;
+extern const action_entry describe_channel_action;
+extern const action_entry list_channels_action;
+extern const action_entry update_channel_action;
+extern const action_entry delete_channel_action;
 
 // firehose_streams.cc
 extern const action_entry create_delivery_stream_action;

@@ -10,6 +10,7 @@
 // (decode, validate, handler), which words every error; past the request's
 // own validity both paths share the same code.
 #include <chrono>
+#include <cstring>
 
 #include <spdlog/spdlog.h>
 
@@ -19,6 +20,7 @@
 #include "codec/cbor_record_body.h"
 #include "codec/json_writer.h"
 #include "codec/record_body.h"
+#include "common/random.h"
 #include "streams/encoding.h"
 
 namespace kinesd::actions {
@@ -113,7 +115,14 @@ void with_writable_stream(action_context& ctx, std::string name, put_continuatio
     });
 }
 
-uint128 hash_of(const record_in& record) {
+uint128 hash_of(const streams::stream_state& s, const record_in& record) {
+    // AUTO spreads records over the whole hash space and ignores the keys.
+    if (s.distributes_automatically()) {
+        uint128 h = 0;
+        auto bytes = id_bytes(sizeof h);
+        std::memcpy(&h, bytes.data(), sizeof h);
+        return h;
+    }
     if (record.explicit_hash_key) {
         auto v = parse_uint128(*record.explicit_hash_key);
         if (!v)
@@ -356,7 +365,7 @@ void write_one(action_context& ctx, const std::string& name, const streams::stre
                std::shared_ptr<void> owner, const record_in& record,
                std::optional<std::string_view> sequence_for_ordering) {
     check_record_size(*s, record, 0);
-    uint128 hash = hash_of(record);
+    uint128 hash = hash_of(*s, record);
     if (sequence_for_ordering) {
         // Ordering is already strict per shard (one writer hands out counters);
         // the number must still be one kinesd could have issued.
@@ -398,7 +407,7 @@ void write_batch(action_context& ctx, const std::string& name, const streams::st
     put->hashes.reserve(rs.size());
     put->throttled.resize(rs.size());
     // An invalid ExplicitHashKey fails the whole call before anything is written.
-    for (const auto& record : rs) put->hashes.push_back(hash_of(record));
+    for (const auto& record : rs) put->hashes.push_back(hash_of(*s, record));
     std::size_t throttled = 0;
     for (std::size_t r = 0; r < rs.size(); ++r) {
         const auto* shard = s->route(put->hashes[r]);

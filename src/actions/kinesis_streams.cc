@@ -3,6 +3,7 @@
 #include <algorithm>
 
 #include "actions/handlers.h"
+#include "actions/kinesis_channels.h"
 #include "actions/kinesis_common.h"
 #include "actions/kinesis_tags.h"
 #include "common/random.h"
@@ -26,6 +27,7 @@ const shape create_stream_shape = {
     {.name = "Tags", .type = field_type::map, .min_length = 1, .max_length = 200},
     {.name = "WarmThroughputMiBps", .type = field_type::integer, .min_value = 0},
     {.name = "MaxRecordSizeInKiB", .type = field_type::integer, .min_value = 1024, .max_value = 10240},
+    {.name = "RecordDistributionStrategy", .enum_values = {"AUTO", "USER_PARTITION_KEY"}},
 };
 
 void create_stream(action_context& ctx) {
@@ -45,6 +47,10 @@ void create_stream(action_context& ctx) {
             "1 validation error detected: Value null at 'shardCount' failed to satisfy constraint: Member must not "
             "be null");
     }
+    auto distribution = ctx.input.value("RecordDistributionStrategy", std::string("USER_PARTITION_KEY"));
+    if (distribution == "AUTO" && mode != "ON_DEMAND")
+        throw api_error::invalid_argument("The AUTO record distribution strategy is only supported for streams in "
+                                          "ON_DEMAND capacity mode.");
     std::map<std::string, std::string> tags;
     if (ctx.input.contains("Tags")) tags = kinesis::checked_tags(ctx.input["Tags"]);
 
@@ -54,6 +60,7 @@ void create_stream(action_context& ctx) {
     s.created_ms = ctx.now_ms;
     s.active_at_ms = ctx.now_ms + ctx.svc.streams().options().create_delay_ms;
     s.stream_mode = mode;
+    s.record_distribution = distribution;
     s.tags = std::move(tags);
     if (ctx.input.contains("MaxRecordSizeInKiB")) s.max_record_size_kib = ctx.input["MaxRecordSizeInKiB"].get<int>();
     if (ctx.input.contains("WarmThroughputMiBps")) s.warm_throughput_mibps = ctx.input["WarmThroughputMiBps"].get<int>();
@@ -106,6 +113,10 @@ void delete_stream(action_context& ctx) {
             " because there are consumers associated with this data stream. To delete " + ctx.shown(name) +
             " anyway, set the EnforceConsumerDeletion parameter to true to force the deletion of all the consumers "
             "that are associated with it.");
+    if (auto channels = channel_count(ctx, name))
+        throw api_error::resource_in_use("DeleteStream can\u2019t delete " + ctx.svc.stream_arn(name) + " because " +
+                                         std::to_string(channels) + " channel(s) deliver it. Delete the channels "
+                                         "first (ListChannels with a StreamFilter finds them).");
     if (registry.options().delete_delay_ms <= 0) {
         registry.remove(name);
     } else {
@@ -176,6 +187,9 @@ void describe_stream_summary(action_context& ctx) {
     d["MaxRecordSizeInKiB"] = s->max_record_size_kib;
     if (s->warm_throughput_mibps)
         d["WarmThroughput"] = {{"TargetMiBps", *s->warm_throughput_mibps}, {"CurrentMiBps", *s->warm_throughput_mibps}};
+    // The model says it is present for ON_DEMAND streams only.
+    if (s->stream_mode == "ON_DEMAND") d["RecordDistributionStrategy"] = s->record_distribution;
+    if (auto n = channel_count(ctx, s->name)) d["ChannelCount"] = n;
     ctx.reply->ok({{"StreamDescriptionSummary", std::move(d)}});
 }
 

@@ -126,6 +126,7 @@ bool is_timestamp_key(std::string_view key) {
         case 20: return key == "EarliestAllowedEndAt";
         case 22: return key == "DeliveryStartTimestamp";
         case 23: return key == "StreamCreationTimestamp";
+        case 24: return key == "ChannelCreationTimestamp";
         case 25: return key == "ConsumerCreationTimestamp";
         case 27: return key == "ApproximateArrivalTimestamp";
         default: return false;

@@ -54,6 +54,10 @@ s3_settings delivery_stream::s3() const {
         for (auto& p : it->value("Processors", nlohmann::json::array()))
             if (p.value("Type", std::string()) == "AppendDelimiterToRecord") s.append_newline = true;
     }
+    if (is_channel()) {
+        s.channel = channel_settings_of(channel);
+        s.append_newline = newline_delimited(s.channel->format);
+    }
     return s;
 }
 
@@ -75,6 +79,7 @@ nlohmann::json delivery_stream::to_json() const {
                         {"tags", tags}};
     if (deleting_since_ms) j["deleting_since_ms"] = *deleting_since_ms;
     if (throughput_hint_mbs) j["throughput_hint_mbs"] = *throughput_hint_mbs;
+    if (is_channel()) j["channel"] = channel;
     return j;
 }
 
@@ -97,6 +102,7 @@ delivery_stream delivery_stream::from_json(const nlohmann::json& j) {
     s.destination_id = j.value("destination_id", std::string(first_destination_id));
     s.destination = j.value("destination", nlohmann::json::object());
     s.tags = j.value("tags", std::map<std::string, std::string>{});
+    if (auto it = j.find("channel"); it != j.end()) s.channel = *it;
     return s;
 }
 

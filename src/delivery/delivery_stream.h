@@ -16,6 +16,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "delivery/channel_format.h"
 #include "delivery/compression.h"
 #include "delivery/delivery_metrics.h"
 #include "storage/store.h"
@@ -65,6 +66,9 @@ struct s3_settings {
     compression_format compression = compression_format::uncompressed;
     std::string extension;  // FileExtension, else the compression's
     bool append_newline = false;
+    // Set when the stream delivers a Kinesis channel: record format
+    // checks, dead-letter records and the channel's object keys.
+    std::optional<channel_settings> channel;
 };
 
 struct delivery_stream {
@@ -91,6 +95,10 @@ struct delivery_stream {
     std::string destination_id = std::string(first_destination_id);
     nlohmann::json destination;  // ExtendedS3DestinationDescription
     std::map<std::string, std::string> tags;
+    // Non-null for the internal delivery stream behind a Kinesis channel:
+    // the channel as the Kinesis API describes it. Such a stream is never
+    // shown by the Firehose API.
+    nlohmann::json channel;
 
     // run time only
     storage::shard_ref log;  // DirectPut records
@@ -99,6 +107,7 @@ struct delivery_stream {
 
     delivery_status status(std::int64_t now_ms) const;
     bool is_kinesis_source() const { return type == kinesis_source; }
+    bool is_channel() const { return !channel.is_null(); }
     // The stream name inside source_stream_arn.
     // The stream registry key of the source stream (see shown_name).
     std::string source_stream_name() const;

@@ -356,6 +356,12 @@ void delivery_worker::read_lanes(bool flushing) {
             std::vector<std::string_view> parts;
             ctx_.store.read(*l.log, l.next, 1000, SIZE_MAX, [&](const storage::record_view& r) {
                 check_version(r.arrival_ms);
+                if (s3_.channel && r.arrival_ms < stream_->created_ms) {
+                    // Channels do not backfill: what the stream held before is skipped.
+                    l.next = r.counter + 1;
+                    open_.ends[l.cf] = l.next;
+                    return true;
+                }
                 if (!stream_->is_kinesis_source() || !deaggregate(r.data, parts)) parts.assign(1, r.data);
                 // A Kinesis record is checkpointed whole, so its parts share one object.
                 std::size_t size = 0;
@@ -369,6 +375,11 @@ void delivery_worker::read_lanes(bool flushing) {
                 }
                 if (!open_.records || r.arrival_ms < open_.oldest_ms) open_.oldest_ms = r.arrival_ms;
                 for (auto part : parts) {
+                    if (s3_.channel && !accepts(s3_.channel->format, part)) {
+                        open_.rejected += dead_letter_line(*s3_.channel, part, r.arrival_ms);
+                        ++open_.rejected_records;
+                        continue;
+                    }
                     open_.body.append(part);
                     if (s3_.append_newline) open_.body.push_back('\n');
                 }
@@ -397,14 +408,19 @@ void delivery_worker::seal() {
     auto when = at_ms(open_.oldest_ms);
     auto name = object_name(stream_->shown_name(), std::to_string(stream_->version), when, b->uuid, s3_.extension);
     prefix_values values{when, &random, s3_failed, nullptr};
-    try {
-        b->key = evaluate_prefix(s3_.prefix, values) + name;
-        b->error_key = evaluate_error_output_prefix(s3_.error_output_prefix, s3_.prefix, values) + name;
-    } catch (const std::exception& e) {
-        // Prefixes are checked when set; this is a safety net only.
-        spdlog::error("delivery stream {}: bad prefix ({}), using the default", stream_->name, e.what());
-        b->key = evaluate_prefix("", values) + name;
-        b->error_key = std::string(s3_failed) + "/" + b->key;
+    if (s3_.channel) {
+        b->key = channel_object_key(*s3_.channel, when, "-" + random_string(random), s3_.extension);
+        b->error_key = channel_dead_letter_key(*s3_.channel, when, "-" + random_string(random));
+    } else {
+        try {
+            b->key = evaluate_prefix(s3_.prefix, values) + name;
+            b->error_key = evaluate_error_output_prefix(s3_.error_output_prefix, s3_.prefix, values) + name;
+        } catch (const std::exception& e) {
+            // Prefixes are checked when set; this is a safety net only.
+            spdlog::error("delivery stream {}: bad prefix ({}), using the default", stream_->name, e.what());
+            b->key = evaluate_prefix("", values) + name;
+            b->error_key = std::string(s3_failed) + "/" + b->key;
+        }
     }
     b->body = std::move(open_.body);
     b->records = open_.records;
@@ -412,7 +428,26 @@ void delivery_worker::seal() {
     b->ends = std::move(open_.ends);
     b->sealed_ms = ctx_.clock.now_ms();
     b->metrics = stream_->metrics;
+    if (open_.rejected_records) {
+        // A channel's rejected records: their own object in the dead-letter
+        // bucket, written before the batch that checkpoints past them.
+        auto d = std::make_shared<batch>();
+        d->uuid = b->uuid;
+        d->oldest_ms = b->oldest_ms;
+        d->sealed_ms = b->sealed_ms;
+        d->metrics = b->metrics;
+        if (b->records == open_.rejected_records) d->ends = b->ends;
+        d->bucket = s3_.channel->dlq_bucket;
+        d->key = d->error_key = channel_dead_letter_key(*s3_.channel, when, "-" + random_string(random));
+        d->format = compression_format::uncompressed;
+        d->body = std::move(open_.rejected);
+        d->records = open_.rejected_records;
+        b->records -= open_.rejected_records;
+        in_flight_.push_back(d);
+        post(d);
+    }
     open_ = buffer{};
+    if (!b->records) return;  // every record was rejected
     in_flight_.push_back(b);
     post(b);
 }

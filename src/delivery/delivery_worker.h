@@ -109,6 +109,10 @@ private:
         std::size_t records = 0;
         std::int64_t oldest_ms = 0;
         std::map<std::string, std::uint64_t> ends;  // lane -> next after this buffer
+        // A channel's records that failed its format check (included in
+        // `records`), as dead-letter lines.
+        std::string rejected;
+        std::size_t rejected_records = 0;
     };
 
     void run();

@@ -194,7 +194,8 @@ void collector::collect_streams(std::vector<MetricFamily>& out) const {
 void collector::collect_firehose(std::vector<MetricFamily>& out) const {
     if (!src_.firehose) return;
     auto all = src_.firehose->list();
-    std::erase_if(all, [](const auto& s) { return s->deleting_since_ms.has_value(); });
+    // Channels are not delivery streams: their internal ones stay out of sight.
+    std::erase_if(all, [](const auto& s) { return s->deleting_since_ms.has_value() || s->is_channel(); });
     for (const auto& c : delivery_counters) {
         auto f = family("firehose", c.cloudwatch, kind::counter, c.help);
         for (const auto& s : all)

@@ -84,6 +84,7 @@ nlohmann::json stream_state::to_json() const {
         }
     }
     if (warm_throughput_mibps) j["warm_throughput_mibps"] = *warm_throughput_mibps;
+    if (record_distribution != "USER_PARTITION_KEY") j["record_distribution"] = record_distribution;
     return j;
 }
 
@@ -104,6 +105,7 @@ stream_state stream_state::from_json(const nlohmann::json& j) {
     s.max_record_size_kib = j.value("max_record_size_kib", 1024);
     if (j.contains("warm_throughput_mibps")) s.warm_throughput_mibps = j["warm_throughput_mibps"].get<int>();
     s.next_shard_index = j.value("next_shard_index", 0u);
+    s.record_distribution = j.value("record_distribution", std::string("USER_PARTITION_KEY"));
     s.resource_policy = j.value("resource_policy", std::string());
     if (j.contains("consumers"))
         for (auto& cj : j["consumers"]) {

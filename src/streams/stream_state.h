@@ -56,6 +56,10 @@ struct stream_state {
     std::map<std::string, std::string> tags;
     int max_record_size_kib = 1024;
     std::optional<int> warm_throughput_mibps;
+    // RecordDistributionStrategy: "USER_PARTITION_KEY" or "AUTO". AWS applies
+    // it to ON_DEMAND streams only, so a PROVISIONED stream routes by key
+    // whatever is stored (see distributes_automatically).
+    std::string record_distribution = "USER_PARTITION_KEY";
     std::uint32_t next_shard_index = 0;
     std::vector<shard_state> shards;  // by index
     std::vector<consumer_state> consumers;
@@ -71,6 +75,7 @@ struct stream_state {
     // happen while the open shards cover the whole space).
     const shard_state* route(uint128 hash) const;
     std::int64_t retention_ms() const { return std::int64_t(retention_hours) * 3600 * 1000; }
+    bool distributes_automatically() const { return stream_mode == "ON_DEMAND" && record_distribution == "AUTO"; }
     std::size_t max_record_bytes() const { return std::size_t(max_record_size_kib) * 1024; }
 
     nlohmann::json to_json() const;

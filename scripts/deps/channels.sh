@@ -1,0 +1,20 @@
+#!/usr/bin/env bash
+# The channel suite (tests/integration/channels) drives kinesd with the newest
+# release of the AWS SDK for JavaScript v3, so that an operation a new release
+# adds and kinesd lacks shows up as a failure. Its package.json asks for
+# "latest" and no lock file is kept: every run of this script takes the
+# newest release.
+#
+# New releases raise the Node.js they need. When the Node on PATH is older
+# than what the installed client declares (engines.node), this installs a
+# newer Node from the npm registry into tests/integration/channels/.node; the
+# suite's ctest command runs that one when it is there.
+set -euo pipefail
+cd "$(dirname "$0")/../../tests/integration/channels"
+npm install --no-audit --no-fund --loglevel=error --no-package-lock
+need=$(node -p 'const e = require("./node_modules/@aws-sdk/client-kinesis/package.json").engines?.node ?? ""; (e.match(/\d+/) ?? ["0"])[0]')
+have=$(node -p 'process.versions.node.split(".")[0]')
+if [ "$have" -lt "$need" ]; then
+  npm install --no-audit --no-fund --loglevel=error --no-package-lock --prefix .node "node@$need"
+  .node/node_modules/.bin/node --version
+fi

@@ -10,6 +10,7 @@
 #include "actions/firehose_common.h"
 #include "actions/handlers.h"
 #include "actions/kinesis_common.h"
+#include "actions/kinesis_tags.h"
 #include "common/random.h"
 #include "delivery/channel_format.h"
 #include "streams/encoding.h"
@@ -182,6 +183,9 @@ json description(const action_context& ctx, const delivery::delivery_stream& s) 
               {"S3DestinationConfiguration", c["S3DestinationConfiguration"]}};
     for (auto member : {"EncryptionConfiguration", "LoggingConfiguration"})
         if (c.contains(member)) d[member] = c[member];
+    // Delivery keeps being retried while S3 fails: the channel stays ACTIVE
+    // and says why its objects are late.
+    if (auto failure = s.health->current()) d["ChannelStatusReason"] = failure->details;
     return d;
 }
 
@@ -294,8 +298,7 @@ void create_channel(action_context& ctx) {
     s.source_stream_arn = stream_arn;
     s.source_role_arn = in["ServiceExecutionRoleARN"].get<std::string>();
     s.destination = worker_destination(channel["S3DestinationConfiguration"]);
-    if (in.contains("Tags"))
-        for (auto& [k, v] : in["Tags"].items()) s.tags[k] = v.get<std::string>();
+    if (in.contains("Tags")) s.tags = checked_tags(in["Tags"]);
     s.channel = channel;
 
     // The registry's check callback runs under its lock, where list() cannot

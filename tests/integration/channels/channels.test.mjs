@@ -282,6 +282,9 @@ describe('channels', () => {
       [channelInput('tpl2', 'ch-spare', 'JSON', 'NONE', { template: 'no/variables' }), () => {}],
       [channelInput('gsr', 'ch-spare', 'GSR_JSON', 'NONE'), () => {}],
       [channelInput('bucket', 'ch-spare', 'JSON', 'NONE'), (i) => { i.S3DestinationConfiguration.StorageConfiguration.BucketARN = 'bucket'; }],
+      [channelInput('tags', 'ch-spare', 'JSON', 'NONE'), (i) => {
+        i.Tags = { 'bad#key': 'v' };
+      }],
     ];
     for (const [input, change] of bad) {
       change(input);

@@ -415,3 +415,59 @@ describe('UpdateStreamRecordDistributionStrategy', () => {
     assert.equal(summary.StreamDescriptionSummary.RecordDistributionStrategy, 'AUTO');
   });
 });
+
+describe('channel states', () => {
+  // A second kinesd whose resources take time to create, update and delete.
+  let slow;
+  const slowCall = (Command, input) => slow.kinesis.send(new kinesisSdk[Command](input));
+  const statusOf = async (arn) =>
+    (await slowCall('DescribeChannelCommand', { ChannelARN: arn })).ChannelDescription.ChannelStatus;
+  const waitFor = async (arn, status) => {
+    for (let i = 0; i < 200; ++i) {
+      if (await statusOf(arn) === status) return;
+      await sleep(25);
+    }
+    assert.fail(`channel never ${status}`);
+  };
+  before(async () => {
+    slow = new Kinesd(['--create-stream-ms', '500', '--delete-stream-ms', '500', '--s3-endpoint', s3.endpoint,
+      '--s3-access-key', S3_KEY, '--s3-secret-key', S3_KEY]);
+    await slow.start();
+  });
+  after(async () => {
+    await slow.stop();
+    slow.cleanUp();
+  });
+
+  it('go CREATING, ACTIVE, UPDATING, ACTIVE, DELETING, gone', async (t) => {
+    t.after(() => { failed ||= t.failed; });
+    await slowCall('CreateStreamCommand', { StreamName: 'slow', StreamModeDetails: { StreamMode: 'ON_DEMAND' } });
+    let e = await failure(slowCall('CreateChannelCommand', channelInput('early', 'slow', 'JSON', 'NONE')));
+    assert.equal(e.name, 'ResourceInUseException');  // the stream is still CREATING
+    for (let i = 0; i < 200; ++i) {
+      const s = await slowCall('DescribeStreamSummaryCommand', { StreamName: 'slow' });
+      if (s.StreamDescriptionSummary.StreamStatus === 'ACTIVE') break;
+      await sleep(25);
+    }
+    const d = (await slowCall('CreateChannelCommand', channelInput('slow', 'slow', 'JSON', 'NONE'))).ChannelDescription;
+    assert.equal(d.ChannelStatus, 'CREATING');
+    e = await failure(slowCall('UpdateChannelCommand', { ChannelARN: d.ChannelARN,
+      S3DestinationConfiguration: { DataFreshnessInSeconds: 400 } }));
+    assert.equal(e.name, 'ResourceInUseException');
+    await waitFor(d.ChannelARN, 'ACTIVE');
+    const u = await slowCall('UpdateChannelCommand', { ChannelARN: d.ChannelARN,
+      S3DestinationConfiguration: { DataFreshnessInSeconds: 400 } });
+    assert.equal(u.ChannelDescription.ChannelStatus, 'UPDATING');
+    await waitFor(d.ChannelARN, 'ACTIVE');
+    await slowCall('DeleteChannelCommand', { ChannelARN: d.ChannelARN });
+    assert.equal(await statusOf(d.ChannelARN), 'DELETING');
+    // A DELETING channel no longer holds its stream.
+    await slowCall('DeleteStreamCommand', { StreamName: 'slow' });
+    for (let i = 0; i < 200; ++i) {
+      e = await failure(slowCall('DescribeChannelCommand', { ChannelARN: d.ChannelARN })).catch((x) => x);
+      if (e.name === 'ResourceNotFoundException') return;
+      await sleep(25);
+    }
+    assert.fail('the channel was never gone');
+  });
+});

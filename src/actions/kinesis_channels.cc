@@ -6,6 +6,7 @@
 
 #include <algorithm>
 #include <mutex>
+#include <regex>
 
 #include "actions/firehose_common.h"
 #include "actions/handlers.h"
@@ -30,29 +31,51 @@ constexpr int min_freshness_s = 300, max_freshness_s = 900;
 // AWS starts with one general purpose S3 channel per stream.
 constexpr std::size_t channels_per_stream = 1;
 
+// Patterns of the Kinesis model (botocore's service-2.json) that kinesd's
+// shared pattern table does not have.
+bool full_match(std::string_view s, const std::regex& re) { return std::regex_match(s.begin(), s.end(), re); }
+#define KINESD_MODEL_PATTERN(id, text)                                                              \
+    const pattern id{text, [](std::string_view s) {                                                \
+        static const std::regex re{text};                                                        \
+        return full_match(s, re);                                                                \
+    }}
+KINESD_MODEL_PATTERN(role_arn_pattern, R"(arn:aws[-a-z0-9]*:iam::\d{12}:role/[a-zA-Z_0-9+=,.@\-_/]+)");
+KINESD_MODEL_PATTERN(bucket_arn_pattern, R"(arn:aws[-a-z0-9]*:s3:::[a-z0-9._-]{3,63})");
+KINESD_MODEL_PATTERN(key_template_pattern, R"([0-9A-Za-z!\-_'.*()\/=:{}]+)");
+KINESD_MODEL_PATTERN(error_prefix_pattern, R"([0-9A-Za-z!\-_'.*()\/]+)");
+KINESD_MODEL_PATTERN(channel_arn_pattern, R"(arn:aws.*:kinesis:.*:\d{12}:channel/\S+)");
+KINESD_MODEL_PATTERN(stream_id_pattern, R"([a-z0-9]{20}-[a-z0-9]{3})");
+KINESD_MODEL_PATTERN(log_group_pattern, R"([\.\-_/#A-Za-z0-9]+)");
+KINESD_MODEL_PATTERN(log_stream_pattern, R"([^:*]*)");
+KINESD_MODEL_PATTERN(schema_arn_pattern,
+                     R"(arn:aws[-a-z0-9]*:glue:[-a-z0-9]+:\d{12}:schema/[-a-zA-Z0-9_$#.]+/[-a-zA-Z0-9_$#.]+)");
+#undef KINESD_MODEL_PATTERN
+
 const field name_field{.name = "ChannelName", .required = true, .min_length = 1, .max_length = 128,
                        .regex = &patterns::stream_name};
-const field arn_field{.name = "ChannelARN", .required = true, .min_length = 1, .max_length = 2048};
+const field arn_field{.name = "ChannelARN", .required = true, .min_length = 1, .max_length = 2048,
+                      .regex = &channel_arn_pattern};
 
 const shape record_configuration_shape = {
     {.name = "RecordFormatType", .required = true, .enum_values = {"GSR_JSON", "JSON", "STRING", "BYTE_ARRAY"}},
-    {.name = "GSRSchemaARN", .min_length = 1, .max_length = 512},
+    {.name = "GSRSchemaARN", .min_length = 1, .max_length = 512, .regex = &schema_arn_pattern},
 };
 const shape stream_configuration_shape = {
     {.name = "StreamARN", .required = true, .min_length = 1, .max_length = 2048, .regex = &patterns::stream_arn},
-    {.name = "RecordConfiguration", .type = field_type::structure, .members = &record_configuration_shape},
+    {.name = "RecordConfiguration", .type = field_type::structure, .required = true,
+     .members = &record_configuration_shape},
 };
 const shape dlq_shape = {
-    {.name = "BucketARN", .required = true, .min_length = 1, .max_length = 2048},
+    {.name = "BucketARN", .required = true, .min_length = 1, .max_length = 2048, .regex = &bucket_arn_pattern},
     {.name = "ExpectedBucketOwner", .required = true, .min_length = 12, .max_length = 12,
      .regex = &patterns::digits},
-    {.name = "ErrorOutputPrefix", .min_length = 0, .max_length = 1024},
+    {.name = "ErrorOutputPrefix", .min_length = 1, .max_length = 512, .regex = &error_prefix_pattern},
 };
 const shape storage_shape = {
-    {.name = "BucketARN", .required = true, .min_length = 1, .max_length = 2048},
+    {.name = "BucketARN", .required = true, .min_length = 1, .max_length = 2048, .regex = &bucket_arn_pattern},
     {.name = "ExpectedBucketOwner", .required = true, .min_length = 12, .max_length = 12,
      .regex = &patterns::digits},
-    {.name = "OutputKeyTemplate", .min_length = 1, .max_length = 1024},
+    {.name = "OutputKeyTemplate", .min_length = 1, .max_length = 1024, .regex = &key_template_pattern},
     {.name = "StorageClass", .enum_values = {"STANDARD", "INTELLIGENT_TIERING", "GLACIER_IR"}},
     {.name = "CompressionType", .required = true, .enum_values = {"NONE", "GZIP", "ZSTD"}},
 };
@@ -67,8 +90,8 @@ const shape encryption_shape = {
 };
 const shape cloudwatch_shape = {
     {.name = "Enabled", .type = field_type::boolean, .required = true},
-    {.name = "LogGroupName", .min_length = 1, .max_length = 512},
-    {.name = "LogStreamName", .min_length = 1, .max_length = 512},
+    {.name = "LogGroupName", .min_length = 1, .max_length = 512, .regex = &log_group_pattern},
+    {.name = "LogStreamName", .min_length = 1, .max_length = 512, .regex = &log_stream_pattern},
 };
 const shape logging_shape = {
     {.name = "CloudWatchLogs", .type = field_type::structure, .required = true, .members = &cloudwatch_shape},
@@ -79,14 +102,15 @@ const shape freshness_update_shape = {
 
 const shape create_shape = {
     name_field,
-    {.name = "ServiceExecutionRoleARN", .required = true, .min_length = 1, .max_length = 2048},
-    {.name = "StreamConfigurationList", .type = field_type::list, .required = true,
-     .members = &stream_configuration_shape},
+    {.name = "ServiceExecutionRoleARN", .required = true, .min_length = 1, .max_length = 512,
+     .regex = &role_arn_pattern},
+    {.name = "StreamConfigurationList", .type = field_type::list, .required = true, .min_length = 1,
+     .max_length = 10000, .members = &stream_configuration_shape},
     {.name = "S3DestinationConfiguration", .type = field_type::structure, .members = &s3_destination_shape},
     // Accepted as any structure: it is refused whole (see refuse_s3_tables).
     {.name = "S3TablesDestinationConfiguration", .type = field_type::structure},
     {.name = "EncryptionConfiguration", .type = field_type::structure, .members = &encryption_shape},
-    {.name = "Tags", .type = field_type::map, .max_length = 200},
+    {.name = "Tags", .type = field_type::map, .min_length = 1, .max_length = 200},
     {.name = "LoggingConfiguration", .type = field_type::structure, .members = &logging_shape},
 };
 const shape arn_shape = {arn_field};
@@ -95,7 +119,8 @@ const shape stream_filter_shape = {
     {.name = "StreamCreationTimestamp", .type = field_type::timestamp},
 };
 const shape list_shape = {
-    {.name = "StreamFilter", .type = field_type::list, .members = &stream_filter_shape},
+    {.name = "StreamFilter", .type = field_type::list, .min_length = 1, .max_length = 10000,
+     .members = &stream_filter_shape},
     {.name = "MaxResults", .type = field_type::integer, .min_value = 1, .max_value = 10000},
     {.name = "NextToken", .min_length = 1, .max_length = 1048576},
 };
@@ -120,14 +145,6 @@ int checked_freshness(const json& config) {
                                           " and " + std::to_string(max_freshness_s) + " seconds; got " +
                                           std::to_string(v) + ".");
     return v;
-}
-
-void check_bucket_arn(const std::string& member, const std::string& arn) {
-    auto pos = arn.find(":s3:::");
-    if (arn.rfind("arn:", 0) != 0 || pos == std::string::npos || pos + 6 == arn.size() ||
-        arn.find('/', pos) != std::string::npos)
-        throw api_error::invalid_argument(member + " " + arn + " is not a general purpose Amazon S3 bucket ARN "
-                                          "(arn:aws:s3:::<bucket>).");
 }
 
 // ---- keys, ARNs, status -----------------------------------------------------
@@ -223,7 +240,6 @@ json s3_destination(const json& config) {
     json d = config;
     d["DataFreshnessInSeconds"] = checked_freshness(config);
     const auto& storage = config["StorageConfiguration"];
-    check_bucket_arn("BucketARN", storage["BucketARN"].get<std::string>());
     if (storage.contains("OutputKeyTemplate"))
         if (auto error = delivery::key_template_error(storage["OutputKeyTemplate"].get<std::string>()))
             throw api_error::invalid_argument(*error);
@@ -231,7 +247,6 @@ json s3_destination(const json& config) {
         d["DeadLetterQueueS3Configuration"] = {{"BucketARN", storage["BucketARN"]},
                                                {"ExpectedBucketOwner", storage["ExpectedBucketOwner"]}};
     auto& dlq = d["DeadLetterQueueS3Configuration"];
-    check_bucket_arn("DeadLetterQueueS3Configuration.BucketARN", dlq["BucketARN"].get<std::string>());
     if (!dlq.contains("ErrorOutputPrefix")) dlq["ErrorOutputPrefix"] = delivery::default_error_output_prefix;
     return d;
 }
@@ -257,8 +272,6 @@ void create_channel(action_context& ctx) {
         throw api_error::invalid_argument("StreamConfigurationList must hold exactly one stream; it holds " +
                                           std::to_string(streams_in.size()) + ".");
     const auto& sc = streams_in[0];
-    if (!sc.contains("RecordConfiguration"))
-        throw api_error::invalid_argument("RecordConfiguration is required for a general purpose S3 destination.");
     auto format = sc["RecordConfiguration"]["RecordFormatType"].get<std::string>();
     if (!delivery::parse_record_format(format))
         throw api_error::invalid_argument("RecordFormatType " + format +

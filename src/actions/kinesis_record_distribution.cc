@@ -15,7 +15,7 @@ using namespace kinesis;
 
 const shape update_shape = {
     members::stream_arn(true),
-    {.name = "StreamId", .min_length = 1, .max_length = 128},
+    {.name = "StreamId", .min_length = 1, .max_length = 24},
     {.name = "RecordDistributionStrategy", .required = true, .enum_values = {"AUTO", "USER_PARTITION_KEY"}},
 };
 

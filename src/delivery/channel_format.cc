@@ -35,9 +35,10 @@ time_parts parts_of(std::chrono::system_clock::time_point when) {
 constexpr std::array<std::string_view, 9> variables = {"channel-name", "channel-id", "yyyy", "YY", "MM",
                                                       "dd",           "HH",         "mm",   "extension"};
 
+// The model's OutputKeyTemplate characters, less the variable syntax.
 bool literal_char(char c) {
     return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-           std::string_view("/_-.+=").find(c) != std::string_view::npos;
+           std::string_view("/_-.'*()=:").find(c) != std::string_view::npos;
 }
 
 // Expands the template; `unique` goes before a final !{extension}, else last.
@@ -145,7 +146,7 @@ std::optional<std::string> key_template_error(std::string_view tpl) {
             continue;
         }
         if (!literal_char(tpl[i]))
-            return "OutputKeyTemplate may hold only letters, digits and / _ - . + = outside variables, not '" +
+            return "OutputKeyTemplate may hold only letters, digits and / _ - . ' * ( ) = : outside variables, not '" +
                    std::string(1, tpl[i]) + "'.";
         ++i;
     }

@@ -281,7 +281,6 @@ describe('channels', () => {
       [channelInput('tpl', 'ch-spare', 'JSON', 'NONE', { template: '!{nope}/x' }), () => {}],
       [channelInput('tpl2', 'ch-spare', 'JSON', 'NONE', { template: 'no/variables' }), () => {}],
       [channelInput('gsr', 'ch-spare', 'GSR_JSON', 'NONE'), () => {}],
-      [channelInput('bucket', 'ch-spare', 'JSON', 'NONE'), (i) => { i.S3DestinationConfiguration.StorageConfiguration.BucketARN = 'bucket'; }],
       [channelInput('tags', 'ch-spare', 'JSON', 'NONE'), (i) => {
         i.Tags = { 'bad#key': 'v' };
       }],
@@ -291,6 +290,13 @@ describe('channels', () => {
       e = await failure(call('CreateChannelCommand', input));
       assert.equal(e.name, 'InvalidArgumentException', `${input.ChannelName}: ${e.name} ${e.message}`);
     }
+    // What the model's patterns refuse is a ValidationException.
+    const invalid = channelInput('bucket', 'ch-spare', 'JSON', 'NONE');
+    invalid.S3DestinationConfiguration.StorageConfiguration.BucketARN = 'bucket';
+    invalid.ServiceExecutionRoleARN = 'role';
+    e = await failure(call('CreateChannelCommand', invalid));
+    assert.equal(e.name, 'ValidationException');
+    assert.match(e.message, /^2 validation errors detected: .*serviceExecutionRoleARN.*bucketARN/);
     await call('CreateStreamCommand', { StreamName: 'ch-provisioned', ShardCount: 1 });
     e = await failure(call('CreateChannelCommand', channelInput('prov', 'ch-provisioned', 'JSON', 'NONE')));
     assert.equal(e.name, 'InvalidArgumentException');

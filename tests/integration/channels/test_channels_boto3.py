@@ -50,7 +50,7 @@ class ChannelsBoto3Test(ServerLogOnFailure):
             StreamConfigurationList=[{"StreamARN": stream_arn(stream),
                                       "RecordConfiguration": {"RecordFormatType": "STRING"}}],
             S3DestinationConfiguration={"StorageConfiguration": {
-                "BucketARN": "arn:aws:s3:::b", "ExpectedBucketOwner": ACCOUNT, "CompressionType": "ZSTD"}},
+                "BucketARN": "arn:aws:s3:::channel-bucket", "ExpectedBucketOwner": ACCOUNT, "CompressionType": "ZSTD"}},
         )["ChannelDescription"]
         arn = created["ChannelARN"]
         described = self.kinesis.describe_channel(ChannelARN=arn)["ChannelDescription"]

@@ -54,8 +54,8 @@ TEST(channel_format, dead_letter_key) {
 
 TEST(channel_format, key_template_rules) {
     EXPECT_FALSE(key_template_error(default_key_template));
-    EXPECT_FALSE(key_template_error("a/!{yyyy}/b=c+d_e.f"));
+    EXPECT_FALSE(key_template_error("a/!{yyyy}/b=c:d_e.f(1)*'"));
     for (const char* bad : {"", "/!{yyyy}", "!{yyyy}/", "a/../!{yyyy}", "!{yyyy", "!{nope}", "plain/text",
-                            "a b/!{yyyy}"})
+                            "a b/!{yyyy}", "a+b/!{yyyy}", "x}/!{yyyy}"})
         EXPECT_TRUE(key_template_error(bad)) << bad;
 }

@@ -463,10 +463,40 @@ bool valid_stream_name(std::string_view name) {
     return name.size() <= max_stream_name_length && patterns::stream_name.matches(name);
 }
 
+// A missing PartitionKey passes here; the callers decide whether it may be
+// missing (see partition_key_rule).
 bool valid_record(const std::optional<std::string_view>& data, const std::optional<std::string_view>& key,
                   const std::optional<std::string_view>& hash_key) {
-    return data && std::int64_t(data->size()) <= model_max_data_bytes && key && !key->empty() &&
-           key->size() <= max_partition_key_length && (!hash_key || patterns::hash_key.matches(*hash_key));
+    return data && std::int64_t(data->size()) <= model_max_data_bytes && (!key || !key->empty()) &&
+           (!key || key->size() <= max_partition_key_length) && (!hash_key || patterns::hash_key.matches(*hash_key));
+}
+
+// Records may leave PartitionKey out only on a stream that places them
+// itself (AUTO record distribution). Elsewhere the general path answers
+// with the shape's ValidationException, as before. When the registry is
+// busy the question waits for the write's own lookup (missing_key_error).
+enum class key_rule { required, optional, undecided };
+key_rule partition_key_rule(action_context& ctx, const std::string& key) {
+    bool busy = false;
+    auto s = ctx.io_thread ? ctx.svc.streams().try_find(key, busy) : ctx.svc.streams().find(key);
+    if (busy) return key_rule::undecided;
+    return s && s->distributes_automatically() ? key_rule::optional : key_rule::required;
+}
+
+// The shape's answer to missing PartitionKeys (1-based record positions,
+// empty for PutRecord), for a stream found not to be AUTO after all.
+api_error missing_key_error(const std::vector<std::size_t>& positions) {
+    std::vector<std::string> items;
+    auto item = [](const std::string& path) {
+        return "Value null at '" + path + "' failed to satisfy constraint: Member must not be null";
+    };
+    if (positions.empty()) items.push_back(item("partitionKey"));
+    for (auto p : positions)
+        if (items.size() < 10) items.push_back(item("records." + std::to_string(p) + ".member.partitionKey"));
+    std::string message = std::to_string(items.size()) +
+                          (items.size() == 1 ? " validation error detected: " : " validation errors detected: ");
+    for (std::size_t i = 0; i < items.size(); ++i) message += (i ? "; " : "") + items[i];
+    return api_error::validation(std::move(message));
 }
 
 // Layout positions: members first, then record members.
@@ -512,18 +542,23 @@ bool put_records_fast(action_context& ctx, std::string& body) {
     const auto& name = in->members[put_records_stream_name];
     bool valid = name && !in->members[put_records_stream_arn] && valid_stream_name(*name) && in->has_records &&
                  !in->records.empty() && in->records.size() <= max_put_records_entries;
+    std::vector<std::size_t> keyless;  // 1-based positions
     for (std::size_t i = 0; valid && i < in->records.size(); ++i) {
         const auto& r = in->records[i];
         valid = valid_record(r[entry_data], r[entry_partition_key], r[entry_explicit_hash_key]);
+        if (!r[entry_partition_key]) keyless.push_back(i + 1);
     }
+    if (valid && !keyless.empty() && partition_key_rule(ctx, ctx.key(*name)) == key_rule::required) valid = false;
     if (!valid) return give_back(put_records_layout, ctx.format, *in, body);
     std::vector<record_in> records;
     records.reserve(in->records.size());
     for (const auto& r : in->records)
-        records.push_back({*r[entry_data], *r[entry_partition_key], r[entry_explicit_hash_key]});
+        records.push_back({*r[entry_data], r[entry_partition_key].value_or(std::string_view()),
+                           r[entry_explicit_hash_key]});
     with_writable_stream(ctx, ctx.key(*name),
-                         [in = std::move(in), records = std::move(records)](
+                         [in = std::move(in), records = std::move(records), keyless = std::move(keyless)](
                              action_context& c, const std::string& name, const streams::stream_snapshot& s) mutable {
+                             if (!keyless.empty() && !s->distributes_automatically()) throw missing_key_error(keyless);
                              write_batch(c, name, s, std::move(in), std::move(records));
                          });
     return true;
@@ -538,11 +573,16 @@ bool put_record_fast(action_context& ctx, std::string& body) {
         !valid_record(m[put_record_data], m[put_record_partition_key], m[put_record_explicit_hash_key]) ||
         (m[put_record_ordering] && !patterns::sequence_number.matches(*m[put_record_ordering])))
         return give_back(put_record_layout, ctx.format, *in, body);
-    record_in record{*m[put_record_data], *m[put_record_partition_key], m[put_record_explicit_hash_key]};
+    const bool keyless = !m[put_record_partition_key];
+    if (keyless && partition_key_rule(ctx, ctx.key(*name)) == key_rule::required)
+        return give_back(put_record_layout, ctx.format, *in, body);
+    record_in record{*m[put_record_data], m[put_record_partition_key].value_or(std::string_view()),
+                     m[put_record_explicit_hash_key]};
     auto ordering = m[put_record_ordering];
     with_writable_stream(ctx, ctx.key(*name),
-                         [in = std::move(in), record, ordering](action_context& c, const std::string& name,
-                                                                const streams::stream_snapshot& s) {
+                         [in = std::move(in), record, ordering, keyless](
+                             action_context& c, const std::string& name, const streams::stream_snapshot& s) {
+                             if (keyless && !s->distributes_automatically()) throw missing_key_error({});
                              write_one(c, name, s, in, record, ordering);
                          });
     return true;

@@ -394,9 +394,27 @@ describe('UpdateStreamRecordDistributionStrategy', () => {
     const after = await call('DescribeStreamSummaryCommand', { StreamName: 'rd-auto' });
     assert.equal(after.StreamDescriptionSummary.RecordDistributionStrategy, 'AUTO');
     assert.ok((await shardsOf()).size > 1);
+    // The newest model makes PartitionKey optional; AUTO streams take records without one.
+    const keyless = await call('PutRecordsCommand', { StreamName: 'rd-auto',
+      Records: Array.from({ length: 32 }, (_, i) => ({ Data: Buffer.from(`k${i}`) })) });
+    assert.equal(keyless.FailedRecordCount, 0);
+    assert.ok(new Set(keyless.Records.map((r) => r.ShardId)).size > 1);
+    const one = await call('PutRecordCommand', { StreamName: 'rd-auto', Data: Buffer.from('solo') });
+    const iterator = (await call('GetShardIteratorCommand', { StreamName: 'rd-auto', ShardId: one.ShardId,
+      ShardIteratorType: 'AT_SEQUENCE_NUMBER', StartingSequenceNumber: one.SequenceNumber })).ShardIterator;
+    const read = await call('GetRecordsCommand', { ShardIterator: iterator, Limit: 1 });
+    assert.equal(Buffer.from(read.Records[0].Data).toString(), 'solo');
+
     await call('UpdateStreamRecordDistributionStrategyCommand', { StreamARN: streamArn('rd-auto'),
       RecordDistributionStrategy: 'USER_PARTITION_KEY' });
     assert.equal((await shardsOf()).size, 1);
+    let e = await failure(call('PutRecordCommand', { StreamName: 'rd-auto', Data: Buffer.from('x') }));
+    assert.equal(e.name, 'ValidationException');
+    assert.match(e.message, /at 'partitionKey' failed to satisfy constraint: Member must not be null/);
+    e = await failure(call('PutRecordsCommand', { StreamName: 'rd-auto',
+      Records: [{ Data: Buffer.from('a'), PartitionKey: 'p' }, { Data: Buffer.from('b') }] }));
+    assert.equal(e.name, 'ValidationException');
+    assert.match(e.message, /^1 validation error detected: .*'records\.2\.member\.partitionKey'/);
   });
 
   it('is refused for provisioned and missing streams', async (t) => {

@@ -198,8 +198,10 @@ json description(const action_context& ctx, const delivery::delivery_stream& s) 
               {"ServiceExecutionRoleARN", c["ServiceExecutionRoleARN"]},
               {"StreamConfigurationList", std::move(streams)},
               {"S3DestinationConfiguration", c["S3DestinationConfiguration"]}};
-    for (auto member : {"EncryptionConfiguration", "LoggingConfiguration"})
-        if (c.contains(member)) d[member] = c[member];
+    if (c.contains("EncryptionConfiguration")) d["EncryptionConfiguration"] = c["EncryptionConfiguration"];
+    // The model requires LoggingConfiguration in a description: logging off
+    // when none was given.
+    d["LoggingConfiguration"] = c.value("LoggingConfiguration", json{{"CloudWatchLogs", {{"Enabled", false}}}});
     // Delivery keeps being retried while S3 fails: the channel stays ACTIVE
     // and says why its objects are late.
     if (auto failure = s.health->current()) d["ChannelStatusReason"] = failure->details;
@@ -435,6 +437,32 @@ std::size_t channel_count(const action_context& ctx, const std::string& stream_k
     for (auto& s : reg->list())
         if (s->is_channel() && !s->deleting_since_ms && s->source_stream_arn == arn) ++n;
     return n;
+}
+
+bool is_channel_arn(std::string_view arn) { return arn.find(":channel/") != std::string_view::npos; }
+
+void tag_channel(const action_context& ctx, const std::string& arn, const std::map<std::string, std::string>& tags) {
+    auto s = require_channel(ctx, arn);
+    firehose::registry(ctx).update(s->name, [&](delivery::delivery_stream& d) {
+        auto merged = d.tags;
+        for (auto& [k, v] : tags) merged[k] = v;
+        // As for streams.
+        if (merged.size() > 50)
+            throw api_error::invalid_argument("Failed to add tags to resource " + arn +
+                                              " because a given resource cannot have more than 50 tags.");
+        d.tags = std::move(merged);
+    });
+}
+
+void untag_channel(const action_context& ctx, const std::string& arn, const std::vector<std::string>& keys) {
+    auto s = require_channel(ctx, arn);
+    firehose::registry(ctx).update(s->name, [&](delivery::delivery_stream& d) {
+        for (auto& k : keys) d.tags.erase(k);
+    });
+}
+
+std::map<std::string, std::string> channel_tags(const action_context& ctx, const std::string& arn) {
+    return require_channel(ctx, arn)->tags;
 }
 
 }  // namespace kinesis

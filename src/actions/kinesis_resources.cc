@@ -3,6 +3,7 @@
 // DeleteResourcePolicy; and the account-level DescribeAccountSettings /
 // UpdateAccountSettings.
 #include "actions/handlers.h"
+#include "actions/kinesis_channels.h"
 #include "actions/kinesis_common.h"
 #include "actions/kinesis_tags.h"
 
@@ -31,7 +32,13 @@ const shape tag_resource_shape = {
     resource_arn(),
 };
 
+const std::string& resource_of(const action_context& ctx) { return ctx.input["ResourceARN"].get_ref<const std::string&>(); }
+
 void tag_resource(action_context& ctx) {
+    if (is_channel_arn(resource_of(ctx))) {
+        tag_channel(ctx, resource_of(ctx), checked_tags(ctx.input["Tags"]));
+        return ctx.reply->ok_empty();
+    }
     auto name = stream_of_resource(ctx);
     require_stream(ctx, name);
     auto tags = checked_tags(ctx.input["Tags"]);
@@ -54,6 +61,10 @@ const shape untag_resource_shape = {
 };
 
 void untag_resource(action_context& ctx) {
+    if (is_channel_arn(resource_of(ctx))) {
+        untag_channel(ctx, resource_of(ctx), ctx.input["TagKeys"].get<std::vector<std::string>>());
+        return ctx.reply->ok_empty();
+    }
     auto name = stream_of_resource(ctx);
     require_stream(ctx, name);
     ctx.svc.streams().update(name, [&](stream_state& s) {
@@ -65,9 +76,10 @@ void untag_resource(action_context& ctx) {
 const shape resource_only_shape = {resource_arn()};
 
 void list_tags_for_resource(action_context& ctx) {
-    auto s = require_stream(ctx, stream_of_resource(ctx));
+    const auto all = is_channel_arn(resource_of(ctx)) ? channel_tags(ctx, resource_of(ctx))
+                                                      : require_stream(ctx, stream_of_resource(ctx))->tags;
     json tags = json::array();
-    for (auto& [k, v] : s->tags) tags.push_back({{"Key", k}, {"Value", v}});
+    for (auto& [k, v] : all) tags.push_back({{"Key", k}, {"Value", v}});
     ctx.reply->ok({{"Tags", std::move(tags)}});
 }
 

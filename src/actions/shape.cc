@@ -360,10 +360,14 @@ bool kinesis_arn(std::string_view s, bool any_before_stream) {
         if (s[pos] != ':' || pos + 13 >= s.size()) continue;
         if (!all_digits(s.substr(pos + 1, 12)) || s[pos + 13] != ':') continue;
         auto rest = s.substr(pos + 14);
-        auto st = rest.find("stream/");
-        if (st == std::string_view::npos) continue;
-        if (!any_before_stream && st != 0) continue;
-        if (no_space(rest.substr(st + 7))) return true;
+        if (!any_before_stream) {
+            if (rest.substr(0, 7) == "stream/" && no_space(rest.substr(7))) return true;
+            continue;
+        }
+        // A resource ARN names a stream (or its consumer), a channel or a queue.
+        for (std::string_view kind : {"stream/", "channel/", "queue/"})
+            for (auto st = rest.find(kind); st != std::string_view::npos; st = rest.find(kind, st + 1))
+                if (no_space(rest.substr(st + kind.size()))) return true;
     }
     return false;
 }
@@ -372,7 +376,7 @@ bool kinesis_arn(std::string_view s, bool any_before_stream) {
 const pattern stream_name{"[a-zA-Z0-9_.-]+", name_chars};
 const pattern firehose_name{"[a-zA-Z0-9_.-]+", name_chars};
 const pattern stream_arn{"arn:aws.*:kinesis:.*:\\d{12}:stream/\\S+", [](std::string_view s) { return kinesis_arn(s, false); }};
-const pattern resource_arn{"arn:aws.*:kinesis:.*:\\d{12}:.*stream/\\S+",
+const pattern resource_arn{"arn:aws.*:kinesis:.*:\\d{12}:.*(stream|channel|queue)/\\S+",
                            [](std::string_view s) { return kinesis_arn(s, true); }};
 const pattern hash_key{"0|([1-9]\\d{0,38})", [](std::string_view s) { return bounded_decimal(s, 39); }};
 const pattern sequence_number{"0|([1-9]\\d{0,128})", [](std::string_view s) { return bounded_decimal(s, 129); }};

@@ -58,7 +58,7 @@ void validate(const shape& s, nlohmann::json& request, codec::wire_format format
 namespace patterns {
 extern const pattern stream_name;     // [a-zA-Z0-9_.-]+
 extern const pattern stream_arn;      // arn:aws.*:kinesis:.*:\d{12}:stream/\S+
-extern const pattern resource_arn;    // arn:aws.*:kinesis:.*:\d{12}:.*stream/\S+
+extern const pattern resource_arn;    // arn:aws.*:kinesis:.*:\d{12}:.*(stream|channel|queue)/\S+
 extern const pattern hash_key;        // 0|([1-9]\d{0,38})
 extern const pattern sequence_number; // 0|([1-9]\d{0,128})
 extern const pattern firehose_name;   // [a-zA-Z0-9_.-]+

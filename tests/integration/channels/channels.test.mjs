@@ -313,6 +313,21 @@ describe('channels', () => {
     assert.equal(e.name, 'InvalidArgumentException');
   });
 
+  it('tags channels by ARN', async (t) => {
+    t.after(() => { failed ||= t.failed; });
+    const arn = channels.bytes.ChannelARN;
+    await call('TagResourceCommand', { ResourceARN: arn, Tags: { team: 'data', tier: 'gold' } });
+    await call('UntagResourceCommand', { ResourceARN: arn, TagKeys: ['tier'] });
+    const listed = await call('ListTagsForResourceCommand', { ResourceARN: arn });
+    assert.deepEqual(listed.Tags, [{ Key: 'team', Value: 'data' }]);
+    const e = await failure(call('ListTagsForResourceCommand',
+      { ResourceARN: `arn:aws:kinesis:us-east-1:${ACCOUNT}:channel/nope` }));
+    assert.equal(e.name, 'ResourceNotFoundException');
+    // The model requires LoggingConfiguration in a description.
+    const d = (await call('DescribeChannelCommand', { ChannelARN: arn })).ChannelDescription;
+    assert.deepEqual(d.LoggingConfiguration, { CloudWatchLogs: { Enabled: false } });
+  });
+
   it('updates the freshness', async (t) => {
     t.after(() => { failed ||= t.failed; });
     const updated = await call('UpdateChannelCommand', { ChannelARN: channels.json.ChannelARN,

@@ -20,9 +20,19 @@ field resource_arn() {
             .regex = &patterns::resource_arn};
 }
 
+const std::string& resource_of(const action_context& ctx) { return ctx.input["ResourceARN"].get_ref<const std::string&>(); }
+
 // The stream a ResourceARN names (a consumer ARN names its stream too).
+// Channels have tags here (see kinesis_channels.h) but no resource
+// policies; queues do not exist in kinesd.
 std::string stream_of_resource(const action_context& ctx) {
-    return stream_of_arn(ctx, ctx.input["ResourceARN"].get<std::string>());
+    const auto& arn = resource_of(ctx);
+    if (is_channel_arn(arn)) {
+        channel_tags(ctx, arn);  // ResourceNotFoundException when there is no such channel
+        throw api_error::invalid_argument("kinesd does not support resource policies on channels (" + arn + ").");
+    }
+    if (arn.find(":queue/") != std::string::npos) throw api_error::resource_not_found("Queue " + arn + " not found.");
+    return stream_of_arn(ctx, arn);
 }
 
 const field tag_key_field{.name = "member", .min_length = 1, .max_length = 128};
@@ -31,8 +41,6 @@ const shape tag_resource_shape = {
     {.name = "Tags", .type = field_type::map, .required = true, .min_length = 1, .max_length = 200},
     resource_arn(),
 };
-
-const std::string& resource_of(const action_context& ctx) { return ctx.input["ResourceARN"].get_ref<const std::string&>(); }
 
 void tag_resource(action_context& ctx) {
     if (is_channel_arn(resource_of(ctx))) {

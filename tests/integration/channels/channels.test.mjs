@@ -323,6 +323,11 @@ describe('channels', () => {
     const e = await failure(call('ListTagsForResourceCommand',
       { ResourceARN: `arn:aws:kinesis:us-east-1:${ACCOUNT}:channel/nope` }));
     assert.equal(e.name, 'ResourceNotFoundException');
+    const p = await failure(call('PutResourcePolicyCommand', { ResourceARN: arn, Policy: '{}' }));
+    assert.equal(p.name, 'InvalidArgumentException');
+    const q = await failure(call('ListTagsForResourceCommand',
+      { ResourceARN: `arn:aws:kinesis:us-east-1:${ACCOUNT}:queue/q` }));
+    assert.equal(q.name, 'ResourceNotFoundException');
     // The model requires LoggingConfiguration in a description.
     const d = (await call('DescribeChannelCommand', { ChannelARN: arn })).ChannelDescription;
     assert.deepEqual(d.LoggingConfiguration, { CloudWatchLogs: { Enabled: false } });

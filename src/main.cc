@@ -45,6 +45,7 @@
 #include "common/random.h"
 #include "config/config.h"
 #include "delivery/delivery_manager.h"
+#include "functions/function_registry.h"
 #include "delivery/firehose_registry.h"
 #include "actions/action.h"
 #include "http/io_loop.h"
@@ -475,6 +476,8 @@ int main(int argc, char** argv) {
     kinesd::config::parse_result parsed;
     try {
         parsed = kinesd::config::load(argc, argv, environment());
+        // Refuse a bad function name or URL at start, not at first use.
+        kinesd::functions::function_registry(parsed.values.region, parsed.values.account_id, parsed.values.functions);
     } catch (const std::exception& e) {
         std::cerr << "kinesd: " << e.what() << "\n";
         return 2;

@@ -4,6 +4,7 @@
 //   defaults < config file (--config / KINESD_CONFIG) < KINESD_* env < flags.
 // `kinesd --help` prints the table (see settings_table in config.cc).
 #include <cstdint>
+#include <map>
 #include <string>
 #include <vector>
 
@@ -68,6 +69,11 @@ struct settings {
     // lifecycle: how long a SIGTERM/SIGINT shutdown may take, Firehose flush
     // included; past it kinesd exits with exit_shutdown_timeout
     std::int64_t shutdown_timeout_ms = 30000;
+    // functions kinesd may invoke (Firehose transformation, event source
+    // mappings): name -> invoke URL. Each source adds to or replaces the
+    // names it gives: --function NAME=URL (repeatable), KINESD_FUNCTIONS as
+    // NAME=URL,NAME=URL, config key "functions" as an object.
+    std::map<std::string, std::string> functions;
     std::string config_file;
 };
 

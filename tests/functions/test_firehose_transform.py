@@ -8,7 +8,9 @@ absent, ProcessingFailed records and the records of a function that raises or
 answers unknown recordIds in processing-failed/ as error documents, the
 transformation event of a Kinesis stream source with kinesisRecordMetadata,
 and the processor's validation at CreateDeliveryStream and UpdateDestination.
-Records per second through a transforming stream are printed, not asserted.
+A kill -9 while the transformed batch is on its way to S3 loses nothing: the
+records are transformed again after the restart. Records per second through
+a transforming stream are printed, not asserted.
 """
 import base64
 import json
@@ -22,7 +24,9 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, "..", "integration"))
 sys.path.insert(0, HERE)
 
-from firehose_helpers import DELIVERY_TIMEOUT, ROLE_ARN, FirehoseTestCase, bucket_arn  # noqa: E402
+from firehose_helpers import (DELIVERY_TIMEOUT, ROLE_ARN, FirehoseTestCase, HoldingProxy, S3Server,  # noqa: E402
+                              bucket_arn)
+from kinesd_server import KinesdServer  # noqa: E402
 from kinesis_helpers import (ACCOUNT, REGION, create_stream, stream_arn, unique_name,  # noqa: E402
                              wait_until)
 from lambda_runtime import LambdaRuntime, have_runtime  # noqa: E402
@@ -275,6 +279,67 @@ class TransformTest(FirehoseTestCase):
         self.assertEqual(len(delivered), count)
         print("\nthroughput: %d records of ~110 bytes put and delivered transformed in %.2f s: %.0f records/s"
               % (count, elapsed, count / elapsed), file=sys.stderr)
+
+
+class TransformCrashTest(FirehoseTestCase):
+    """S3 is reached through a proxy that holds uploads: kinesd is killed
+    after the function answered and before S3 has the object."""
+
+    @classmethod
+    def setUpClass(cls):
+        missing = have_runtime()
+        if missing:
+            raise RuntimeError(missing)
+        cls.event_log = tempfile.NamedTemporaryFile(prefix="crash-events-", suffix=".jsonl", delete=False).name
+        cls.runtime = LambdaRuntime(HANDLERS, "transform.handler", env={"EVENT_LOG": cls.event_log}).start()
+        cls.kinesd_args = ("--function", "transform=" + cls.runtime.invoke_url)
+        cls.s3_server = S3Server()
+        cls.s3 = cls.s3_server.client()
+        cls.proxy = HoldingProxy(cls.s3_server.port)
+        cls.server = None
+        try:
+            cls.server = KinesdServer(extra_args=cls.server_args(cls.proxy.endpoint))
+        except Exception:
+            cls.proxy.close()
+            cls.s3_server.close()
+            cls.runtime.close()
+            raise
+        cls.connect()
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.proxy.release()
+        try:
+            super().tearDownClass()
+        finally:
+            cls.proxy.close()
+            cls.runtime.close()
+            os.unlink(cls.event_log)
+
+    def invoked_with(self, name):
+        with open(self.event_log) as f:
+            events = [json.loads(line) for line in f if line.strip()]
+        return [base64.b64decode(r["data"]) for e in events if e["deliveryStreamArn"].endswith("/" + name)
+                for r in e["records"]]
+
+    def test_kill9_after_transformation_redelivers(self):
+        bucket = self.new_bucket()
+        name = self.create_direct(bucket, ProcessingConfiguration=lambda_processing("transform"))
+        payloads = [b"c-%d" % i for i in range(50)]
+        self.put_batch(name, payloads)
+        wait_until(lambda: len(self.invoked_with(name)) >= len(payloads), "the function to see every record",
+                   DELIVERY_TIMEOUT, 0.1)
+        self.assertTrue(self.proxy.connected.wait(DELIVERY_TIMEOUT), "no upload was attempted")
+        self.assertEqual(self.keys(bucket), [])  # held: S3 has seen nothing
+        self.server.kill9()
+        self.proxy.release(forward_held=False)
+        self.server.start()
+        self.connect()
+        delivered = wait_until(lambda: (lambda found: found if len(set(found)) >= len(payloads) else None)(
+            lines(self.objects(bucket))), "every transformed record", DELIVERY_TIMEOUT, 0.25)
+        self.assertEqual(set(delivered), {b"T(" + p.upper() + b")" for p in payloads})
+        # Transformed once before the crash and again after it.
+        self.assertEqual(sorted(self.invoked_with(name)), sorted(payloads * 2))
 
 
 if __name__ == "__main__":

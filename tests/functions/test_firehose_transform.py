@@ -70,6 +70,7 @@ class TransformTest(FirehoseTestCase):
                                                       env={"EVENT_LOG": cls.event_log}).start()
             cls.runtimes["raises"] = LambdaRuntime(HANDLERS, "raises.handler").start()
             cls.runtimes["wrong_ids"] = LambdaRuntime(HANDLERS, "wrong_ids.handler").start()
+            cls.runtimes["slow"] = LambdaRuntime(HANDLERS, "slow.handler", timeout=1).start()
             args = []
             for name, runtime in cls.runtimes.items():
                 args += ["--function", "%s=%s" % (name, runtime.invoke_url)]
@@ -185,6 +186,17 @@ class TransformTest(FirehoseTestCase):
             self.assertEqual(d["errorCode"], "Lambda.MissingRecordId")
             self.assertEqual(d["attemptsMade"], 1)
         self.assertEqual([k for k in self.keys(bucket) if not k.startswith("processing-failed/")], [])
+
+    def test_function_timeout_fails_records(self):
+        bucket = self.new_bucket()
+        name = self.create_direct(bucket, ProcessingConfiguration=lambda_processing("slow", retries=1))
+        self.put_batch(name, [b"s-1", b"s-2"])
+        docs = self.error_documents(bucket, 2)
+        self.assertEqual(sorted(base64.b64decode(d["rawData"]) for d in docs), [b"s-1", b"s-2"])
+        for d in docs:
+            self.assertEqual(d["errorCode"], "Lambda.FunctionTimedOut")
+            self.assertIn("timed out", d["errorMessage"])
+            self.assertEqual(d["attemptsMade"], 2)
 
     def test_unmapped_function_fails_records(self):
         bucket = self.new_bucket()

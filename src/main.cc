@@ -381,6 +381,7 @@ int run(const kinesd::config::settings& cfg) {
     delivery_options.s3.credentials = {cfg.s3_access_key, cfg.s3_secret_key, {}};
     delivery_options.upload_threads = int(std::max(2u, cores));
     delivery_options.retry_window_ms = cfg.firehose_retry_window_ms;
+    delivery_options.max_active_partitions = std::size_t(std::max<std::int64_t>(1, cfg.firehose_max_active_partitions));
     kinesd::delivery::delivery_manager delivery(firehose, registry, store, clock, delivery_options);
     delivery.start();
     spdlog::info("kinesd listening on {}:{} (data in {}, durability {})", cfg.host, server.local_port(), cfg.data_dir,

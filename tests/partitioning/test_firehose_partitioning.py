@@ -121,6 +121,35 @@ class PartitioningTest(FirehoseTestCase):
                 self.assertEqual(sorted(got, key=lambda s: s["n"]), want)
 
 
+class ActivePartitionLimitTest(FirehoseTestCase):
+    """Past the active-partition limit (500 on AWS; 3 here), records of new
+    partitions go to the error prefix while the open ones keep theirs."""
+
+    kinesd_args = ("--firehose-max-active-partitions", "3")
+
+    def test_records_past_the_limit_go_to_the_error_prefix(self):
+        bucket = self.new_bucket()
+        # A long interval keeps every partition active until the flush at stop.
+        name = self.create_direct(
+            bucket, size_mb=64, interval=900, Prefix="data/!{partitionKeyFromQuery:c}/",
+            ErrorOutputPrefix=ERROR_PREFIX, DynamicPartitioningConfiguration=PARTITIONING,
+            ProcessingConfiguration=processors(query_processor("{c: .c}"), NEWLINE))
+        wait_until(lambda: self.describe(name)["DeliveryStreamStatus"] == "ACTIVE", "ACTIVE", 60)
+        records = [json.dumps({"c": "c%d" % (i % 5), "n": i}) for i in range(20)]
+        self.put_batch(name, [r.encode() for r in records])
+        self.server.stop()  # SIGTERM flushes every open buffer
+        try:
+            placed = lines(self.objects(bucket, prefix="data/"))
+            self.assertEqual(sorted(placed), sorted(r for r in records if json.loads(r)["c"] in ("c0", "c1", "c2")))
+            docs = [json.loads(line) for line in lines(self.objects(bucket, prefix="errors/partitioning-failed/"))]
+            self.assertEqual(sorted(base64.b64decode(d["rawData"]).decode() for d in docs),
+                             sorted(r for r in records if json.loads(r)["c"] in ("c3", "c4")))
+            self.assertTrue(all("ActivePartitions" in d["errorCode"] for d in docs), docs)
+        finally:
+            self.server.start()
+            self.connect()
+
+
 class ProcessorsTest(FirehoseTestCase):
 
     def test_append_delimiter_default_and_custom(self):

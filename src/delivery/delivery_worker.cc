@@ -457,17 +457,15 @@ void delivery_worker::checkpoint(const batch& b) {
     }
 }
 
-std::size_t delivery_worker::active_partitions() const {
+std::set<std::string> delivery_worker::active_partitions() const {
     // A partition stays active until its objects are written (AWS counts
-    // an undeliverable partition as active too).
-    std::size_t n = 0;
+    // an undeliverable partition as active too). Error buffers are none.
+    std::set<std::string> active;
     for (const auto& [id, b] : open_.all())
-        if (b.error_output_type.empty()) ++n;
-    std::set<std::string_view> sealed;
+        if (b.error_output_type.empty()) active.insert(id);
     for (const auto& b : in_flight_)
-        if (!b->partition.empty() && b->partition[0] != '\0' && !open_.all().contains(b->partition))
-            sealed.insert(b->partition);
-    return n + sealed.size();
+        if (b->partition.empty() || b->partition[0] != '\0') active.insert(b->partition);
+    return active;
 }
 
 std::int64_t delivery_worker::next_wake(std::int64_t now) const {

@@ -27,6 +27,7 @@
 #include <memory>
 #include <mutex>
 #include <optional>
+#include <set>
 #include <string>
 #include <thread>
 #include <vector>
@@ -134,7 +135,7 @@ private:
     // dynamic partitioning cannot place it.
     std::optional<std::string> partition_of(const delivery_record& r, std::map<std::string, std::string>& keys,
                                             std::string& why) const;
-    std::size_t active_partitions() const;
+    std::set<std::string> active_partitions() const;
     void seal();  // every open buffer
     void seal(const std::string& id);
     void post(const std::shared_ptr<batch>& b);

@@ -2,6 +2,7 @@
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
+#include <set>
 
 #include "delivery/delivery_worker.h"
 
@@ -81,26 +82,30 @@ bool delivery_worker::place(lane& l, const storage::record_view& r, bool flushin
     pieces.reserve(processed_.size() + failed_.size());
     const auto now = ctx_.clock.now_ms();
     std::size_t new_partitions = 0;
-    const std::size_t active = processing_.dynamic_partitioning ? active_partitions() : 0;
+    // The active partitions, gathered only when some record needs them.
+    std::optional<std::set<std::string>> active;
     std::map<std::string, std::size_t> added;
     for (auto& rec : processed_) {
         piece p;
         std::string why;
+        std::string code = "DynamicPartitioning.PartitionKeyNotFound";
         auto id = partition_of(rec, p.keys, why);
         if (id && processing_.dynamic_partitioning && !open_.find(*id) && !added.contains(*id)) {
-            if (active + new_partitions >= ctx_.options.max_active_partitions) {
-                id.reset();
-                why = "The number of active partitions reached its limit of " +
-                      std::to_string(ctx_.options.max_active_partitions) + ".";
-            } else {
-                ++new_partitions;
+            if (!active) active = active_partitions();
+            if (!active->contains(*id)) {
+                if (active->size() + new_partitions >= ctx_.options.max_active_partitions) {
+                    id.reset();
+                    code = "DynamicPartitioning.ActivePartitionsLimitExceeded";
+                    why = "The number of active partitions reached its limit of " +
+                          std::to_string(ctx_.options.max_active_partitions) + ".";
+                } else {
+                    ++new_partitions;
+                }
             }
         }
         if (!id) {
-            failed_.push_back({std::move(rec.data), rec.arrival_ms, std::string(partitioning_failed),
-                               "DynamicPartitioning.PartitionKeyNotFound", why});
-            if (why.rfind("The number of active", 0) == 0)
-                failed_.back().code = "DynamicPartitioning.ActivePartitionsLimitExceeded";
+            failed_.push_back(
+                {std::move(rec.data), rec.arrival_ms, std::string(partitioning_failed), std::move(code), why});
             continue;
         }
         p.id = std::move(*id);

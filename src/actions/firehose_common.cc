@@ -96,6 +96,11 @@ const shape processing_shape = {
      .java_class = "com.amazonaws.firehose.v20150804.Processor"},
 };
 const shape enabled_shape = {{.name = "Enabled", .type = field_type::boolean}};
+const shape retry_options_shape = {
+    {.name = "DurationInSeconds", .type = field_type::integer, .min_value = 0, .max_value = 7200}};
+const shape dynamic_partitioning_shape = {
+    {.name = "Enabled", .type = field_type::boolean},
+    {.name = "RetryOptions", .type = field_type::structure, .members = &retry_options_shape}};
 
 const std::vector<std::string_view> compression_formats = {"UNCOMPRESSED", "GZIP", "ZIP", "Snappy", "HADOOP_SNAPPY"};
 
@@ -115,7 +120,8 @@ shape s3_members(bool required, bool extended, bool update) {
     s.push_back({.name = "S3BackupMode", .enum_values = {"Disabled", "Enabled"}});
     s.push_back({.name = update ? "S3BackupUpdate" : "S3BackupConfiguration", .type = field_type::structure});
     s.push_back({.name = "DataFormatConversionConfiguration", .type = field_type::structure, .members = &enabled_shape});
-    s.push_back({.name = "DynamicPartitioningConfiguration", .type = field_type::structure, .members = &enabled_shape});
+    s.push_back({.name = "DynamicPartitioningConfiguration", .type = field_type::structure,
+                 .members = &dynamic_partitioning_shape});
     s.push_back({.name = "FileExtension", .min_length = 0, .max_length = 128, .regex = &file_extension});
     s.push_back({.name = "CustomTimeZone", .min_length = 0, .max_length = 50, .regex = &time_zone});
     return s;
@@ -225,18 +231,12 @@ void check_destination(const json& d) {
         }
     }
     delivery::validate_s3_prefixes(d.value("Prefix", std::string()), d.value("ErrorOutputPrefix", std::string()),
-                                   false);
+                                   enabled(d, "DynamicPartitioningConfiguration"));
     if (enabled(d, "DataFormatConversionConfiguration")) unsupported("DataFormatConversionConfiguration");
-    if (enabled(d, "DynamicPartitioningConfiguration")) unsupported("DynamicPartitioningConfiguration");
     if (d.value("S3BackupMode", std::string("Disabled")) != "Disabled") unsupported("S3BackupMode Enabled");
     auto tz = d.value("CustomTimeZone", std::string());
     if (!tz.empty() && tz != "UTC") unsupported("CustomTimeZone " + tz + " (object keys use UTC)");
-    if (auto it = d.find("ProcessingConfiguration"); it != d.end() && it->value("Enabled", true)) {
-        for (auto& p : it->value("Processors", json::array())) {
-            auto type = p.value("Type", std::string());
-            if (type != "AppendDelimiterToRecord" && type != "Lambda") unsupported("Processor type " + type);
-        }
-    }
+    check_processing(d);
 }
 
 void check_encryption_input(const json& input) {

@@ -38,6 +38,11 @@ void merge_destination(nlohmann::json& stored, const nlohmann::json& update);
 // What the model cannot say: prefix rules, processors, unsupported features.
 // Throws InvalidArgumentException.
 void check_destination(const nlohmann::json& destination);
+// ProcessingConfiguration and DynamicPartitioningConfiguration rules
+// (firehose_processing.cc); throws InvalidArgumentException.
+void check_processing(const nlohmann::json& destination);
+// UpdateDestination cannot switch dynamic partitioning on or off.
+void check_partitioning_update(const nlohmann::json& stored, const nlohmann::json& merged);
 // DeliveryStreamEncryptionConfigurationInput rules; throws InvalidArgumentException.
 void check_encryption_input(const nlohmann::json& input);
 

@@ -258,6 +258,7 @@ void update_destination(action_context& ctx) {
         auto merged = s.destination;
         merge_destination(merged, update);
         check_destination(merged);
+        check_partitioning_update(s.destination, merged);
         s.destination = std::move(merged);
         ++s.version;
         s.last_update_ms = ctx.now_ms;

@@ -167,6 +167,9 @@ const std::vector<setting_row>& settings_table() {
         KINESD_NUMBER("clock-offset-ms", clock_offset_ms, "move the server's clock forward (testing retention)"),
         KINESD_NUMBER("firehose-retry-window-ms", firehose_retry_window_ms,
                       "how long failed S3 uploads are retried before going to the ErrorOutputPrefix"),
+        KINESD_NUMBER("firehose-max-active-partitions", firehose_max_active_partitions,
+                      "dynamic partitioning: active partitions per delivery stream (AWS: 500 by default, up to "
+                      "5000 on request); records of further partitions go to the ErrorOutputPrefix"),
         setting_row{"shutdown-timeout",
                     "on SIGTERM/SIGINT, time allowed to finish requests, flush Firehose buffers to S3 and close the "
                     "store (e.g. 30s, 2500ms); past it kinesd exits with status 3",

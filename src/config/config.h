@@ -66,6 +66,7 @@ struct settings {
     // how long a failing S3 upload is retried before the batch goes to the
     // ErrorOutputPrefix (AWS: 24 hours)
     std::int64_t firehose_retry_window_ms = 24LL * 3600 * 1000;
+    std::int64_t firehose_max_active_partitions = 500;
     // lifecycle: how long a SIGTERM/SIGINT shutdown may take, Firehose flush
     // included; past it kinesd exits with exit_shutdown_timeout
     std::int64_t shutdown_timeout_ms = 30000;

@@ -1,12 +1,12 @@
 #include "delivery/delivery_worker.h"
 
 #include <boost/asio/post.hpp>
-#include <openssl/evp.h>
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
 #include <chrono>
 #include <cstring>
+#include <set>
 #include <stdexcept>
 
 #include "common/random.h"
@@ -34,75 +34,6 @@ std::chrono::system_clock::time_point at_ms(std::int64_t ms) {
     return std::chrono::system_clock::time_point(std::chrono::milliseconds(ms));
 }
 
-// ---- KPL aggregation. Firehose de-aggregates what the Kinesis Producer
-// Library packed into one Kinesis record: magic F3 89 9A C2, a protobuf
-// AggregatedRecord (field 3: repeated Record, whose field 3 is the data),
-// then the MD5 of the protobuf bytes. Anything else passes through unchanged.
-
-bool read_varint(std::string_view& in, std::uint64_t& v) {
-    v = 0;
-    for (int shift = 0; shift < 64 && !in.empty(); shift += 7) {
-        auto byte = static_cast<unsigned char>(in[0]);
-        in.remove_prefix(1);
-        v |= std::uint64_t(byte & 0x7f) << shift;
-        if (byte < 0x80) return true;
-    }
-    return false;
-}
-
-// Calls fn(field, bytes) for each length-delimited field; skips the others.
-template <typename Fn>
-bool each_field(std::string_view in, Fn fn) {
-    while (!in.empty()) {
-        std::uint64_t key, n;
-        if (!read_varint(in, key)) return false;
-        switch (key & 7) {
-            case 0:
-                if (!read_varint(in, n)) return false;
-                break;
-            case 1:
-            case 5: {
-                std::size_t width = (key & 7) == 1 ? 8 : 4;
-                if (in.size() < width) return false;
-                in.remove_prefix(width);
-                break;
-            }
-            case 2:
-                if (!read_varint(in, n) || n > in.size()) return false;
-                if (!fn(key >> 3, in.substr(0, n))) return false;
-                in.remove_prefix(n);
-                break;
-            default: return false;
-        }
-    }
-    return true;
-}
-
-bool deaggregate(std::string_view data, std::vector<std::string_view>& out) {
-    static constexpr std::string_view magic("\xF3\x89\x9A\xC2", 4);
-    out.clear();
-    if (data.size() < magic.size() + 16 || data.substr(0, 4) != magic) return false;
-    auto message = data.substr(4, data.size() - 20);
-    unsigned char digest[EVP_MAX_MD_SIZE];
-    unsigned int size = 0;
-    if (EVP_Digest(message.data(), message.size(), digest, &size, EVP_md5(), nullptr) != 1 || size != 16 ||
-        data.substr(data.size() - 16) != std::string_view(reinterpret_cast<const char*>(digest), 16))
-        return false;
-    bool ok = each_field(message, [&](std::uint64_t field, std::string_view record) {
-        if (field != 3) return true;
-        bool has_data = false;
-        bool parsed = each_field(record, [&](std::uint64_t f, std::string_view bytes) {
-            if (f == 3) {
-                out.push_back(bytes);
-                has_data = true;
-            }
-            return true;
-        });
-        return parsed && has_data;
-    });
-    return ok && !out.empty();
-}
-
 struct transform_pending {};
 
 std::string delivery_arn(const delivery_stream& s, const delivery_options& o) {
@@ -125,7 +56,9 @@ struct delivery_worker::batch {
     bool compressed = false;
     std::size_t records = 0;
     std::int64_t oldest_ms = 0;
+    std::map<std::string, std::uint64_t> firsts;  // lane -> first counter held
     std::map<std::string, std::uint64_t> ends;
+    std::string partition;  // the open buffer's id it was sealed from
     std::int64_t sealed_ms = 0;
     std::int64_t retry_at_ms = 0;
     int attempts = 0;
@@ -138,7 +71,10 @@ struct delivery_worker::batch {
 };
 
 delivery_worker::delivery_worker(worker_context ctx, delivery_snapshot stream)
-    : ctx_(ctx), stream_(std::move(stream)), s3_(stream_->s3()) {}
+    : ctx_(ctx),
+      stream_(std::move(stream)),
+      s3_(stream_->s3()),
+      processing_(processing_settings::from(stream_->destination, stream_->is_kinesis_source())) {}
 
 delivery_worker::~delivery_worker() {
     if (!thread_.joinable()) return;
@@ -248,12 +184,18 @@ void delivery_worker::step(bool flushing) {
     if (stream_->is_kinesis_source() && now - lanes_refreshed_ms_ >= 1000) refresh_lanes();
     read_lanes(flushing);
     now = ctx_.clock.now_ms();
-    if (open_.records && (flushing || now >= open_.oldest_ms + s3_.interval_ms) && room_for_batch(flushing)) seal();
+    std::vector<std::string> due;
+    for (const auto& [id, b] : open_.all())
+        if (b.records && (flushing || now >= b.oldest_ms + s3_.interval_ms)) due.push_back(id);
+    for (const auto& id : due) {
+        if (!room_for_batch(flushing)) break;
+        seal(id);
+    }
     publish_oldest_pending();
 }
 
 void delivery_worker::publish_oldest_pending() {
-    std::int64_t oldest = open_.records ? open_.oldest_ms : 0;
+    std::int64_t oldest = open_.oldest_ms().value_or(0);
     for (const auto& b : in_flight_)
         if (b->records && (!oldest || b->oldest_ms < oldest)) oldest = b->oldest_ms;
     stream_->metrics->oldest_pending_ms.set(oldest);
@@ -274,6 +216,7 @@ void delivery_worker::switch_to(delivery_snapshot next) {
     if (next->version != stream_->version) seal();
     stream_ = std::move(next);
     s3_ = stream_->s3();
+    processing_ = processing_settings::from(stream_->destination, stream_->is_kinesis_source());
 }
 
 void delivery_worker::check_version(std::int64_t arrival_ms) {
@@ -352,81 +295,47 @@ bool delivery_worker::lane_eligible(const lane& l, std::int64_t now) const {
     return true;
 }
 
-bool delivery_worker::room_for_batch(bool flushing) const {
-    return flushing || in_flight_.size() < ctx_.options.max_in_flight;
-}
-
-void delivery_worker::read_lanes(bool flushing) {
-    auto now = ctx_.clock.now_ms();
-    for (bool progress = true; progress;) {
-        progress = false;
-        for (auto& l : lanes_) {
-            if (!lane_eligible(l, now)) continue;
-            bool blocked = false;
-            std::vector<std::string_view> parts;
-            ctx_.store.read(*l.log, l.next, 1000, SIZE_MAX, [&](const storage::record_view& r) {
-                check_version(r.arrival_ms);
-                if (!stream_->is_kinesis_source() || !deaggregate(r.data, parts)) parts.assign(1, r.data);
-                // A Kinesis record is checkpointed whole, so its parts share one object.
-                std::size_t size = 0;
-                for (auto part : parts) size += part.size() + (s3_.append_newline ? 1 : 0);
-                if (open_.records && open_.body.size() + size > s3_.size_bytes) {
-                    if (!room_for_batch(flushing)) {
-                        blocked = true;
-                        return false;
-                    }
-                    seal();
-                }
-                if (!open_.records || r.arrival_ms < open_.oldest_ms) open_.oldest_ms = r.arrival_ms;
-                for (auto part : parts) {
-                    open_.body.append(part);
-                    if (s3_.append_newline) open_.body.push_back('\n');
-                }
-                open_.records += parts.size();
-                if (s3_.lambda)
-                    collect_sources(open_.sources, stream_->is_kinesis_source(), l.index, l.created_s, r.counter,
-                                    r.arrival_ms, r.partition_key, parts);
-                l.next = r.counter + 1;
-                open_.ends[l.cf] = l.next;
-                progress = true;
-                if (flushing) {
-                    flushed_bytes_ += size;
-                    ++flushed_records_;
-                }
-                return !(flushing && flushed_bytes_ > ctx_.options.stop_flush_bytes);
-            });
-            if (blocked || (flushing && flushed_bytes_ > ctx_.options.stop_flush_bytes)) return;
-        }
-    }
-}
-
 void delivery_worker::seal() {
-    if (!open_.records) return;
+    std::vector<std::string> ids;
+    for (const auto& [id, b] : open_.all()) ids.push_back(id);
+    for (const auto& id : ids) seal(id);
+}
+
+void delivery_worker::seal(const std::string& id) {
+    record_buffer open = open_.take(id);
+    if (!open.records) return;
     auto b = std::make_shared<batch>();
     random_source random = random_u64;
     b->bucket = s3_.bucket;
     b->format = s3_.compression;
     b->uuid = random_uuid(random);
-    auto when = at_ms(open_.oldest_ms);
+    auto when = at_ms(open.oldest_ms);
     auto name = object_name(stream_->shown_name(), std::to_string(stream_->version), when, b->uuid, s3_.extension);
-    prefix_values values{when, &random, s3_failed, nullptr};
+    bool errors = !open.error_output_type.empty();
+    prefix_values values{when, &random, errors ? std::string_view(open.error_output_type) : s3_failed,
+                         &open.partition_keys};
     try {
-        b->key = evaluate_prefix(s3_.prefix, values) + name;
         b->error_key = evaluate_error_output_prefix(s3_.error_output_prefix, s3_.prefix, values) + name;
+        // Records that could not be processed or placed belong under ErrorOutputPrefix from the start.
+        b->key = errors ? b->error_key : evaluate_prefix(s3_.prefix, values) + name;
     } catch (const std::exception& e) {
         // Prefixes are checked when set; this is a safety net only.
         spdlog::error("delivery stream {}: bad prefix ({}), using the default", stream_->name, e.what());
+        values.partition_keys = nullptr;
         b->key = evaluate_prefix("", values) + name;
-        b->error_key = std::string(s3_failed) + "/" + b->key;
+        b->error_key = std::string(values.error_output_type) + "/" + b->key;
+        if (errors) b->key = b->error_key;
     }
-    b->body = std::move(open_.body);
-    b->records = open_.records;
-    b->oldest_ms = open_.oldest_ms;
-    b->ends = std::move(open_.ends);
+    b->body = std::move(open.body);
+    b->records = open.records;
+    b->oldest_ms = open.oldest_ms;
+    b->firsts = std::move(open.firsts);
+    b->ends = std::move(open.ends);
+    b->partition = id;
     b->sealed_ms = ctx_.clock.now_ms();
     b->metrics = stream_->metrics;
     if (s3_.lambda) {
-        b->transform.emplace(*s3_.lambda, std::move(open_.sources), s3_.append_newline);
+        b->transform.emplace(*s3_.lambda, std::move(open.sources), s3_.append_newline);
         b->transform->ctx = {ctx_.options.invoker, delivery_arn(*stream_, ctx_.options), stream_->source_stream_arn,
                              ctx_.options.region, ctx_.options.invoke_timeout_ms,
                              [this] { return ctx_.clock.now_ms(); }, [] { return random_uuid(random_u64); }};
@@ -437,7 +346,6 @@ void delivery_worker::seal() {
             b->transform->failed_key = std::string(error_output_type::processing_failed) + "/" + b->key;
         }
     }
-    open_ = buffer{};
     in_flight_.push_back(b);
     post(b);
 }
@@ -560,11 +468,18 @@ void delivery_worker::settle() {
 }
 
 void delivery_worker::checkpoint(const batch& b) {
+    // `b` has left in_flight_. With several open buffers, records read
+    // before b's last one may still wait in another buffer or batch: the
+    // checkpoint stops at the first of them (partition_buffers.h).
     for (const auto& end : b.ends) {
         const auto& cf = end.first;
-        const auto next = end.second;
         auto it = std::find_if(lanes_.begin(), lanes_.end(), [&](const lane& l) { return l.cf == cf; });
-        if (it == lanes_.end() || next <= it->saved) continue;
+        if (it == lanes_.end()) continue;
+        std::uint64_t next = it->next;
+        open_.bound_checkpoint(cf, next);
+        for (const auto& other : in_flight_)
+            if (auto f = other->firsts.find(cf); f != other->firsts.end() && f->second < next) next = f->second;
+        if (next <= it->saved) continue;
         if (!ctx_.registry.save_checkpoint(*stream_, cf, next)) continue;
         it->saved = next;
         // DirectPut records exist only to be delivered.
@@ -572,9 +487,21 @@ void delivery_worker::checkpoint(const batch& b) {
     }
 }
 
+std::set<std::string> delivery_worker::active_partitions() const {
+    // A partition stays active until its objects are written (AWS counts
+    // an undeliverable partition as active too). Error buffers are none.
+    std::set<std::string> active;
+    for (const auto& [id, b] : open_.all())
+        if (b.error_output_type.empty()) active.insert(id);
+    for (const auto& b : in_flight_)
+        if (b->partition.empty() || b->partition[0] != '\0') active.insert(b->partition);
+    return active;
+}
+
 std::int64_t delivery_worker::next_wake(std::int64_t now) const {
     std::int64_t wait = ctx_.options.poll_ms;
-    if (open_.records && room_for_batch(false)) wait = std::min(wait, open_.oldest_ms + s3_.interval_ms - now);
+    if (auto oldest = open_.oldest_ms(); oldest && room_for_batch(false))
+        wait = std::min(wait, *oldest + s3_.interval_ms - now);
     std::lock_guard lock(mutex_);
     for (auto& b : in_flight_)
         if (b->st == batch::state::waiting) wait = std::min(wait, b->retry_at_ms - now);

@@ -2,13 +2,16 @@
 // Delivers one delivery stream to S3.
 //
 // Its thread reads records from the stream's shard logs (its own DirectPut
-// log, or every shard of the source Kinesis stream) into an open buffer,
-// seals the buffer into a batch when the buffering hints say so, and hands
-// the batch to the upload pool, which compresses and writes it. Checkpoints
-// move only after S3 acknowledged a batch, and only in read order: a batch
-// is checkpointed once it and every batch sealed before it are written. So
-// a crash at any moment re-delivers what was not acknowledged (duplicates
-// possible) and loses nothing.
+// log, or every shard of the source Kinesis stream), runs them through the
+// processors (record_processing.h) into open buffers (one, or one per
+// partition with dynamic partitioning: partition_buffers.h), seals a buffer
+// into a batch when the buffering hints say so, and hands the batch to the
+// upload pool, which compresses and writes it. Checkpoints move only after
+// S3 acknowledged: batches leave in_flight_ in seal order, and a lane's
+// checkpoint never passes the first record of a buffer or batch not yet
+// acknowledged (partition_buffers.h says why). So a crash at any moment
+// re-delivers what was not acknowledged (duplicates possible) and loses
+// nothing.
 //
 // Failed uploads are retried with exponential backoff; while they fail the
 // stream's health carries a FailureDescription. The number of batches in
@@ -24,6 +27,7 @@
 #include <memory>
 #include <mutex>
 #include <optional>
+#include <set>
 #include <string>
 #include <thread>
 #include <vector>
@@ -31,6 +35,8 @@
 #include "common/clock.h"
 #include "delivery/firehose_registry.h"
 #include "delivery/lambda_processor.h"
+#include "delivery/partition_buffers.h"
+#include "delivery/record_processing.h"
 #include "delivery/s3_client.h"
 #include "storage/store.h"
 #include "streams/stream_registry.h"
@@ -57,6 +63,12 @@ struct delivery_options {
     std::string region = "us-east-1";
     std::string account_id = "000000000000";
     std::int64_t invoke_timeout_ms = 300000;
+    // Dynamic partitioning: AWS's default quota of active partitions per
+    // stream; records of further partitions go to the error prefix.
+    std::size_t max_active_partitions = 500;
+    // Sealed batches per stream with dynamic partitioning, where many
+    // partitions reach their buffering interval together.
+    std::size_t max_in_flight_partitioned = 32;
 };
 
 // What a flushing stop left undelivered. Nothing is lost either way: what
@@ -112,13 +124,6 @@ private:
         std::uint64_t created_s = 0;  // of the source shard, for sequence numbers
     };
     struct batch;
-    struct buffer {
-        std::string body;
-        std::size_t records = 0;
-        std::int64_t oldest_ms = 0;
-        std::map<std::string, std::uint64_t> ends;  // lane -> next after this buffer
-        std::vector<source_record> sources;  // with a Lambda processor: what it transforms
-    };
 
     void run();
     void flush(deadline until);
@@ -131,7 +136,16 @@ private:
     bool lane_eligible(const lane& l, std::int64_t now) const;
     void read_lanes(bool flushing);
     bool room_for_batch(bool flushing) const;
-    void seal();
+    // Runs one stored record through the processors into its buffers;
+    // false (nothing placed) when a full buffer cannot be sealed yet.
+    bool place(lane& l, const storage::record_view& r, bool flushing, std::size_t& placed_bytes);
+    // The buffer id of a processed record, or nullopt with `why` set when
+    // dynamic partitioning cannot place it.
+    std::optional<std::string> partition_of(const delivery_record& r, std::map<std::string, std::string>& keys,
+                                            std::string& why) const;
+    std::set<std::string> active_partitions() const;
+    void seal();  // every open buffer
+    void seal(const std::string& id);
     void post(const std::shared_ptr<batch>& b);
     void attempt(const std::shared_ptr<batch>& b);
     void settle();  // handles finished and failed batches
@@ -144,9 +158,13 @@ private:
     worker_context ctx_;
     delivery_snapshot stream_;
     s3_settings s3_;
+    processing_settings processing_;
+    record_pipeline pipeline_;  // this thread's jq programs
+    std::vector<delivery_record> processed_;
+    std::vector<failed_record> failed_;
     std::vector<lane> lanes_;
     std::int64_t lanes_refreshed_ms_ = 0;
-    buffer open_;
+    partition_buffers open_;
     std::deque<std::shared_ptr<batch>> in_flight_;
     std::int64_t backoff_ms_ = 0;
     std::size_t flushed_bytes_ = 0;  // read by the current flush round

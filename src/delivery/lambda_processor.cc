@@ -347,7 +347,8 @@ bool batch_transform::run_and_write_errors(std::string& body, s3_client& s3, con
 
 void collect_sources(std::vector<source_record>& out, bool from_stream, std::uint32_t shard_index,
                      std::uint64_t shard_created_s, std::uint64_t counter, std::int64_t arrival_ms,
-                     std::string_view partition_key, const std::vector<std::string_view>& parts) {
+                     std::string_view partition_key, const std::vector<std::string_view>& parts,
+                     std::uint64_t first_subsequence) {
     std::string sequence;
     if (from_stream)
         sequence = encoding::sequence_number({shard_created_s, shard_index, counter, std::uint64_t(arrival_ms / 1000)});
@@ -360,7 +361,7 @@ void collect_sources(std::vector<source_record>& out, bool from_stream, std::uin
             r.shard_id = encoding::shard_id(shard_index);
             r.partition_key = partition_key;
             r.sequence_number = sequence;
-            r.subsequence_number = i;
+            r.subsequence_number = first_subsequence + i;
         }
         out.push_back(std::move(r));
     }

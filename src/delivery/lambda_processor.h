@@ -129,7 +129,8 @@ struct batch_transform {
 // data whole), with Kinesis metadata for a stream source.
 void collect_sources(std::vector<source_record>& out, bool from_stream, std::uint32_t shard_index,
                      std::uint64_t shard_created_s, std::uint64_t counter, std::int64_t arrival_ms,
-                     std::string_view partition_key, const std::vector<std::string_view>& parts);
+                     std::string_view partition_key, const std::vector<std::string_view>& parts,
+                     std::uint64_t first_subsequence = 0);
 
 // ---- The pieces of transform(), exposed for tests.
 

@@ -381,6 +381,10 @@ int run(const kinesd::config::settings& cfg) {
     delivery_options.s3.credentials = {cfg.s3_access_key, cfg.s3_secret_key, {}};
     delivery_options.upload_threads = int(std::max(2u, cores));
     delivery_options.retry_window_ms = cfg.firehose_retry_window_ms;
+    delivery_options.region = cfg.region;
+    delivery_options.account_id = cfg.account_id;
+    delivery_options.http_timeout_ms = cfg.firehose_http_timeout_ms;
+    delivery_options.http_ca_file = cfg.firehose_http_ca_file;
     kinesd::delivery::delivery_manager delivery(firehose, registry, store, clock, delivery_options);
     delivery.start();
     spdlog::info("kinesd listening on {}:{} (data in {}, durability {})", cfg.host, server.local_port(), cfg.data_dir,

@@ -17,22 +17,7 @@ namespace kinesd::delivery {
 
 namespace {
 
-// kinesd's error-output-type for batches S3 kept refusing for the whole
-// retry window, named like the service's other "<destination>-failed" types.
-constexpr std::string_view s3_failed = "s3-failed";
-
 constexpr std::size_t max_failure_details = 1024;
-
-std::uint64_t random_u64() {
-    auto bytes = random_bytes(8);
-    std::uint64_t v = 0;
-    std::memcpy(&v, bytes.data(), 8);
-    return v;
-}
-
-std::chrono::system_clock::time_point at_ms(std::int64_t ms) {
-    return std::chrono::system_clock::time_point(std::chrono::milliseconds(ms));
-}
 
 // ---- KPL aggregation. Firehose de-aggregates what the Kinesis Producer
 // Library packed into one Kinesis record: magic F3 89 9A C2, a protobuf
@@ -107,29 +92,43 @@ bool deaggregate(std::string_view data, std::vector<std::string_view>& out) {
 
 struct delivery_worker::batch {
     enum class state { running, done, failed, waiting };
-    std::string bucket;
-    std::string key;
-    std::string error_key;
-    compression_format format = compression_format::uncompressed;
-    std::string uuid;
-    std::string body;     // uncompressed; released once compressed
-    std::string payload;  // what is uploaded
-    bool compressed = false;
+    // The destination of the stream version the batch was sealed under.
+    std::shared_ptr<destination> dest;
+    std::unique_ptr<delivery> job;
     std::size_t records = 0;
     std::int64_t oldest_ms = 0;
     std::map<std::string, std::uint64_t> ends;
     std::int64_t sealed_ms = 0;
+    std::int64_t failing_since_ms = 0;  // the retry window runs from here
     std::int64_t retry_at_ms = 0;
     int attempts = 0;
     bool to_error_prefix = false;
     std::shared_ptr<delivery_metrics> metrics;
     // guarded by the worker's mutex
     state st = state::running;
-    s3_result result;
+    attempt_result result;
 };
 
 delivery_worker::delivery_worker(worker_context ctx, delivery_snapshot stream)
-    : ctx_(ctx), stream_(std::move(stream)), s3_(stream_->s3()) {}
+    : ctx_(ctx), stream_(std::move(stream)), s3_(stream_->s3()), destination_(make_destination_for(*stream_)) {}
+
+std::shared_ptr<destination> delivery_worker::make_destination_for(const delivery_stream& s) const {
+    const auto& o = ctx_.options;
+    auto slash = s.name.find('/');
+    destination_context dc{.s3 = ctx_.s3,
+                           .clock = ctx_.clock,
+                           .stream_arn = "arn:aws:firehose:" + o.region + ":" +
+                                         (slash == std::string::npos ? o.account_id : s.name.substr(0, slash)) +
+                                         ":deliverystream/" + s.shown_name(),
+                           .shown_name = s.shown_name(),
+                           .version = std::to_string(s.version),
+                           .http_timeout = std::chrono::milliseconds(o.http_timeout_ms),
+                           .http_ca_file = o.http_ca_file,
+                           .s3_retry_window_ms = o.retry_window_ms,
+                           .s3_initial_backoff_ms = o.initial_backoff_ms,
+                           .s3_max_backoff_ms = o.max_backoff_ms};
+    return make_destination(s, std::move(dc));
+}
 
 delivery_worker::~delivery_worker() {
     if (!thread_.joinable()) return;
@@ -265,6 +264,7 @@ void delivery_worker::switch_to(delivery_snapshot next) {
     if (next->version != stream_->version) seal();
     stream_ = std::move(next);
     s3_ = stream_->s3();
+    destination_ = make_destination_for(*stream_);
 }
 
 void delivery_worker::check_version(std::int64_t arrival_ms) {
@@ -369,6 +369,7 @@ void delivery_worker::read_lanes(bool flushing) {
                 }
                 if (!open_.records || r.arrival_ms < open_.oldest_ms) open_.oldest_ms = r.arrival_ms;
                 for (auto part : parts) {
+                    open_.spans.push_back({std::uint32_t(open_.body.size()), std::uint32_t(part.size()), r.arrival_ms});
                     open_.body.append(part);
                     if (s3_.append_newline) open_.body.push_back('\n');
                 }
@@ -390,23 +391,15 @@ void delivery_worker::read_lanes(bool flushing) {
 void delivery_worker::seal() {
     if (!open_.records) return;
     auto b = std::make_shared<batch>();
-    random_source random = random_u64;
-    b->bucket = s3_.bucket;
-    b->format = s3_.compression;
-    b->uuid = random_uuid(random);
-    auto when = at_ms(open_.oldest_ms);
-    auto name = object_name(stream_->shown_name(), std::to_string(stream_->version), when, b->uuid, s3_.extension);
-    prefix_values values{when, &random, s3_failed, nullptr};
-    try {
-        b->key = evaluate_prefix(s3_.prefix, values) + name;
-        b->error_key = evaluate_error_output_prefix(s3_.error_output_prefix, s3_.prefix, values) + name;
-    } catch (const std::exception& e) {
-        // Prefixes are checked when set; this is a safety net only.
-        spdlog::error("delivery stream {}: bad prefix ({}), using the default", stream_->name, e.what());
-        b->key = evaluate_prefix("", values) + name;
-        b->error_key = std::string(s3_failed) + "/" + b->key;
-    }
-    b->body = std::move(open_.body);
+    random_source random = [] {
+        auto bytes = random_bytes(8);
+        std::uint64_t v = 0;
+        std::memcpy(&v, bytes.data(), 8);
+        return v;
+    };
+    sealed_batch sealed{random_uuid(random), open_.oldest_ms, std::move(open_.body), std::move(open_.spans)};
+    b->dest = destination_;
+    b->job = destination_->start(std::move(sealed));
     b->records = open_.records;
     b->oldest_ms = open_.oldest_ms;
     b->ends = std::move(open_.ends);
@@ -426,28 +419,17 @@ void delivery_worker::post(const std::shared_ptr<batch>& b) {
 }
 
 void delivery_worker::attempt(const std::shared_ptr<batch>& b) {
-    s3_result r;
+    attempt_result r;
     try {
-        if (!b->compressed) {
-            zip_entry_options zip{b->uuid, at_ms(b->oldest_ms)};
-            if (b->format == compression_format::uncompressed)
-                b->payload = std::move(b->body);
-            else
-                b->payload = compress(b->format, b->body, zip);
-            b->body = std::string();
-            b->compressed = true;
-        }
-        r = ctx_.s3.put_object(b->bucket, b->to_error_prefix ? b->error_key : b->key, b->payload,
-                               "application/octet-stream", content_encoding(b->format));
+        r = b->job->attempt(b->to_error_prefix);
     } catch (const std::exception& e) {
-        r.outcome = s3_outcome::retryable;
-        r.code = "InternalError";
-        r.message = e.what();
+        r.result = attempt_result::outcome::retry;
+        r.details = e.what();
     }
     if (r.ok()) {
         b->metrics->delivery_success.add();
         b->metrics->delivered_records.add(b->records);
-        b->metrics->delivered_bytes.add(b->payload.size());
+        b->metrics->delivered_bytes.add(r.bytes);
     } else {
         b->metrics->delivery_failures.add();
     }
@@ -476,30 +458,25 @@ void delivery_worker::settle() {
         }
     }
     for (auto& b : failed) {
-        ++b->attempts;
-        backoff_ms_ = backoff_ms_ ? std::min(backoff_ms_ * 2, ctx_.options.max_backoff_ms)
-                                  : ctx_.options.initial_backoff_ms;
-        b->retry_at_ms = now + backoff_ms_;
-        const auto& r = b->result;
-        const auto& key = b->to_error_prefix ? b->error_key : b->key;
-        std::string details = "Could not write to S3 bucket " + b->bucket + ": " +
-                              (r.code.empty() ? std::string("Error") : r.code) +
-                              (r.message.empty() ? "" : ": " + r.message) +
-                              (r.http_status ? " (HTTP " + std::to_string(r.http_status) + ")" : std::string()) +
-                              ". Delivery is being retried.";
+        if (!b->attempts++) b->failing_since_ms = now;
+        auto wait = b->dest->backoff_ms(b->attempts);
+        b->retry_at_ms = now + wait;
+        std::string details = b->result.details + (b->to_error_prefix ? "" : " Delivery is being retried.");
         if (details.size() > max_failure_details) details.resize(max_failure_details);
-        spdlog::warn("delivery stream {}: writing s3://{}/{} failed (attempt {}): {} {}; retrying in {} ms",
-                     stream_->name, b->bucket, key, b->attempts, r.code, r.message, backoff_ms_);
+        spdlog::warn("delivery stream {}: delivering {} records to {} failed (attempt {}): {}; retrying in {} ms",
+                     stream_->name, b->records, b->dest->describe(), b->attempts, b->result.details, wait);
         stream_->health->fail("UNKNOWN_ERROR", details);
-        if (now - b->sealed_ms > ctx_.options.retry_window_ms) {
+        const bool permanent = b->result.result == attempt_result::outcome::permanent;
+        if (permanent || now - b->failing_since_ms >= b->dest->retry_window_ms(b->to_error_prefix)) {
             if (!b->to_error_prefix) {
-                spdlog::error("delivery stream {}: giving up on s3://{}/{} after the retry window; writing it to "
-                              "the error output prefix",
-                              stream_->name, b->bucket, b->key);
+                spdlog::error("delivery stream {}: giving up on {} for {} records{}; writing them to the error output",
+                              stream_->name, b->dest->describe(), b->records,
+                              permanent ? " (permanent failure)" : " after the retry window");
                 b->to_error_prefix = true;
-                b->sealed_ms = now;
+                b->failing_since_ms = now;
+                b->retry_at_ms = now;
             } else {
-                spdlog::error("delivery stream {}: dropping {} records that could not be written to S3",
+                spdlog::error("delivery stream {}: dropping {} records that could not be written to the error output",
                               stream_->name, b->records);
                 std::lock_guard lock(mutex_);
                 b->st = batch::state::done;
@@ -518,10 +495,9 @@ void delivery_worker::settle() {
         in_flight_.pop_front();
         checkpoint(*front);
         if (front->result.ok()) {
-            backoff_ms_ = 0;
             if (front->attempts && !source_missing_) stream_->health->clear();
-            spdlog::debug("delivery stream {}: wrote {} records to s3://{}/{}", stream_->name, front->records,
-                          front->bucket, front->to_error_prefix ? front->error_key : front->key);
+            spdlog::debug("delivery stream {}: delivered {} records to {}", stream_->name, front->records,
+                          front->dest->describe());
         }
     }
 }

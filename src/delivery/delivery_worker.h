@@ -1,16 +1,17 @@
 #pragma once
-// Delivers one delivery stream to S3.
+// Delivers one delivery stream to its destination (delivery/destination.h).
 //
 // Its thread reads records from the stream's shard logs (its own DirectPut
 // log, or every shard of the source Kinesis stream) into an open buffer,
 // seals the buffer into a batch when the buffering hints say so, and hands
-// the batch to the upload pool, which compresses and writes it. Checkpoints
-// move only after S3 acknowledged a batch, and only in read order: a batch
+// the batch to the upload pool, which posts it to the destination. Checkpoints
+// move only after the destination acknowledged a batch, and only in read order: a batch
 // is checkpointed once it and every batch sealed before it are written. So
 // a crash at any moment re-delivers what was not acknowledged (duplicates
 // possible) and loses nothing.
 //
-// Failed uploads are retried with exponential backoff; while they fail the
+// Failed deliveries are retried with the destination's back-off for its
+// retry window, then go to its error output; while they fail the
 // stream's health carries a FailureDescription. The number of batches in
 // flight is bounded, so a long outage leaves records in RocksDB rather than
 // in memory.
@@ -29,6 +30,7 @@
 #include <vector>
 
 #include "common/clock.h"
+#include "delivery/destination.h"
 #include "delivery/firehose_registry.h"
 #include "delivery/s3_client.h"
 #include "storage/store.h"
@@ -50,6 +52,13 @@ struct delivery_options {
     // Bytes a flush reads before it waits for them to be written: it bounds
     // memory, not what is flushed.
     std::size_t stop_flush_bytes = 256u << 20;
+    // For the delivery stream ARN HTTP endpoints are sent.
+    std::string region = "us-east-1";
+    std::string account_id = "000000000000";
+    // HTTP endpoint delivery: timeout of one request (AWS: 3 minutes) and a
+    // CA file trusted besides the system's.
+    std::int64_t http_timeout_ms = 180'000;
+    std::string http_ca_file;
 };
 
 // What a flushing stop left undelivered. Nothing is lost either way: what
@@ -109,6 +118,7 @@ private:
         std::size_t records = 0;
         std::int64_t oldest_ms = 0;
         std::map<std::string, std::uint64_t> ends;  // lane -> next after this buffer
+        std::vector<batch_record> spans;            // each record in body
     };
 
     void run();
@@ -127,6 +137,7 @@ private:
     void attempt(const std::shared_ptr<batch>& b);
     void settle();  // handles finished and failed batches
     void checkpoint(const batch& b);
+    std::shared_ptr<destination> make_destination_for(const delivery_stream& s) const;
     // For DeliveryToS3.DataFreshness: the oldest record read and not yet
     // acknowledged by S3, into the stream's metrics.
     void publish_oldest_pending();
@@ -135,11 +146,11 @@ private:
     worker_context ctx_;
     delivery_snapshot stream_;
     s3_settings s3_;
+    std::shared_ptr<destination> destination_;
     std::vector<lane> lanes_;
     std::int64_t lanes_refreshed_ms_ = 0;
     buffer open_;
     std::deque<std::shared_ptr<batch>> in_flight_;
-    std::int64_t backoff_ms_ = 0;
     std::size_t flushed_bytes_ = 0;  // read by the current flush round
     std::size_t flushed_records_ = 0;
     bool source_missing_ = false;

@@ -59,4 +59,5 @@ if [ $with_tests -eq 1 ]; then
   bash scripts/deps/ops.sh
   bash scripts/deps/metrics.sh
   bash scripts/deps/tls.sh
+  bash scripts/deps/firehose_http.sh
 fi

@@ -104,6 +104,7 @@ struct delivery_worker::batch {
     int attempts = 0;
     bool to_error_prefix = false;
     std::shared_ptr<delivery_metrics> metrics;
+    bool http = false;  // counted as DeliveryToHttpEndpoint
     // guarded by the worker's mutex
     state st = state::running;
     attempt_result result;
@@ -405,6 +406,7 @@ void delivery_worker::seal() {
     b->ends = std::move(open_.ends);
     b->sealed_ms = ctx_.clock.now_ms();
     b->metrics = stream_->metrics;
+    b->http = stream_->is_http_endpoint();
     open_ = buffer{};
     in_flight_.push_back(b);
     post(b);
@@ -426,12 +428,15 @@ void delivery_worker::attempt(const std::shared_ptr<batch>& b) {
         r.result = attempt_result::outcome::retry;
         r.details = e.what();
     }
+    // Error-output writes go to S3 whatever the destination.
+    auto& m = *b->metrics;
+    const bool http = b->http && !b->to_error_prefix;
     if (r.ok()) {
-        b->metrics->delivery_success.add();
-        b->metrics->delivered_records.add(b->records);
-        b->metrics->delivered_bytes.add(r.bytes);
+        (http ? m.http_success : m.delivery_success).add();
+        (http ? m.http_records : m.delivered_records).add(b->records);
+        (http ? m.http_bytes : m.delivered_bytes).add(r.bytes);
     } else {
-        b->metrics->delivery_failures.add();
+        (http ? m.http_failures : m.delivery_failures).add();
     }
     {
         std::lock_guard lock(mutex_);

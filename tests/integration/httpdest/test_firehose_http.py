@@ -13,6 +13,7 @@ import subprocess
 import sys
 import tempfile
 import unittest
+import urllib.request
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.dirname(HERE))
@@ -133,6 +134,12 @@ class DeliveryTest(HttpEndpointTestCase):
         self.assertEqual(sorted(self.receiver.accepted_records()), sorted(payloads))
         # Nothing failed: the backup bucket stays empty (FailedDataOnly).
         self.assertEqual(self.keys(bucket), [])
+        with urllib.request.urlopen(self.server.endpoint + "/metrics", timeout=30) as res:
+            text = res.read().decode()
+        series = 'firehose_delivery_to_http_endpoint_records_total{account="%s",delivery_stream="%s"}' % (ACCOUNT, name)
+        line = [l for l in text.splitlines() if l.startswith(series)]
+        self.assertEqual(len(line), 1, "no %s in /metrics" % series)
+        self.assertEqual(float(line[0].split()[-1]), len(payloads))
 
     def test_gzip_content_encoding(self):
         bucket = self.new_bucket()

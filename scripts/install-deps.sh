@@ -61,4 +61,5 @@ if [ $with_tests -eq 1 ]; then
   bash scripts/deps/tls.sh
   bash scripts/deps/lambda_runtime.sh
   bash scripts/deps/partitioning.sh
+  bash scripts/deps/firehose_http.sh
 fi

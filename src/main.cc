@@ -391,6 +391,8 @@ int run(const kinesd::config::settings& cfg) {
     delivery_options.region = cfg.region;
     delivery_options.account_id = cfg.account_id;
     delivery_options.max_active_partitions = std::size_t(std::max<std::int64_t>(1, cfg.firehose_max_active_partitions));
+    delivery_options.http_timeout_ms = cfg.firehose_http_timeout_ms;
+    delivery_options.http_ca_file = cfg.firehose_http_ca_file;
     kinesd::delivery::delivery_manager delivery(firehose, registry, store, clock, delivery_options);
     delivery.start();
     spdlog::info("kinesd listening on {}:{} (data in {}, durability {})", cfg.host, server.local_port(), cfg.data_dir,

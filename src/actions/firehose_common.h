@@ -18,6 +18,9 @@ extern const shape s3_configuration_shape;
 extern const shape extended_s3_update_shape;
 extern const shape s3_update_shape;
 extern const shape encryption_input_shape;
+extern const shape buffering_hints_shape;
+extern const shape logging_shape;
+extern const shape processing_shape;
 extern const shape tag_shape;
 // Functions rather than objects: other files' static tables copy them.
 field role_arn_field(bool required);
@@ -32,6 +35,9 @@ delivery::delivery_snapshot require(const action_context& ctx, const std::string
 // The ExtendedS3DestinationDescription for a (Extended)S3DestinationConfiguration,
 // with AWS's defaults filled in.
 nlohmann::json destination_from_configuration(const nlohmann::json& config);
+// The S3DestinationDescription for an S3DestinationConfiguration (a backup
+// bucket), with AWS's defaults filled in.
+nlohmann::json s3_description_from_configuration(const nlohmann::json& config);
 // Merges an (Extended)S3DestinationUpdate into a stored description: members
 // the update leaves out keep their values.
 void merge_destination(nlohmann::json& stored, const nlohmann::json& update);

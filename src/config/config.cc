@@ -183,6 +183,17 @@ const std::vector<setting_row>& settings_table() {
                     "a function to invoke, NAME=URL of its Lambda Invoke endpoint (e.g. a Runtime Interface "
                     "Emulator's http://127.0.0.1:9000/2015-03-31/functions/function/invocations); repeatable",
                     add_functions, show_functions, false, "KINESD_FUNCTIONS", "functions"},
+        setting_row{"firehose-http-timeout",
+                    "how long one request to a Firehose HTTP endpoint may take before it is retried (e.g. 180s, "
+                    "2500ms)",
+                    [](settings& s, const std::string& v) {
+                        s.firehose_http_timeout_ms = parse_duration_ms("firehose-http-timeout", v);
+                        if (s.firehose_http_timeout_ms <= 0)
+                            throw std::invalid_argument("firehose-http-timeout must be positive");
+                    },
+                    [](const settings& s) { return show_duration(s.firehose_http_timeout_ms); }},
+        KINESD_STRING("firehose-http-ca-file", firehose_http_ca_file,
+                      "PEM file of CA certificates trusted for https HTTP endpoints besides the system's"),
         KINESD_STRING("s3-endpoint", s3_endpoint, "S3-compatible endpoint URL for delivery (empty: AWS S3)"),
         KINESD_STRING("s3-region", s3_region, "region for S3 signing (empty: --region)"),
         KINESD_STRING("s3-access-key", s3_access_key, "S3 access key id"),

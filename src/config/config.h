@@ -67,6 +67,10 @@ struct settings {
     // ErrorOutputPrefix (AWS: 24 hours)
     std::int64_t firehose_retry_window_ms = 24LL * 3600 * 1000;
     std::int64_t firehose_max_active_partitions = 500;
+    // HTTP endpoint delivery: how long one request may take (AWS: 3 minutes)
+    // and a PEM file of CAs trusted besides the system's (private or test CAs)
+    std::int64_t firehose_http_timeout_ms = 180'000;
+    std::string firehose_http_ca_file;
     // lifecycle: how long a SIGTERM/SIGINT shutdown may take, Firehose flush
     // included; past it kinesd exits with exit_shutdown_timeout
     std::int64_t shutdown_timeout_ms = 30000;

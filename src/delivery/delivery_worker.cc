@@ -1,6 +1,5 @@
 #include "delivery/delivery_worker.h"
 
-#include <boost/asio/post.hpp>
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
@@ -17,64 +16,16 @@ namespace kinesd::delivery {
 
 namespace {
 
-// kinesd's error-output-type for batches S3 kept refusing for the whole
-// retry window, named like the service's other "<destination>-failed" types.
-constexpr std::string_view s3_failed = "s3-failed";
-
 constexpr std::size_t max_failure_details = 1024;
 
-std::uint64_t random_u64() {
-    auto bytes = random_bytes(8);
-    std::uint64_t v = 0;
-    std::memcpy(&v, bytes.data(), 8);
-    return v;
-}
-
-std::chrono::system_clock::time_point at_ms(std::int64_t ms) {
-    return std::chrono::system_clock::time_point(std::chrono::milliseconds(ms));
-}
-
-struct transform_pending {};
-
-std::string delivery_arn(const delivery_stream& s, const delivery_options& o) {
-    auto slash = s.name.find('/');
-    return "arn:aws:firehose:" + o.region + ":" + (slash == std::string::npos ? o.account_id : s.name.substr(0, slash)) +
-           ":deliverystream/" + s.shown_name();
-}
-
 }  // namespace
-
-struct delivery_worker::batch {
-    enum class state { running, done, failed, waiting };
-    std::string bucket;
-    std::string key;
-    std::string error_key;
-    compression_format format = compression_format::uncompressed;
-    std::string uuid;
-    std::string body;     // uncompressed; released once compressed
-    std::string payload;  // what is uploaded
-    bool compressed = false;
-    std::size_t records = 0;
-    std::int64_t oldest_ms = 0;
-    std::map<std::string, std::uint64_t> firsts;  // lane -> first counter held
-    std::map<std::string, std::uint64_t> ends;
-    std::string partition;  // the open buffer's id it was sealed from
-    std::int64_t sealed_ms = 0;
-    std::int64_t retry_at_ms = 0;
-    int attempts = 0;
-    bool to_error_prefix = false;
-    std::optional<batch_transform> transform;  // a Lambda processor's work (lambda_processor.h)
-    std::shared_ptr<delivery_metrics> metrics;
-    // guarded by the worker's mutex
-    state st = state::running;
-    s3_result result;
-};
 
 delivery_worker::delivery_worker(worker_context ctx, delivery_snapshot stream)
     : ctx_(ctx),
       stream_(std::move(stream)),
       s3_(stream_->s3()),
-      processing_(processing_settings::from(stream_->destination, stream_->is_kinesis_source())) {}
+      processing_(processing_settings::from(stream_->destination, stream_->is_kinesis_source())),
+      destination_(make_destination_for(*stream_)) {}
 
 delivery_worker::~delivery_worker() {
     if (!thread_.joinable()) return;
@@ -217,6 +168,7 @@ void delivery_worker::switch_to(delivery_snapshot next) {
     stream_ = std::move(next);
     s3_ = stream_->s3();
     processing_ = processing_settings::from(stream_->destination, stream_->is_kinesis_source());
+    destination_ = make_destination_for(*stream_);
 }
 
 void delivery_worker::check_version(std::int64_t arrival_ms) {
@@ -295,112 +247,6 @@ bool delivery_worker::lane_eligible(const lane& l, std::int64_t now) const {
     return true;
 }
 
-void delivery_worker::seal() {
-    std::vector<std::string> ids;
-    for (const auto& [id, b] : open_.all()) ids.push_back(id);
-    for (const auto& id : ids) seal(id);
-}
-
-void delivery_worker::seal(const std::string& id) {
-    record_buffer open = open_.take(id);
-    if (!open.records) return;
-    auto b = std::make_shared<batch>();
-    random_source random = random_u64;
-    b->bucket = s3_.bucket;
-    b->format = s3_.compression;
-    b->uuid = random_uuid(random);
-    auto when = at_ms(open.oldest_ms);
-    auto name = object_name(stream_->shown_name(), std::to_string(stream_->version), when, b->uuid, s3_.extension);
-    bool errors = !open.error_output_type.empty();
-    prefix_values values{when, &random, errors ? std::string_view(open.error_output_type) : s3_failed,
-                         &open.partition_keys};
-    try {
-        b->error_key = evaluate_error_output_prefix(s3_.error_output_prefix, s3_.prefix, values) + name;
-        // Records that could not be processed or placed belong under ErrorOutputPrefix from the start.
-        b->key = errors ? b->error_key : evaluate_prefix(s3_.prefix, values) + name;
-    } catch (const std::exception& e) {
-        // Prefixes are checked when set; this is a safety net only.
-        spdlog::error("delivery stream {}: bad prefix ({}), using the default", stream_->name, e.what());
-        values.partition_keys = nullptr;
-        b->key = evaluate_prefix("", values) + name;
-        b->error_key = std::string(values.error_output_type) + "/" + b->key;
-        if (errors) b->key = b->error_key;
-    }
-    b->body = std::move(open.body);
-    b->records = open.records;
-    b->oldest_ms = open.oldest_ms;
-    b->firsts = std::move(open.firsts);
-    b->ends = std::move(open.ends);
-    b->partition = id;
-    b->sealed_ms = ctx_.clock.now_ms();
-    b->metrics = stream_->metrics;
-    if (s3_.lambda) {
-        b->transform.emplace(*s3_.lambda, std::move(open.sources), s3_.append_newline);
-        b->transform->ctx = {ctx_.options.invoker, delivery_arn(*stream_, ctx_.options), stream_->source_stream_arn,
-                             ctx_.options.region, ctx_.options.invoke_timeout_ms,
-                             [this] { return ctx_.clock.now_ms(); }, [] { return random_uuid(random_u64); }};
-        prefix_values failed{when, &random, error_output_type::processing_failed, nullptr};
-        try {
-            b->transform->failed_key = evaluate_error_output_prefix(s3_.error_output_prefix, s3_.prefix, failed) + name;
-        } catch (const std::exception&) {
-            b->transform->failed_key = std::string(error_output_type::processing_failed) + "/" + b->key;
-        }
-    }
-    in_flight_.push_back(b);
-    post(b);
-}
-
-void delivery_worker::post(const std::shared_ptr<batch>& b) {
-    {
-        std::lock_guard lock(mutex_);
-        b->st = batch::state::running;
-    }
-    boost::asio::post(ctx_.pool, [self = shared_from_this(), b] { self->attempt(b); });
-}
-
-void delivery_worker::attempt(const std::shared_ptr<batch>& b) {
-    s3_result r;
-    try {
-        // A Lambda processor's transformation, once; false: its error
-        // documents could not be written (r says why), retried like an upload.
-        if (b->transform && !b->transform->run_and_write_errors(b->body, ctx_.s3, b->bucket, r))
-            throw transform_pending{};
-        if (!b->compressed) {
-            zip_entry_options zip{b->uuid, at_ms(b->oldest_ms)};
-            if (b->format == compression_format::uncompressed)
-                b->payload = std::move(b->body);
-            else
-                b->payload = compress(b->format, b->body, zip);
-            b->body = std::string();
-            b->compressed = true;
-        }
-        if (b->transform && b->transform->delivered == 0)
-            r = s3_result{};  // every record dropped or failed: no object
-        else
-            r = ctx_.s3.put_object(b->bucket, b->to_error_prefix ? b->error_key : b->key, b->payload,
-                                   "application/octet-stream", content_encoding(b->format));
-    } catch (const transform_pending&) {
-    } catch (const std::exception& e) {
-        r.outcome = s3_outcome::retryable;
-        r.code = "InternalError";
-        r.message = e.what();
-    }
-    if (r.ok()) {
-        b->metrics->delivery_success.add();
-        b->metrics->delivered_records.add(b->records);
-        b->metrics->delivered_bytes.add(b->payload.size());
-    } else {
-        b->metrics->delivery_failures.add();
-    }
-    {
-        std::lock_guard lock(mutex_);
-        b->result = std::move(r);
-        b->st = b->result.ok() ? batch::state::done : batch::state::failed;
-        wake_ = true;
-    }
-    cv_.notify_all();
-}
-
 void delivery_worker::settle() {
     auto now = ctx_.clock.now_ms();
     std::vector<std::shared_ptr<batch>> retry;
@@ -417,30 +263,25 @@ void delivery_worker::settle() {
         }
     }
     for (auto& b : failed) {
-        ++b->attempts;
-        backoff_ms_ = backoff_ms_ ? std::min(backoff_ms_ * 2, ctx_.options.max_backoff_ms)
-                                  : ctx_.options.initial_backoff_ms;
-        b->retry_at_ms = now + backoff_ms_;
-        const auto& r = b->result;
-        const auto& key = b->to_error_prefix ? b->error_key : b->key;
-        std::string details = "Could not write to S3 bucket " + b->bucket + ": " +
-                              (r.code.empty() ? std::string("Error") : r.code) +
-                              (r.message.empty() ? "" : ": " + r.message) +
-                              (r.http_status ? " (HTTP " + std::to_string(r.http_status) + ")" : std::string()) +
-                              ". Delivery is being retried.";
+        if (!b->attempts++) b->failing_since_ms = now;
+        auto wait = b->dest->backoff_ms(b->attempts);
+        b->retry_at_ms = now + wait;
+        std::string details = b->result.details + (b->to_error_prefix ? "" : " Delivery is being retried.");
         if (details.size() > max_failure_details) details.resize(max_failure_details);
-        spdlog::warn("delivery stream {}: writing s3://{}/{} failed (attempt {}): {} {}; retrying in {} ms",
-                     stream_->name, b->bucket, key, b->attempts, r.code, r.message, backoff_ms_);
+        spdlog::warn("delivery stream {}: delivering {} records to {} failed (attempt {}): {}; retrying in {} ms",
+                     stream_->name, b->records, b->dest->describe(), b->attempts, b->result.details, wait);
         stream_->health->fail("UNKNOWN_ERROR", details);
-        if (now - b->sealed_ms > ctx_.options.retry_window_ms) {
+        const bool permanent = b->result.result == attempt_result::outcome::permanent;
+        if (permanent || now - b->failing_since_ms >= b->dest->retry_window_ms(b->to_error_prefix)) {
             if (!b->to_error_prefix) {
-                spdlog::error("delivery stream {}: giving up on s3://{}/{} after the retry window; writing it to "
-                              "the error output prefix",
-                              stream_->name, b->bucket, b->key);
+                spdlog::error("delivery stream {}: giving up on {} for {} records{}; writing them to the error output",
+                              stream_->name, b->dest->describe(), b->records,
+                              permanent ? " (permanent failure)" : " after the retry window");
                 b->to_error_prefix = true;
-                b->sealed_ms = now;
+                b->failing_since_ms = now;
+                b->retry_at_ms = now;
             } else {
-                spdlog::error("delivery stream {}: dropping {} records that could not be written to S3",
+                spdlog::error("delivery stream {}: dropping {} records that could not be written to the error output",
                               stream_->name, b->records);
                 std::lock_guard lock(mutex_);
                 b->st = batch::state::done;
@@ -459,10 +300,9 @@ void delivery_worker::settle() {
         in_flight_.pop_front();
         checkpoint(*front);
         if (front->result.ok()) {
-            backoff_ms_ = 0;
             if (front->attempts && !source_missing_) stream_->health->clear();
-            spdlog::debug("delivery stream {}: wrote {} records to s3://{}/{}", stream_->name, front->records,
-                          front->bucket, front->to_error_prefix ? front->error_key : front->key);
+            spdlog::debug("delivery stream {}: delivered {} records to {}", stream_->name, front->records,
+                          front->dest->describe());
         }
     }
 }

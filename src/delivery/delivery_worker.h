@@ -1,19 +1,22 @@
 #pragma once
-// Delivers one delivery stream to S3.
+// Delivers one delivery stream to its destination (delivery/destination.h).
 //
 // Its thread reads records from the stream's shard logs (its own DirectPut
 // log, or every shard of the source Kinesis stream), runs them through the
 // processors (record_processing.h) into open buffers (one, or one per
 // partition with dynamic partitioning: partition_buffers.h), seals a buffer
-// into a batch when the buffering hints say so, and hands the batch to the
-// upload pool, which compresses and writes it. Checkpoints move only after
-// S3 acknowledged: batches leave in_flight_ in seal order, and a lane's
+// into a batch when the buffering hints say so (delivery_worker_seal.cc), and
+// hands the batch to the upload pool, which delivers it to the destination
+// (destination.h), after a Lambda transformation when the stream has one
+// (transformed_delivery.h). Checkpoints move only after the destination
+// acknowledged: batches leave in_flight_ in seal order, and a lane's
 // checkpoint never passes the first record of a buffer or batch not yet
 // acknowledged (partition_buffers.h says why). So a crash at any moment
 // re-delivers what was not acknowledged (duplicates possible) and loses
 // nothing.
 //
-// Failed uploads are retried with exponential backoff; while they fail the
+// Failed deliveries are retried with the destination's back-off for its
+// retry window, then go to its error output; while they fail the
 // stream's health carries a FailureDescription. The number of batches in
 // flight is bounded, so a long outage leaves records in RocksDB rather than
 // in memory.
@@ -33,6 +36,7 @@
 #include <vector>
 
 #include "common/clock.h"
+#include "delivery/destination.h"
 #include "delivery/firehose_registry.h"
 #include "delivery/lambda_processor.h"
 #include "delivery/partition_buffers.h"
@@ -57,11 +61,11 @@ struct delivery_options {
     // Bytes a flush reads before it waits for them to be written: it bounds
     // memory, not what is flushed.
     std::size_t stop_flush_bytes = 256u << 20;
-    // Data transformation (Lambda processors): the functions, and what the
-    // transformation event names.
-    functions::invoker* invoker = nullptr;
+    // For the delivery stream ARN that HTTP endpoints and functions are sent.
     std::string region = "us-east-1";
     std::string account_id = "000000000000";
+    // Data transformation (Lambda processors): the functions.
+    functions::invoker* invoker = nullptr;
     std::int64_t invoke_timeout_ms = 300000;
     // Dynamic partitioning: AWS's default quota of active partitions per
     // stream; records of further partitions go to the error prefix.
@@ -69,6 +73,10 @@ struct delivery_options {
     // Sealed batches per stream with dynamic partitioning, where many
     // partitions reach their buffering interval together.
     std::size_t max_in_flight_partitioned = 32;
+    // HTTP endpoint delivery: timeout of one request (AWS: 3 minutes) and a
+    // CA file trusted besides the system's.
+    std::int64_t http_timeout_ms = 180'000;
+    std::string http_ca_file;
 };
 
 // What a flushing stop left undelivered. Nothing is lost either way: what
@@ -139,10 +147,6 @@ private:
     // Runs one stored record through the processors into its buffers;
     // false (nothing placed) when a full buffer cannot be sealed yet.
     bool place(lane& l, const storage::record_view& r, bool flushing, std::size_t& placed_bytes);
-    // The buffer id of a processed record, or nullopt with `why` set when
-    // dynamic partitioning cannot place it.
-    std::optional<std::string> partition_of(const delivery_record& r, std::map<std::string, std::string>& keys,
-                                            std::string& why) const;
     std::set<std::string> active_partitions() const;
     void seal();  // every open buffer
     void seal(const std::string& id);
@@ -150,6 +154,7 @@ private:
     void attempt(const std::shared_ptr<batch>& b);
     void settle();  // handles finished and failed batches
     void checkpoint(const batch& b);
+    std::shared_ptr<destination> make_destination_for(const delivery_stream& s) const;
     // For DeliveryToS3.DataFreshness: the oldest record read and not yet
     // acknowledged by S3, into the stream's metrics.
     void publish_oldest_pending();
@@ -162,11 +167,11 @@ private:
     record_pipeline pipeline_;  // this thread's jq programs
     std::vector<delivery_record> processed_;
     std::vector<failed_record> failed_;
+    std::shared_ptr<destination> destination_;
     std::vector<lane> lanes_;
     std::int64_t lanes_refreshed_ms_ = 0;
     partition_buffers open_;
     std::deque<std::shared_ptr<batch>> in_flight_;
-    std::int64_t backoff_ms_ = 0;
     std::size_t flushed_bytes_ = 0;  // read by the current flush round
     std::size_t flushed_records_ = 0;
     bool source_missing_ = false;
@@ -181,6 +186,30 @@ private:
     std::optional<deadline> flush_until_;
     flush_result flushed_;  // written by the thread before it ends
     std::thread thread_;
+};
+
+// A sealed buffer on its way to the destination. Defined here for the
+// worker's files (delivery_worker*.cc) alone.
+struct delivery_worker::batch {
+    enum class state { running, done, failed, waiting };
+    // The destination of the stream version the batch was sealed under.
+    std::shared_ptr<destination> dest;
+    std::unique_ptr<delivery> job;
+    std::size_t records = 0;
+    std::int64_t oldest_ms = 0;
+    std::map<std::string, std::uint64_t> firsts;  // lane -> first counter held
+    std::map<std::string, std::uint64_t> ends;    // lane -> next after this batch
+    std::string partition;  // the open buffer's id it was sealed from
+    std::int64_t sealed_ms = 0;
+    std::int64_t failing_since_ms = 0;  // the retry window runs from here
+    std::int64_t retry_at_ms = 0;
+    int attempts = 0;
+    bool to_error_prefix = false;
+    std::shared_ptr<delivery_metrics> metrics;
+    bool http = false;  // counted as DeliveryToHttpEndpoint
+    // guarded by the worker's mutex
+    state st = state::running;
+    attempt_result result;
 };
 
 }  // namespace kinesd::delivery

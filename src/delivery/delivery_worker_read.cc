@@ -42,30 +42,6 @@ void delivery_worker::read_lanes(bool flushing) {
     }
 }
 
-std::optional<std::string> delivery_worker::partition_of(const delivery_record& r,
-                                                         std::map<std::string, std::string>& keys,
-                                                         std::string& why) const {
-    keys.clear();
-    if (!processing_.dynamic_partitioning) return std::string();
-    std::string id;
-    for (const auto& ref : processing_.prefix_keys) {
-        const auto& from = ref.source == key_source::query ? r.query_keys : r.lambda_keys;
-        auto it = from.find(ref.name);
-        if (it == from.end()) {
-            why = std::string(ref.source == key_source::query ? "partitionKeyFromQuery" : "partitionKeyFromLambda") +
-                  ":" + ref.name + " is missing from the record's partition keys or is not a string.";
-            return std::nullopt;
-        }
-        keys[ref.name] = it->second;
-        // Values may hold any character: length-prefix them so that ids
-        // of different key tuples never collide.
-        id += std::to_string(it->second.size());
-        id += ':';
-        id += it->second;
-    }
-    return id;
-}
-
 bool delivery_worker::place(lane& l, const storage::record_view& r, bool flushing, std::size_t& placed_bytes) {
     pipeline_.run(processing_, r.data, r.arrival_ms, r.partition_key, processed_, failed_);
 
@@ -75,6 +51,7 @@ bool delivery_worker::place(lane& l, const storage::record_view& r, bool flushin
     struct piece {
         std::string id;
         std::string bytes;
+        std::size_t delimiter = 0;
         std::map<std::string, std::string> keys;
         std::string_view error_type;
     };
@@ -92,13 +69,14 @@ bool delivery_worker::place(lane& l, const storage::record_view& r, bool flushin
             // the buffer holds the source records.
             p.bytes = std::move(rec.data);
             if (processing_.record_delimiter) p.bytes += *processing_.record_delimiter;
+            p.delimiter = processing_.record_delimiter ? processing_.record_delimiter->size() : 0;
             added[p.id] += p.bytes.size();
             pieces.push_back(std::move(p));
             continue;
         }
         std::string why;
         std::string code = "DynamicPartitioning.PartitionKeyNotFound";
-        auto id = partition_of(rec, p.keys, why);
+        auto id = partition_of(processing_, rec, p.keys, why);
         if (id && processing_.dynamic_partitioning && !open_.find(*id) && !added.contains(*id)) {
             if (!active) active = active_partitions();
             if (!active->contains(*id)) {
@@ -120,6 +98,7 @@ bool delivery_worker::place(lane& l, const storage::record_view& r, bool flushin
         p.id = std::move(*id);
         p.bytes = std::move(rec.data);
         if (processing_.record_delimiter) p.bytes += *processing_.record_delimiter;
+        p.delimiter = processing_.record_delimiter ? processing_.record_delimiter->size() : 0;
         added[p.id] += p.bytes.size();
         pieces.push_back(std::move(p));
     }
@@ -147,10 +126,9 @@ bool delivery_worker::place(lane& l, const storage::record_view& r, bool flushin
             b.partition_keys = std::move(p.keys);
             b.error_output_type = std::string(p.error_type);
         }
-        b.add(p.bytes, 1, r.arrival_ms, l.cf, r.counter);
+        b.add(p.bytes, 1, r.arrival_ms, l.cf, r.counter, p.delimiter);
         if (processing_.lambda && p.error_type.empty()) {
-            source[0] = std::string_view(p.bytes).substr(
-                0, p.bytes.size() - (processing_.record_delimiter ? processing_.record_delimiter->size() : 0));
+            source[0] = std::string_view(p.bytes).substr(0, p.bytes.size() - p.delimiter);
             collect_sources(b.sources, stream_->is_kinesis_source(), l.index, l.created_s, r.counter, r.arrival_ms,
                             r.partition_key, source, subsequence++);
         }

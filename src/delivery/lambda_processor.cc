@@ -302,7 +302,7 @@ transform_result transform(const transform_context& ctx, const lambda_settings& 
                 auto& a = answer.records[i - first];
                 switch (a.outcome) {
                     case record_answer::result::ok:
-                        out.records.push_back({std::move(a.data), std::move(a.partition_keys)});
+                        out.records.push_back({std::move(a.data), records[i].arrival_ms, std::move(a.partition_keys)});
                         break;
                     case record_answer::result::dropped: ++out.dropped; break;
                     case record_answer::result::processing_failed:
@@ -317,32 +317,6 @@ transform_result transform(const transform_context& ctx, const lambda_settings& 
         first = last;
     }
     return out;
-}
-
-void batch_transform::run(std::string& body) {
-    if (done) return;
-    auto result = transform(ctx, settings, sources);
-    body.clear();
-    partition_keys.clear();
-    for (auto& r : result.records) {
-        body += r.data;
-        if (append_newline) body.push_back('\n');
-        partition_keys.push_back(std::move(r.partition_keys));
-    }
-    delivered = result.records.size();
-    error_documents = std::move(result.error_documents);
-    sources = {};
-    done = true;
-}
-
-bool batch_transform::run_and_write_errors(std::string& body, s3_client& s3, const std::string& bucket,
-                                           s3_result& result) {
-    run(body);
-    if (error_documents.empty() || errors_written) return true;
-    result = s3.put_object(bucket, failed_key, error_documents, "application/octet-stream", "");
-    if (!result.ok()) return false;
-    errors_written = true;
-    return true;
 }
 
 void collect_sources(std::vector<source_record>& out, bool from_stream, std::uint32_t shard_index,

@@ -71,6 +71,7 @@ struct source_record {
 
 struct transformed_record {
     std::string data;
+    std::int64_t arrival_ms = 0;  // of its source record
     // metadata.partitionKeys of the answer, for !{partitionKeyFromLambda:key}.
     std::map<std::string, std::string> partition_keys;
 };
@@ -99,31 +100,8 @@ inline constexpr std::size_t max_invoke_payload = 6u << 20;
 transform_result transform(const transform_context& ctx, const lambda_settings& settings,
                            const std::vector<source_record>& records);
 
-// ---- How the delivery worker uses it.
-
-// What a sealed batch carries for its transformation. run() invokes the
-// function once per batch; S3 retries reuse its result.
-struct batch_transform {
-    batch_transform(lambda_settings s, std::vector<source_record> records, bool newline)
-        : settings(std::move(s)), sources(std::move(records)), append_newline(newline) {}
-    lambda_settings settings;
-    transform_context ctx;
-    std::vector<source_record> sources;
-    std::string failed_key;  // the object for the error documents
-    bool append_newline = false;
-    bool done = false;
-    std::string error_documents;
-    bool errors_written = false;
-    // metadata.partitionKeys of each Ok record, in body order.
-    std::vector<std::map<std::string, std::string>> partition_keys;
-    std::size_t delivered = 0;  // Ok records in the body
-
-    // Replaces `body` (the raw records) with the Ok records' data.
-    void run(std::string& body);
-    // run(), then writes the error documents (once) to failed_key. False
-    // when that write failed; `result` says why.
-    bool run_and_write_errors(std::string& body, s3_client& s3, const std::string& bucket, s3_result& result);
-};
+// ---- How the delivery worker uses it (transformed_delivery.h runs
+// transform() once per sealed batch).
 
 // The source records of one stored record: its deaggregated parts (or its
 // data whole), with Kinesis metadata for a stream source.

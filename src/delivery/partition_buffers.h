@@ -17,6 +17,7 @@
 #include <string>
 #include <vector>
 
+#include "delivery/destination.h"
 #include "delivery/lambda_processor.h"
 
 namespace kinesd::delivery {
@@ -29,12 +30,15 @@ struct record_buffer {
     std::map<std::string, std::uint64_t> ends;    // lane -> next after this buffer
     std::map<std::string, std::string> partition_keys;
     std::string error_output_type;  // non-empty: goes to ErrorOutputPrefix
+    std::vector<batch_record> spans;      // each record in body
     std::vector<source_record> sources;  // with a Lambda processor: what it transforms
 
-    // Adds bytes of the record at `counter` of `lane`.
+    // Adds bytes of the record at `counter` of `lane`, the last
+    // `delimiter` of them its delimiter.
     void add(std::string_view bytes, std::size_t count, std::int64_t arrival_ms, const std::string& lane,
-             std::uint64_t counter) {
+             std::uint64_t counter, std::size_t delimiter = 0) {
         if (!records || arrival_ms < oldest_ms) oldest_ms = arrival_ms;
+        spans.push_back({std::uint32_t(body.size()), std::uint32_t(bytes.size() - delimiter), arrival_ms});
         body.append(bytes);
         records += count;
         firsts.try_emplace(lane, counter);

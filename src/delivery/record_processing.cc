@@ -166,6 +166,29 @@ void record_pipeline::extract_metadata(const processing_settings& s, std::vector
     records.resize(kept);
 }
 
+std::optional<std::string> partition_of(const processing_settings& processing, const delivery_record& r,
+                                        std::map<std::string, std::string>& keys, std::string& why) {
+    keys.clear();
+    if (!processing.dynamic_partitioning) return std::string();
+    std::string id;
+    for (const auto& ref : processing.prefix_keys) {
+        const auto& from = ref.source == key_source::query ? r.query_keys : r.lambda_keys;
+        auto it = from.find(ref.name);
+        if (it == from.end()) {
+            why = std::string(ref.source == key_source::query ? "partitionKeyFromQuery" : "partitionKeyFromLambda") +
+                  ":" + ref.name + " is missing from the record's partition keys or is not a string.";
+            return std::nullopt;
+        }
+        keys[ref.name] = it->second;
+        // Values may hold any character: length-prefix them so that ids
+        // of different key tuples never collide.
+        id += std::to_string(it->second.size());
+        id += ':';
+        id += it->second;
+    }
+    return id;
+}
+
 std::string error_document(const failed_record& f, std::int64_t now_ms) {
     json doc = {{"attemptsMade", 1},
                 {"arrivalTimestamp", f.arrival_ms},

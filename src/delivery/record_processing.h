@@ -99,6 +99,12 @@ private:
 // not place.
 inline constexpr std::string_view partitioning_failed = "partitioning-failed";
 
+// The buffer id of a processed record ("" without dynamic partitioning)
+// and its partition keys, or nullopt with `why` set when a key of the Prefix
+// is missing from the record's keys.
+std::optional<std::string> partition_of(const processing_settings& processing, const delivery_record& r,
+                                        std::map<std::string, std::string>& keys, std::string& why);
+
 // The JSON line written for a failed record under ErrorOutputPrefix.
 std::string error_document(const failed_record& f, std::int64_t now_ms);
 

@@ -315,6 +315,31 @@ class PartitionedCrashTest(FirehoseTestCase):
         self.assertEqual(got, set(acknowledged))
         self.assertEqual(self.keys(bucket, "errors/"), [])
 
+    def test_written_partition_does_not_checkpoint_past_a_waiting_one(self):
+        """One record waits in partition "slow" (a 900 s interval) while
+        partition "fast" fills 1 MiB and is written. The checkpoint must stay
+        before the waiting record, so a kill -9 then cannot lose it."""
+        bucket = self.new_bucket()
+        name = self.create_direct(
+            bucket, size_mb=1, interval=900, Prefix="h/!{partitionKeyFromQuery:p}/", ErrorOutputPrefix=ERROR_PREFIX,
+            DynamicPartitioningConfiguration=PARTITIONING,
+            ProcessingConfiguration=processors(query_processor("{p: .p}"), NEWLINE))
+        slow = json.dumps({"p": "slow", "id": "waiting"})
+        self.put_batch(name, [slow.encode()])
+        fast = [json.dumps({"p": "fast", "id": i, "pad": "x" * 1000}) for i in range(1300)]
+        self.put_batch(name, [f.encode() for f in fast])
+        wait_until(lambda: self.keys(bucket, "h/fast/"), "an object of partition fast", DELIVERY_TIMEOUT, 0.25)
+        self.assertEqual(self.keys(bucket, "h/slow/"), [])
+        self.server.kill9()
+        self.server.start()
+        self.server.stop()  # SIGTERM writes every open buffer
+        try:
+            self.assertEqual(lines(self.objects(bucket, prefix="h/slow/")), [slow])
+            self.assertEqual(set(lines(self.objects(bucket, prefix="h/fast/"))), set(fast))
+        finally:
+            self.server.start()
+            self.connect()
+
 
 if __name__ == "__main__":
     unittest.main(verbosity=2)

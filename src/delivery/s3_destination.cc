@@ -91,8 +91,10 @@ public:
     std::unique_ptr<delivery> start(sealed_batch batch) override {
         return std::make_unique<s3_delivery>(ctx_, main_, backup_, std::move(batch));
     }
-    std::int64_t retry_window_ms(bool) const override { return ctx_->s3_retry_window_ms; }
-    std::int64_t backoff_ms(int attempts) const override { return s3_backoff_ms(*ctx_, attempts); }
+    bool retries_over(bool, std::int64_t failing_ms, std::int64_t) const override {
+        return failing_ms >= ctx_->s3_retry_window_ms;
+    }
+    std::int64_t backoff_ms(int attempts, std::int64_t) const override { return s3_backoff_ms(*ctx_, attempts); }
     std::string describe() const override { return "s3://" + main_.bucket; }
 
 private:

@@ -418,7 +418,8 @@ void delivery_worker::post(const std::shared_ptr<batch>& b) {
         std::lock_guard lock(mutex_);
         b->st = batch::state::running;
     }
-    boost::asio::post(ctx_.pool, [self = shared_from_this(), b] { self->attempt(b); });
+    auto& pool = b->http && !b->to_error_prefix ? ctx_.http_pool : ctx_.pool;
+    boost::asio::post(pool, [self = shared_from_this(), b] { self->attempt(b); });
 }
 
 void delivery_worker::attempt(const std::shared_ptr<batch>& b) {

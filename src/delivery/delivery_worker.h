@@ -41,6 +41,7 @@ namespace kinesd::delivery {
 struct delivery_options {
     s3_config s3;
     int upload_threads = 2;
+    int http_threads = 8;  // HTTP endpoint requests (mostly waiting on the network)
     std::int64_t poll_ms = 100;            // idle wait between reads
     std::int64_t initial_backoff_ms = 1000;
     std::int64_t max_backoff_ms = 30000;
@@ -76,6 +77,7 @@ struct worker_context {
     const kinesd::clock& clock;
     s3_client& s3;
     boost::asio::thread_pool& pool;
+    boost::asio::thread_pool& http_pool;
     const delivery_options& options;
 };
 

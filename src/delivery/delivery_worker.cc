@@ -264,22 +264,25 @@ void delivery_worker::settle() {
     }
     for (auto& b : failed) {
         if (!b->attempts++) b->failing_since_ms = now;
-        auto wait = b->dest->backoff_ms(b->attempts);
+        const bool permanent = b->result.result == attempt_result::outcome::permanent;
+        const bool over = permanent || b->dest->retries_over(b->to_error_prefix, now - b->failing_since_ms,
+                                                             b->waited_ms);
+        auto wait = over ? 0 : b->dest->backoff_ms(b->attempts, b->waited_ms);
+        b->waited_ms += wait;
         b->retry_at_ms = now + wait;
-        std::string details = b->result.details + (b->to_error_prefix ? "" : " Delivery is being retried.");
+        std::string details = b->result.details + (over ? "" : " Delivery is being retried.");
         if (details.size() > max_failure_details) details.resize(max_failure_details);
         spdlog::warn("delivery stream {}: delivering {} records to {} failed (attempt {}): {}; retrying in {} ms",
                      stream_->name, b->records, b->dest->describe(), b->attempts, b->result.details, wait);
         stream_->health->fail("UNKNOWN_ERROR", details);
-        const bool permanent = b->result.result == attempt_result::outcome::permanent;
-        if (permanent || now - b->failing_since_ms >= b->dest->retry_window_ms(b->to_error_prefix)) {
+        if (over) {
             if (!b->to_error_prefix) {
                 spdlog::error("delivery stream {}: giving up on {} for {} records{}; writing them to the error output",
                               stream_->name, b->dest->describe(), b->records,
                               permanent ? " (permanent failure)" : " after the retry window");
                 b->to_error_prefix = true;
-                b->failing_since_ms = now;
-                b->retry_at_ms = now;
+                b->attempts = 0;
+                b->waited_ms = 0;
             } else {
                 spdlog::error("delivery stream {}: dropping {} records that could not be written to the error output",
                               stream_->name, b->records);
@@ -300,7 +303,7 @@ void delivery_worker::settle() {
         in_flight_.pop_front();
         checkpoint(*front);
         if (front->result.ok()) {
-            if (front->attempts && !source_missing_) stream_->health->clear();
+            if ((front->attempts || front->to_error_prefix) && !source_missing_) stream_->health->clear();
             spdlog::debug("delivery stream {}: delivered {} records to {}", stream_->name, front->records,
                           front->dest->describe());
         }

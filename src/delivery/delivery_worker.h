@@ -50,6 +50,7 @@ namespace kinesd::delivery {
 struct delivery_options {
     s3_config s3;
     int upload_threads = 2;
+    int http_threads = 8;  // HTTP endpoint requests (mostly waiting on the network)
     std::int64_t poll_ms = 100;            // idle wait between reads
     std::int64_t initial_backoff_ms = 1000;
     std::int64_t max_backoff_ms = 30000;
@@ -94,6 +95,7 @@ struct worker_context {
     const kinesd::clock& clock;
     s3_client& s3;
     boost::asio::thread_pool& pool;
+    boost::asio::thread_pool& http_pool;
     const delivery_options& options;
 };
 
@@ -202,6 +204,7 @@ struct delivery_worker::batch {
     std::string partition;  // the open buffer's id it was sealed from
     std::int64_t sealed_ms = 0;
     std::int64_t failing_since_ms = 0;  // the retry window runs from here
+    std::int64_t waited_ms = 0;         // back-off waits since then
     std::int64_t retry_at_ms = 0;
     int attempts = 0;
     bool to_error_prefix = false;

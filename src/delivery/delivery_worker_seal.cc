@@ -102,7 +102,10 @@ void delivery_worker::post(const std::shared_ptr<batch>& b) {
         std::lock_guard lock(mutex_);
         b->st = batch::state::running;
     }
-    boost::asio::post(ctx_.pool, [self = shared_from_this(), b] { self->attempt(b); });
+    // HTTP endpoint requests (and the transformation before them) wait on
+    // remote answers: a pool of their own keeps them from holding up S3.
+    auto& pool = b->http && !b->to_error_prefix ? ctx_.http_pool : ctx_.pool;
+    boost::asio::post(pool, [self = shared_from_this(), b] { self->attempt(b); });
 }
 
 void delivery_worker::attempt(const std::shared_ptr<batch>& b) {

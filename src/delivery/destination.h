@@ -96,11 +96,14 @@ public:
     // !{firehose:error-output-type} = error_type.
     virtual std::unique_ptr<delivery> start_error_output(std::string documents, std::string_view error_type,
                                                          std::string uuid, std::int64_t oldest_ms) = 0;
-    // How long attempts go on after the first failure, before the batch
-    // goes to the error output (error_output false) or is dropped (true).
-    virtual std::int64_t retry_window_ms(bool error_output) const = 0;
-    // Wait before attempt `attempts + 1`, attempts >= 1.
-    virtual std::int64_t backoff_ms(int attempts) const = 0;
+    // Whether retrying is over for a batch: it then goes to the error output
+    // (error_output false) or is dropped (true). `failing_ms` is the time
+    // since the first failure, `waited_ms` the back-off waits within it
+    // (without the time attempts themselves took).
+    virtual bool retries_over(bool error_output, std::int64_t failing_ms, std::int64_t waited_ms) const = 0;
+    // Wait before attempt `attempts + 1` (attempts >= 1), `waited_ms` into
+    // the retry window.
+    virtual std::int64_t backoff_ms(int attempts, std::int64_t waited_ms) const = 0;
     // Names the target in logs: "s3://bucket", the endpoint URL.
     virtual std::string describe() const = 0;
 };

@@ -263,15 +263,21 @@ public:
         return make_error_output_delivery(ctx_, ep_->http.backup, std::move(documents), error_type, std::move(uuid),
                                           oldest_ms);
     }
-    std::int64_t retry_window_ms(bool error_output) const override {
-        return error_output ? ctx_->s3_retry_window_ms : ep_->http.retry_duration_ms;
+    // RetryOptions.DurationInSeconds is time spent on retries, not waiting
+    // for answers: only the back-off waits count against it. The backup
+    // bucket is then retried like any S3 write.
+    bool retries_over(bool error_output, std::int64_t failing_ms, std::int64_t waited_ms) const override {
+        if (error_output) return failing_ms >= ctx_->s3_retry_window_ms;
+        return waited_ms >= ep_->http.retry_duration_ms;
     }
-    std::int64_t backoff_ms(int attempts) const override {
+    std::int64_t backoff_ms(int attempts, std::int64_t waited_ms) const override {
         double wait = double(first_backoff_ms);
         for (int i = 1; i < attempts && wait < max_backoff_ms; ++i) wait *= 2;
         wait = std::min(wait, double(max_backoff_ms));
         double factor = 1.0 - jitter + 2 * jitter * double(random_u64() % 10001) / 10000.0;
-        return std::int64_t(wait * factor);
+        // The last wait ends where the retry duration does.
+        auto left = std::max<std::int64_t>(0, ep_->http.retry_duration_ms - waited_ms);
+        return std::min(std::int64_t(wait * factor), left);
     }
     std::string describe() const override { return ep_->http.url; }
 

@@ -132,8 +132,10 @@ public:
                                                  std::string uuid, std::int64_t oldest_ms) override {
         return make_error_output_delivery(ctx_, main_, std::move(documents), error_type, std::move(uuid), oldest_ms);
     }
-    std::int64_t retry_window_ms(bool) const override { return ctx_->s3_retry_window_ms; }
-    std::int64_t backoff_ms(int attempts) const override { return s3_backoff_ms(*ctx_, attempts); }
+    bool retries_over(bool, std::int64_t failing_ms, std::int64_t) const override {
+        return failing_ms >= ctx_->s3_retry_window_ms;
+    }
+    std::int64_t backoff_ms(int attempts, std::int64_t) const override { return s3_backoff_ms(*ctx_, attempts); }
     std::string describe() const override { return "s3://" + main_.bucket; }
 
 private:

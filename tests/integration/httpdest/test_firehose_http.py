@@ -173,6 +173,29 @@ class DeliveryTest(HttpEndpointTestCase):
         self.wait_records(self.receiver, payloads)
         self.assertClean(self.receiver)
 
+    def test_update_destination_moves_delivery_to_the_new_endpoint(self):
+        bucket = self.new_bucket()
+        name = self.create_http(bucket, access_key="old-key")
+        first = numbered("before", 50)
+        self.put_batch(name, first)
+        self.wait_records(self.receiver, first)
+        d = self.describe(name)
+        self.firehose.update_destination(
+            DeliveryStreamName=name, CurrentDeliveryStreamVersionId=d["VersionId"],
+            DestinationId=d["Destinations"][0]["DestinationId"],
+            HttpEndpointDestinationUpdate={
+                "EndpointConfiguration": {"Url": self.tls_receiver.url, "AccessKey": "new-key"},
+                "RequestConfiguration": {"ContentEncoding": "GZIP",
+                                         "CommonAttributes": [{"AttributeName": "v", "AttributeValue": "2"}]}})
+        self.tls_receiver.expect(firehose_arn(name), access_key="new-key", common_attributes={"v": "2"},
+                                 gzip_body=True)
+        second = numbered("after", 50)
+        self.put_batch(name, second)
+        self.wait_records(self.tls_receiver, second)
+        self.assertClean(self.receiver)
+        self.assertClean(self.tls_receiver)
+        self.assertFalse(set(second) & set(self.receiver.accepted_records()))
+
     def test_all_data_also_goes_to_the_backup_bucket(self):
         bucket = self.new_bucket()
         name = self.create_http(bucket, backup_mode="AllData", s3_prefix="all/")

@@ -2,7 +2,12 @@
 """Measures Firehose delivery throughput to an HTTP endpoint: records/s and
 MB/s from the first PutRecordBatch to the last record the endpoint got.
 
-Starts kinesd and a fast local receiver on loopback. The receiver answers
+Starts kinesd and a fast local receiver on loopback. With --source
+directput (the default) the clock runs from the first PutRecordBatch to the
+last record received, puts and delivery overlapping; with --source kinesis
+the records are first put into a Kinesis stream, and the clock runs from
+CreateDeliveryStream to the last record received: the rate at which kinesd
+drains a backlog to the endpoint, without the putting clients in the way. The receiver answers
 every request 200 with its requestId at once and counts records and data
 bytes (decoded from base64), so the figure is kinesd's: reading, buffering,
 building the JSON, base64, (gzip with --gzip) and the POSTs. The backup
@@ -86,6 +91,8 @@ def main():
     parser.add_argument("--buffer-mb", type=int, default=4)
     parser.add_argument("--putters", type=int, default=4)
     parser.add_argument("--gzip", action="store_true")
+    parser.add_argument("--source", choices=["directput", "kinesis"], default="directput")
+    parser.add_argument("--shards", type=int, default=4)
     parser.add_argument("--timeout", type=int, default=600)
     args = parser.parse_args()
 
@@ -101,9 +108,35 @@ def main():
         firehose = boto3.session.Session().client(
             "firehose", endpoint_url="http://127.0.0.1:%d" % kinesd.port, region_name="us-east-1",
             aws_access_key_id="bench", aws_secret_access_key="bench", config=config)
+        kinesis = boto3.session.Session().client(
+            "kinesis", endpoint_url="http://127.0.0.1:%d" % kinesd.port, region_name="us-east-1",
+            aws_access_key_id="bench", aws_secret_access_key="bench", config=config)
         name = "bench-http"
+        per_call = max(1, min(500, (4 << 20) // args.record_size))
+        total = (args.megabytes << 20) // args.record_size
+        calls = [min(per_call, total - start) for start in range(0, total, per_call)]
+        payload = os.urandom(args.record_size)
+        source = {}
+        if args.source == "kinesis":
+            kinesis.create_stream(StreamName="bench-src", ShardCount=args.shards)
+            kinesis.get_waiter("stream_exists").wait(StreamName="bench-src", WaiterConfig={"Delay": 0.2})
+            arn = kinesis.describe_stream_summary(StreamName="bench-src")["StreamDescriptionSummary"]["StreamARN"]
+            per_kinesis_call = max(1, min(500, (4 << 20) // args.record_size))
+
+            def put_kinesis(i):
+                n = min(per_kinesis_call, total - i)
+                result = kinesis.put_records(StreamName="bench-src", Records=[
+                    {"Data": payload, "PartitionKey": "pk%d" % (i + j)} for j in range(n)])
+                if result["FailedRecordCount"]:
+                    raise RuntimeError("%d records refused" % result["FailedRecordCount"])
+
+            with ThreadPoolExecutor(args.putters) as pool:
+                list(pool.map(put_kinesis, range(0, total, per_kinesis_call)))
+            source = {"DeliveryStreamType": "KinesisStreamAsSource",
+                      "KinesisStreamSourceConfiguration": {"KinesisStreamARN": arn, "RoleARN": ROLE}}
+        t_create = time.monotonic()
         firehose.create_delivery_stream(
-            DeliveryStreamName=name,
+            DeliveryStreamName=name, **source,
             HttpEndpointDestinationConfiguration={
                 "EndpointConfiguration": {"Url": "http://127.0.0.1:%d/in" % receiver.server_address[1]},
                 "BufferingHints": {"SizeInMBs": args.buffer_mb, "IntervalInSeconds": 1},
@@ -116,19 +149,17 @@ def main():
                 sys.exit("the delivery stream did not become ACTIVE")
             time.sleep(0.1)
 
-        per_call = max(1, min(500, (4 << 20) // args.record_size))
-        total = (args.megabytes << 20) // args.record_size
-        calls = [min(per_call, total - start) for start in range(0, total, per_call)]
-        payload = os.urandom(args.record_size)
-
         def put(n):
             result = firehose.put_record_batch(DeliveryStreamName=name, Records=[{"Data": payload}] * n)
             if result["FailedPutCount"]:
                 raise RuntimeError("%d records refused" % result["FailedPutCount"])
 
         t0 = time.monotonic()
-        with ThreadPoolExecutor(args.putters) as pool:
-            list(pool.map(put, calls))
+        if args.source == "kinesis":
+            t0 = t_create
+        else:
+            with ThreadPoolExecutor(args.putters) as pool:
+                list(pool.map(put, calls))
         put_done = time.monotonic()
         deadline = t0 + args.timeout
         while time.monotonic() < deadline:
@@ -142,9 +173,11 @@ def main():
             sys.exit("only %d of %d records arrived within %d s" % (got, total, args.timeout))
         seconds = last - t0
         mb = got_bytes / (1 << 20)
-        print("puts took %.2f s; %d requests" % (put_done - t0, requests))
-        print("RESULT kind=firehose_http records=%d mb=%.1f seconds=%.2f records_per_s=%.0f mb_per_s=%.1f gzip=%s"
-              % (got, mb, seconds, got / seconds, mb / seconds, "on" if args.gzip else "off"))
+        if args.source == "directput":
+            print("puts took %.2f s; %d requests" % (put_done - t0, requests))
+        print("RESULT kind=firehose_http source=%s records=%d mb=%.1f seconds=%.2f records_per_s=%.0f "
+              "mb_per_s=%.1f gzip=%s" % (args.source, got, mb, seconds, got / seconds, mb / seconds,
+                                         "on" if args.gzip else "off"))
     finally:
         kinesd.stop()
         receiver.shutdown()

@@ -308,6 +308,23 @@ class CrashTest(HttpEndpointTestCase):
         self.assertClean(self.receiver)
 
 
+class ShutdownTest(HttpEndpointTestCase):
+
+    def test_sigterm_posts_what_is_buffered(self):
+        bucket = self.new_bucket()
+        name = self.create_http(bucket, interval=900, size_mb=64)
+        payloads = numbered("term", 300)
+        self.put_batch(name, payloads)
+        self.assertEqual(self.receiver.snapshot(), [])  # buffered for 15 minutes
+        self.server.stop()  # SIGTERM: every buffer is flushed before exit
+        try:
+            self.assertEqual(sorted(self.receiver.accepted_records()), sorted(payloads))
+            self.assertClean(self.receiver)
+        finally:
+            self.server.start()
+            self.connect()
+
+
 class ControlPlaneTest(HttpEndpointTestCase):
 
     def base_config(self, bucket="b", **changes):

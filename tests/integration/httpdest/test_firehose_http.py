@@ -410,6 +410,7 @@ class UntrustedCertificateTest(FirehoseTestCase):
             super().tearDownClass()
         finally:
             cls.receiver.close()
+            shutil.rmtree(cls.cert_dir, ignore_errors=True)
 
     def test_records_go_to_the_backup_bucket_unsent(self):
         bucket = self.new_bucket()

@@ -9,6 +9,7 @@ No assertion depends on speed: waits are generous, times are lower bounds.
 import base64
 import json
 import os
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -65,6 +66,7 @@ class HttpEndpointTestCase(FirehoseTestCase):
         finally:
             cls.receiver.close()
             cls.tls_receiver.close()
+            shutil.rmtree(cls.cert_dir, ignore_errors=True)
 
     def setUp(self):
         self.receiver.reset()
@@ -390,6 +392,44 @@ class ControlPlaneTest(HttpEndpointTestCase):
             self.firehose.create_delivery_stream, "InvalidArgumentException", DeliveryStreamName=unique_name("two"),
             HttpEndpointDestinationConfiguration=self.base_config(),
             ExtendedS3DestinationConfiguration={"RoleARN": ROLE_ARN, "BucketARN": bucket_arn("b")})
+
+
+class UntrustedCertificateTest(FirehoseTestCase):
+    """A kinesd not told about the receiver's CA must refuse its certificate."""
+
+    @classmethod
+    def setUpClass(cls):
+        cls.cert_dir = tempfile.mkdtemp(prefix="kinesd-httpdest-")
+        cert, key = make_cert(cls.cert_dir)
+        cls.receiver = Receiver(tls_cert=cert, tls_key=key)
+        super().setUpClass()
+
+    @classmethod
+    def tearDownClass(cls):
+        try:
+            super().tearDownClass()
+        finally:
+            cls.receiver.close()
+            shutil.rmtree(cls.cert_dir, ignore_errors=True)
+
+    def test_records_go_to_the_backup_bucket_unsent(self):
+        bucket = self.new_bucket()
+        name = unique_name("fhu")
+        self.firehose.create_delivery_stream(
+            DeliveryStreamName=name,
+            HttpEndpointDestinationConfiguration={
+                "EndpointConfiguration": {"Url": self.receiver.url},
+                "BufferingHints": {"SizeInMBs": 1, "IntervalInSeconds": 0},
+                "RetryOptions": {"DurationInSeconds": 0},
+                "S3Configuration": {"RoleARN": ROLE_ARN, "BucketARN": bucket_arn(bucket)}})
+        payloads = numbered("untrusted", 5)
+        self.put_batch(name, payloads)
+        docs = wait_until(lambda: error_documents(self.objects(bucket, prefix="http-endpoint-failed/")) or None,
+                          "failed records in the backup bucket", DELIVERY_TIMEOUT, 0.25)
+        self.assertEqual(sorted(base64.b64decode(d["rawData"]) for d in docs), sorted(payloads))
+        self.assertEqual({d["errorCode"] for d in docs}, {"HttpEndpoint.ConnectionFailed"})
+        self.assertEqual({d["attemptsMade"] for d in docs}, {1})  # a retry duration of 0: one attempt
+        self.assertEqual(self.receiver.snapshot(), [])  # no request got past the handshake
 
 
 class S3BackupOfS3DestinationTest(FirehoseTestCase):

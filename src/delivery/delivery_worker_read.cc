@@ -52,6 +52,7 @@ bool delivery_worker::place(lane& l, const storage::record_view& r, bool flushin
         std::string id;
         std::string bytes;
         std::size_t delimiter = 0;
+        std::string partition_key;  // with a Lambda processor: the (KPL user) record's
         std::map<std::string, std::string> keys;
         std::string_view error_type;
     };
@@ -70,6 +71,7 @@ bool delivery_worker::place(lane& l, const storage::record_view& r, bool flushin
             p.bytes = std::move(rec.data);
             if (processing_.record_delimiter) p.bytes += *processing_.record_delimiter;
             p.delimiter = processing_.record_delimiter ? processing_.record_delimiter->size() : 0;
+            p.partition_key = std::move(rec.partition_key);
             added[p.id] += p.bytes.size();
             pieces.push_back(std::move(p));
             continue;
@@ -130,7 +132,7 @@ bool delivery_worker::place(lane& l, const storage::record_view& r, bool flushin
         if (processing_.lambda && p.error_type.empty()) {
             source[0] = std::string_view(p.bytes).substr(0, p.bytes.size() - p.delimiter);
             collect_sources(b.sources, stream_->is_kinesis_source(), l.index, l.created_s, r.counter, r.arrival_ms,
-                            r.partition_key, source, subsequence++);
+                            p.partition_key, source, subsequence++);
         }
         placed_bytes += p.bytes.size();
     }

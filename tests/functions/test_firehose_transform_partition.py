@@ -5,7 +5,9 @@ under the Runtime Interface Emulator), splits what it answers into objects by
 metadata.partitionKeys (!{partitionKeyFromLambda:initial} in the Prefix),
 writes the records it failed under the ErrorOutputPrefix and every source
 record, as put, to the backup bucket. Everything is read back with boto3
-from an S3-compatible server.
+from an S3-compatible server. The same function in front of an HTTP
+endpoint (a checking receiver on loopback) with S3BackupMode AllData: the
+endpoint gets the transformed records, the backup bucket the source ones.
 """
 import base64
 import json
@@ -15,9 +17,11 @@ import unittest
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, "..", "integration"))
+sys.path.insert(0, os.path.join(HERE, "..", "integration", "httpdest"))
 sys.path.insert(0, HERE)
 
 from firehose_helpers import DELIVERY_TIMEOUT, ROLE_ARN, FirehoseTestCase, bucket_arn  # noqa: E402
+from http_receiver import Receiver  # noqa: E402
 from kinesis_helpers import ACCOUNT, REGION, create_stream, stream_arn, unique_name, wait_until  # noqa: E402
 from lambda_runtime import LambdaRuntime, have_runtime  # noqa: E402
 
@@ -31,6 +35,7 @@ def lines(objects):
 
 class TransformPartitionBackupTest(FirehoseTestCase):
     runtime = None
+    receiver = None
 
     @classmethod
     def setUpClass(cls):
@@ -39,9 +44,12 @@ class TransformPartitionBackupTest(FirehoseTestCase):
             raise RuntimeError(missing)
         cls.runtime = LambdaRuntime(HANDLERS, "transform.handler").start()
         try:
+            cls.receiver = Receiver()
             cls.kinesd_args = ("--function", "transform=%s" % cls.runtime.invoke_url)
             super().setUpClass()
         except Exception:
+            if cls.receiver:
+                cls.receiver.close()
             cls.runtime.close()
             raise
 
@@ -50,6 +58,7 @@ class TransformPartitionBackupTest(FirehoseTestCase):
         try:
             super().tearDownClass()
         finally:
+            cls.receiver.close()
             cls.runtime.close()
 
     def tearDown(self):
@@ -115,6 +124,40 @@ class TransformPartitionBackupTest(FirehoseTestCase):
         self.assertEqual(len(all_lines), sum(len(p) for p in ok.values()))
         for key in self.keys(bucket):
             self.assertTrue(key.startswith("by-initial/") or key.startswith("errors/processing-failed/"), key)
+
+    def test_http_endpoint_gets_transformed_records_and_backup_the_source(self):
+        backup = self.new_bucket()
+        name = unique_name("fhh")
+        self.firehose.create_delivery_stream(DeliveryStreamName=name, HttpEndpointDestinationConfiguration={
+            "EndpointConfiguration": {"Url": self.receiver.url, "Name": "receiver"}, "RoleARN": ROLE_ARN,
+            "BufferingHints": {"SizeInMBs": 1, "IntervalInSeconds": 0},
+            "ProcessingConfiguration": {"Enabled": True, "Processors": [
+                {"Type": "Lambda", "Parameters": [{"ParameterName": "LambdaArn", "ParameterValue": FUNCTION_ARN}]},
+                # Lines in the backup; each endpoint record is still one record.
+                {"Type": "AppendDelimiterToRecord"}]},
+            "S3BackupMode": "AllData",
+            "S3Configuration": {"RoleARN": ROLE_ARN, "BucketARN": bucket_arn(backup), "Prefix": "all/"}})
+        self.receiver.expect("arn:aws:firehose:%s:%s:deliverystream/%s" % (REGION, ACCOUNT, name))
+        ok = [b"h-%d" % i for i in range(15)]
+        failed = [b"fail:%d" % i for i in range(2)]
+        dropped = [b"drop:0"]
+        everything = ok + failed + dropped
+        result = self.firehose.put_record_batch(DeliveryStreamName=name, Records=[{"Data": p} for p in everything])
+        self.assertEqual(result["FailedPutCount"], 0)
+
+        wanted = {b"T(" + p.upper() + b")" for p in ok}
+        self.assertTrue(self.receiver.wait_for(
+            lambda reqs: wanted <= {r for q in reqs if q.answer == "ok" for r in q.records}, DELIVERY_TIMEOUT),
+            "the endpoint did not get every transformed record")
+        self.assertEqual(sorted(self.receiver.accepted_records()), sorted(wanted))
+        for q in self.receiver.snapshot():
+            self.assertEqual(q.problems, [], "request %s broke the specification" % q.request_id)
+        # AllData: the source records, as put, the failed and dropped ones too.
+        # (The Prefix has no time in it: kinesd adds yyyy/MM/dd/HH/.)
+        self.assertEqual(sorted(self.wait_for_lines(backup, len(everything), "all/2")), sorted(everything))
+        # Without an ErrorOutputPrefix: <Prefix><error-output-type>/.
+        docs = [json.loads(line) for line in self.wait_for_lines(backup, len(failed), "all/processing-failed/")]
+        self.assertEqual(sorted(base64.b64decode(d["rawData"]) for d in docs), sorted(failed))
 
 
 if __name__ == "__main__":

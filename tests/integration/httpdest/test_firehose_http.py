@@ -19,9 +19,8 @@ import urllib.request
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.dirname(HERE))
 
-from firehose_helpers import DELIVERY_TIMEOUT, ROLE_ARN, FirehoseTestCase, S3Server, bucket_arn  # noqa: E402
+from firehose_helpers import DELIVERY_TIMEOUT, ROLE_ARN, FirehoseTestCase, bucket_arn  # noqa: E402
 from http_receiver import Receiver  # noqa: E402
-from kinesd_server import KinesdServer  # noqa: E402
 from kinesis_helpers import ACCOUNT, REGION, create_stream, stream_arn, unique_name, wait_active, wait_until  # noqa: E402
 from test_firehose import NEWLINE, numbered, split_lines  # noqa: E402
 

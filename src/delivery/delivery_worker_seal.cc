@@ -28,8 +28,8 @@ std::string new_uuid() {
 
 std::string stream_arn(const delivery_stream& s, const delivery_options& o) {
     auto slash = s.name.find('/');
-    return "arn:aws:firehose:" + o.region + ":" + (slash == std::string::npos ? o.account_id : s.name.substr(0, slash)) +
-           ":deliverystream/" + s.shown_name();
+    auto account = slash == std::string::npos ? o.account_id : s.name.substr(0, slash);
+    return "arn:aws:firehose:" + o.region + ":" + account + ":deliverystream/" + s.shown_name();
 }
 
 }  // namespace

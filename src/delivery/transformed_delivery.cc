@@ -39,8 +39,8 @@ private:
         auto result = transform(in_.ctx, in_.settings, in_.sources);
         in_.sources = {};
         if (result.failed)
-            spdlog::warn("delivery stream {}: the function {} failed {} of the batch's records", in_.ctx.delivery_stream_arn,
-                         in_.settings.lambda_arn, result.failed);
+            spdlog::warn("delivery stream {}: the function {} failed {} of the batch's records",
+                         in_.ctx.delivery_stream_arn, in_.settings.lambda_arn, result.failed);
 
         std::vector<delivery_record> records;
         records.reserve(result.records.size());

@@ -25,7 +25,7 @@ sudo_cmd=""
 [ "$(id -u)" -ne 0 ] && sudo_cmd="sudo"
 
 build_packages=(g++ cmake ninja-build pkg-config libboost-dev nlohmann-json3-dev librocksdb-dev libspdlog-dev
-                libssl-dev zlib1g-dev libsnappy-dev libzstd-dev libnghttp2-dev prometheus-cpp-dev)
+                libssl-dev zlib1g-dev libsnappy-dev libzstd-dev libnghttp2-dev prometheus-cpp-dev libjq-dev)
 test_packages=(libgtest-dev libgmock-dev python3 python3-boto3 awscli nodejs npm curl)
 # llvm brings llvm-symbolizer, which turns sanitizer reports into file:line.
 sanitize_packages=(clang libclang-rt-14-dev llvm)
@@ -60,4 +60,7 @@ if [ $with_tests -eq 1 ]; then
   bash scripts/deps/metrics.sh
   bash scripts/deps/tls.sh
   bash scripts/deps/channels.sh
+  bash scripts/deps/lambda_runtime.sh
+  bash scripts/deps/partitioning.sh
+  bash scripts/deps/firehose_http.sh
 fi

@@ -45,6 +45,8 @@
 #include "common/random.h"
 #include "config/config.h"
 #include "delivery/delivery_manager.h"
+#include "functions/function_registry.h"
+#include "functions/invoker.h"
 #include "delivery/firehose_registry.h"
 #include "actions/action.h"
 #include "http/io_loop.h"
@@ -381,6 +383,16 @@ int run(const kinesd::config::settings& cfg) {
     delivery_options.s3.credentials = {cfg.s3_access_key, cfg.s3_secret_key, {}};
     delivery_options.upload_threads = int(std::max(2u, cores));
     delivery_options.retry_window_ms = cfg.firehose_retry_window_ms;
+    // Static: an upload abandoned at a shutdown deadline may still be invoking.
+    static std::unique_ptr<kinesd::functions::invoker> functions;
+    functions = std::make_unique<kinesd::functions::invoker>(
+        kinesd::functions::function_registry(cfg.region, cfg.account_id, cfg.functions));
+    delivery_options.invoker = functions.get();
+    delivery_options.region = cfg.region;
+    delivery_options.account_id = cfg.account_id;
+    delivery_options.max_active_partitions = std::size_t(std::max<std::int64_t>(1, cfg.firehose_max_active_partitions));
+    delivery_options.http_timeout_ms = cfg.firehose_http_timeout_ms;
+    delivery_options.http_ca_file = cfg.firehose_http_ca_file;
     kinesd::delivery::delivery_manager delivery(firehose, registry, store, clock, delivery_options);
     delivery.start();
     spdlog::info("kinesd listening on {}:{} (data in {}, durability {})", cfg.host, server.local_port(), cfg.data_dir,
@@ -475,6 +487,8 @@ int main(int argc, char** argv) {
     kinesd::config::parse_result parsed;
     try {
         parsed = kinesd::config::load(argc, argv, environment());
+        // Refuse a bad function name or URL at start, not at first use.
+        kinesd::functions::function_registry(parsed.values.region, parsed.values.account_id, parsed.values.functions);
     } catch (const std::exception& e) {
         std::cerr << "kinesd: " << e.what() << "\n";
         return 2;

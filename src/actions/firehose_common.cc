@@ -1,7 +1,10 @@
 #include "actions/firehose_common.h"
 
 #include <regex>
+#include <stdexcept>
 
+#include "actions/firehose_http.h"
+#include "delivery/lambda_processor.h"
 #include "delivery/object_key.h"
 
 namespace kinesd::actions::firehose {
@@ -59,21 +62,29 @@ const pattern parameter_value{R"(^(?!\s*$).+)", not_blank};
 const pattern tag_key{R"(^(?!aws:)[\p{L}\p{Z}\p{N}_.:\/=+\-@%]*$)", tag_key_matches};
 const pattern tag_value{R"(^[\p{L}\p{Z}\p{N}_.:\/=+\-@%]*$)", tag_text};
 
+}  // namespace
+
 const shape buffering_hints_shape = {
     {.name = "SizeInMBs", .type = field_type::integer, .min_value = 1, .max_value = 128},
     {.name = "IntervalInSeconds", .type = field_type::integer, .min_value = 0, .max_value = 900},
 };
+namespace {
+
 const shape kms_config_shape = {{.name = "AWSKMSKeyARN", .required = true, .min_length = 1, .max_length = 512,
                                  .regex = &kms_arn}};
 const shape encryption_shape = {
     {.name = "NoEncryptionConfig", .enum_values = {"NoEncryption"}},
     {.name = "KMSEncryptionConfig", .type = field_type::structure, .members = &kms_config_shape},
 };
+}  // namespace
+
 const shape logging_shape = {
     {.name = "Enabled", .type = field_type::boolean},
     {.name = "LogGroupName", .min_length = 0, .max_length = 512},
     {.name = "LogStreamName", .min_length = 0, .max_length = 512},
 };
+namespace {
+
 const shape parameter_shape = {
     {.name = "ParameterName", .required = true,
      .enum_values = {"LambdaArn", "NumberOfRetries", "MetadataExtractionQuery", "JsonParsingEngine", "RoleArn",
@@ -88,12 +99,21 @@ const shape processor_shape = {
     {.name = "Parameters", .type = field_type::list, .members = &parameter_shape,
      .java_class = "com.amazonaws.firehose.v20150804.ProcessorParameter"},
 };
+}  // namespace
+
 const shape processing_shape = {
     {.name = "Enabled", .type = field_type::boolean},
     {.name = "Processors", .type = field_type::list, .members = &processor_shape,
      .java_class = "com.amazonaws.firehose.v20150804.Processor"},
 };
+namespace {
+
 const shape enabled_shape = {{.name = "Enabled", .type = field_type::boolean}};
+const shape retry_options_shape = {
+    {.name = "DurationInSeconds", .type = field_type::integer, .min_value = 0, .max_value = 7200}};
+const shape dynamic_partitioning_shape = {
+    {.name = "Enabled", .type = field_type::boolean},
+    {.name = "RetryOptions", .type = field_type::structure, .members = &retry_options_shape}};
 
 const std::vector<std::string_view> compression_formats = {"UNCOMPRESSED", "GZIP", "ZIP", "Snappy", "HADOOP_SNAPPY"};
 
@@ -111,9 +131,11 @@ shape s3_members(bool required, bool extended, bool update) {
     if (!extended) return s;
     s.push_back({.name = "ProcessingConfiguration", .type = field_type::structure, .members = &processing_shape});
     s.push_back({.name = "S3BackupMode", .enum_values = {"Disabled", "Enabled"}});
-    s.push_back({.name = update ? "S3BackupUpdate" : "S3BackupConfiguration", .type = field_type::structure});
+    s.push_back({.name = update ? "S3BackupUpdate" : "S3BackupConfiguration", .type = field_type::structure,
+                 .members = update ? &s3_update_shape : &s3_configuration_shape});
     s.push_back({.name = "DataFormatConversionConfiguration", .type = field_type::structure, .members = &enabled_shape});
-    s.push_back({.name = "DynamicPartitioningConfiguration", .type = field_type::structure, .members = &enabled_shape});
+    s.push_back({.name = "DynamicPartitioningConfiguration", .type = field_type::structure,
+                 .members = &dynamic_partitioning_shape});
     s.push_back({.name = "FileExtension", .min_length = 0, .max_length = 128, .regex = &file_extension});
     s.push_back({.name = "CustomTimeZone", .min_length = 0, .max_length = 50, .regex = &time_zone});
     return s;
@@ -197,14 +219,30 @@ json destination_from_configuration(const json& config) {
         for (auto& [k, v] : it->items()) d["BufferingHints"][k] = v;
     for (const char* member : description_members)
         if (auto it = config.find(member); it != config.end()) d[member] = *it;
-    if (config.contains("S3BackupConfiguration")) d["S3BackupDescription"] = config["S3BackupConfiguration"];
+    if (config.contains("S3BackupConfiguration"))
+        d["S3BackupDescription"] = s3_description_from_configuration(config["S3BackupConfiguration"]);
+    return d;
+}
+
+json s3_description_from_configuration(const json& config) {
+    auto full = destination_from_configuration(config);
+    json d = json::object();
+    for (const char* member : s3_view_members)
+        if (auto it = full.find(member); it != full.end()) d[member] = *it;
     return d;
 }
 
 void merge_destination(json& stored, const json& update) {
     for (auto& [key, value] : update.items()) {
         if (key == "S3BackupUpdate") {
-            stored["S3BackupDescription"] = value;
+            if (stored.contains("S3BackupDescription"))
+                merge_destination(stored["S3BackupDescription"], value);
+            else
+                stored["S3BackupDescription"] = s3_description_from_configuration(value);
+        } else if (key == "S3BackupMode" && stored.value("S3BackupMode", std::string()) == "Enabled" &&
+                   value != "Enabled") {
+            throw api_error::invalid_argument(
+                "S3BackupMode cannot be changed from Enabled to Disabled once backup is enabled.");
         } else if ((key == "BufferingHints" || key == "CloudWatchLoggingOptions") && value.is_object() &&
                    stored.contains(key)) {
             for (auto& [k, v] : value.items()) stored[key][k] = v;
@@ -215,19 +253,26 @@ void merge_destination(json& stored, const json& update) {
 }
 
 void check_destination(const json& d) {
-    delivery::validate_s3_prefixes(d.value("Prefix", std::string()), d.value("ErrorOutputPrefix", std::string()),
-                                   false);
-    if (enabled(d, "DataFormatConversionConfiguration")) unsupported("DataFormatConversionConfiguration");
-    if (enabled(d, "DynamicPartitioningConfiguration")) unsupported("DynamicPartitioningConfiguration");
-    if (d.value("S3BackupMode", std::string("Disabled")) != "Disabled") unsupported("S3BackupMode Enabled");
-    auto tz = d.value("CustomTimeZone", std::string());
-    if (!tz.empty() && tz != "UTC") unsupported("CustomTimeZone " + tz + " (object keys use UTC)");
-    if (auto it = d.find("ProcessingConfiguration"); it != d.end() && it->value("Enabled", true)) {
-        for (auto& p : it->value("Processors", json::array())) {
-            auto type = p.value("Type", std::string());
-            if (type != "AppendDelimiterToRecord") unsupported("Processor type " + type);
+    if (auto it = d.find("ProcessingConfiguration"); it != d.end()) {
+        try {
+            delivery::validate_processing_configuration(*it);
+        } catch (const std::invalid_argument& e) {
+            throw api_error::invalid_argument(e.what());
         }
     }
+    delivery::validate_s3_prefixes(d.value("Prefix", std::string()), d.value("ErrorOutputPrefix", std::string()),
+                                   enabled(d, "DynamicPartitioningConfiguration"));
+    if (enabled(d, "DataFormatConversionConfiguration")) unsupported("DataFormatConversionConfiguration");
+    if (d.value("S3BackupMode", std::string("Disabled")) == "Enabled") {
+        auto it = d.find("S3BackupDescription");
+        if (it == d.end() || !it->contains("BucketARN") || !it->contains("RoleARN"))
+            throw api_error::invalid_argument("S3BackupConfiguration is required when S3BackupMode is Enabled.");
+        delivery::validate_s3_prefixes(it->value("Prefix", std::string()),
+                                       it->value("ErrorOutputPrefix", std::string()), false);
+    }
+    auto tz = d.value("CustomTimeZone", std::string());
+    if (!tz.empty() && tz != "UTC") unsupported("CustomTimeZone " + tz + " (object keys use UTC)");
+    check_processing(d);
 }
 
 void check_encryption_input(const json& input) {
@@ -264,7 +309,11 @@ json description(const action_context& ctx, const delivery::delivery_stream& s,
         d["Source"] = {{"DirectPutSourceDescription", {{"ThroughputHintInMBs", *s.throughput_hint_mbs}}}};
 
     json destinations = json::array();
-    if (exclusive_start_destination_id.empty() || exclusive_start_destination_id < s.destination_id) {
+    if (s.is_http_endpoint()) {
+        if (exclusive_start_destination_id.empty() || exclusive_start_destination_id < s.destination_id)
+            destinations.push_back({{"DestinationId", s.destination_id},
+                                    {"HttpEndpointDestinationDescription", http_description(s.destination)}});
+    } else if (exclusive_start_destination_id.empty() || exclusive_start_destination_id < s.destination_id) {
         json s3_view = json::object();
         for (const char* member : s3_view_members)
             if (auto it = s.destination.find(member); it != s.destination.end()) s3_view[member] = *it;

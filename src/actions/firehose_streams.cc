@@ -5,6 +5,7 @@
 #include <cctype>
 
 #include "actions/firehose_common.h"
+#include "actions/firehose_http.h"
 #include "actions/handlers.h"
 #include "common/random.h"
 
@@ -36,7 +37,7 @@ const shape kinesis_source_shape = {
 const std::vector<std::string_view> stream_types = {"DirectPut", "KinesisStreamAsSource", "MSKAsSource",
                                                     "DatabaseAsSource"};
 
-// Destinations the model knows; kinesd delivers to the first two.
+// Destinations the model knows; kinesd delivers to S3 and HTTP endpoints.
 const char* const destination_members[] = {
     "ExtendedS3DestinationConfiguration", "S3DestinationConfiguration",
     "RedshiftDestinationConfiguration", "ElasticsearchDestinationConfiguration",
@@ -48,6 +49,10 @@ const char* const update_members[] = {
     "ElasticsearchDestinationUpdate", "AmazonopensearchserviceDestinationUpdate", "SplunkDestinationUpdate",
     "HttpEndpointDestinationUpdate", "AmazonOpenSearchServerlessDestinationUpdate", "SnowflakeDestinationUpdate",
     "IcebergDestinationUpdate"};
+
+bool supported(std::string_view member) {
+    return member.find("S3Destination") != std::string_view::npos || member.starts_with("HttpEndpoint");
+}
 
 field structure(std::string_view name, const shape* members = nullptr) {
     return field{.name = name, .type = field_type::structure, .members = members};
@@ -67,12 +72,13 @@ shape create_shape() {
         structure("DeliveryStreamEncryptionConfigurationInput", &encryption_input_shape),
         structure("S3DestinationConfiguration", &s3_configuration_shape),
         structure("ExtendedS3DestinationConfiguration", &extended_s3_configuration_shape),
+        structure("HttpEndpointDestinationConfiguration", &http_endpoint_configuration_shape),
         tags_field(),
         structure("MSKSourceConfiguration"),
         structure("DatabaseSourceConfiguration"),
     };
     for (auto* member : destination_members)
-        if (std::string_view(member).find("S3Destination") == std::string_view::npos) s.push_back(structure(member));
+        if (!supported(member)) s.push_back(structure(member));
     return s;
 }
 const shape create_delivery_stream_shape = create_shape();
@@ -94,8 +100,9 @@ std::string single_destination(const json& input, const char* const (&members)[N
             found = member;
         }
     if (count != 1) throw api_error::invalid_argument("Exactly one destination configuration is supported for a Firehose");
-    if (found.find("S3Destination") == std::string::npos)
-        throw api_error::invalid_argument(found + " is not supported: delivery goes to Amazon S3 only.");
+    if (!supported(found))
+        throw api_error::invalid_argument(found +
+                                          " is not supported: delivery goes to Amazon S3 and HTTP endpoints only.");
     return found;
 }
 
@@ -149,8 +156,14 @@ void create_delivery_stream(action_context& ctx) {
         s.encryption_key_type = e["KeyType"].get<std::string>();
         s.encryption_key_arn = e.value("KeyARN", std::string());
     }
-    s.destination = destination_from_configuration(in[destination_member]);
-    check_destination(s.destination);
+    if (destination_member.starts_with("HttpEndpoint")) {
+        s.destination_type = std::string(delivery::http_endpoint_destination);
+        s.destination = http_destination_from_configuration(in[destination_member]);
+        check_http_destination(s.destination);
+    } else {
+        s.destination = destination_from_configuration(in[destination_member]);
+        check_destination(s.destination);
+    }
     if (in.contains("Tags")) s.tags = tags_of(in["Tags"]);
 
     reg.create(std::move(s), [&](const delivery::firehose_registry& r) {
@@ -228,9 +241,10 @@ shape update_shape() {
         {.name = "DestinationId", .required = true, .min_length = 1, .max_length = 100},
         structure("S3DestinationUpdate", &s3_update_shape),
         structure("ExtendedS3DestinationUpdate", &extended_s3_update_shape),
+        structure("HttpEndpointDestinationUpdate", &http_endpoint_update_shape),
     };
     for (auto* member : update_members)
-        if (std::string_view(member).find("S3Destination") == std::string_view::npos) s.push_back(structure(member));
+        if (!supported(member)) s.push_back(structure(member));
     return s;
 }
 const shape update_destination_shape = update_shape();
@@ -255,9 +269,20 @@ void update_destination(action_context& ctx) {
                                                      " do not match");
         if (destination_id != s.destination_id)
             throw api_error::invalid_argument("Destination Id " + destination_id + " not found");
+        const bool to_http = member.starts_with("HttpEndpoint");
+        if (to_http != s.is_http_endpoint())
+            throw api_error::invalid_argument(
+                "Changing the destination type of a Firehose stream is not supported: " + member +
+                " does not match its destination.");
         auto merged = s.destination;
-        merge_destination(merged, update);
-        check_destination(merged);
+        if (to_http) {
+            merge_http_destination(merged, update);
+            check_http_destination(merged);
+        } else {
+            merge_destination(merged, update);
+            check_destination(merged);
+            check_partitioning_update(s.destination, merged);
+        }
         s.destination = std::move(merged);
         ++s.version;
         s.last_update_ms = ctx.now_ms;

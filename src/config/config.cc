@@ -21,7 +21,46 @@ struct setting_row {
     std::function<std::string(const settings&)> show;
     // A switch may stand alone on the command line (--tls-only = true).
     bool is_switch = false;
+    // When set: the environment variable and config-file key, for a flag
+    // given once per item (--function) whose whole list has a plural name.
+    const char* env = nullptr;
+    const char* key = nullptr;
 };
+
+// NAME=URL items, from one flag, a comma-separated variable, or the config
+// file's object (which arrives as its JSON text). Names given again replace
+// the earlier URL; the functions library checks names and URLs.
+void add_functions(settings& s, const std::string& text) {
+    if (!text.empty() && text.front() == '{') {
+        auto j = nlohmann::json::parse(text, nullptr, false);
+        if (!j.is_object()) throw std::invalid_argument("functions must be an object of NAME: URL");
+        for (auto& [name, url] : j.items()) {
+            if (!url.is_string() || url.get<std::string>().empty())
+                throw std::invalid_argument("functions: the URL of '" + name + "' must be a non-empty string");
+            s.functions[name] = url.get<std::string>();
+        }
+        return;
+    }
+    std::size_t start = 0;
+    while (start <= text.size()) {
+        auto comma = text.find(',', start);
+        std::string item = text.substr(start, comma == std::string::npos ? std::string::npos : comma - start);
+        start = comma == std::string::npos ? text.size() + 1 : comma + 1;
+        while (!item.empty() && item.front() == ' ') item.erase(item.begin());
+        while (!item.empty() && item.back() == ' ') item.pop_back();
+        if (item.empty()) continue;
+        auto eq = item.find('=');
+        if (eq == std::string::npos || eq == 0 || eq + 1 == item.size())
+            throw std::invalid_argument("function '" + item + "' is not NAME=URL");
+        s.functions[item.substr(0, eq)] = item.substr(eq + 1);
+    }
+}
+
+std::string show_functions(const settings& s) {
+    std::string out;
+    for (auto& [name, url] : s.functions) out += (out.empty() ? "" : ",") + name + "=" + url;
+    return out;
+}
 
 template <typename T>
 T parse_number(const std::string& name, const std::string& text) {
@@ -128,6 +167,9 @@ const std::vector<setting_row>& settings_table() {
         KINESD_NUMBER("clock-offset-ms", clock_offset_ms, "move the server's clock forward (testing retention)"),
         KINESD_NUMBER("firehose-retry-window-ms", firehose_retry_window_ms,
                       "how long failed S3 uploads are retried before going to the ErrorOutputPrefix"),
+        KINESD_NUMBER("firehose-max-active-partitions", firehose_max_active_partitions,
+                      "dynamic partitioning: active partitions per delivery stream (AWS: 500 by default, up to "
+                      "5000 on request); records of further partitions go to the ErrorOutputPrefix"),
         setting_row{"shutdown-timeout",
                     "on SIGTERM/SIGINT, time allowed to finish requests, flush Firehose buffers to S3 and close the "
                     "store (e.g. 30s, 2500ms); past it kinesd exits with status 3",
@@ -137,6 +179,21 @@ const std::vector<setting_row>& settings_table() {
                             throw std::invalid_argument("shutdown-timeout must be positive");
                     },
                     [](const settings& s) { return show_duration(s.shutdown_timeout_ms); }},
+        setting_row{"function",
+                    "a function to invoke, NAME=URL of its Lambda Invoke endpoint (e.g. a Runtime Interface "
+                    "Emulator's http://127.0.0.1:9000/2015-03-31/functions/function/invocations); repeatable",
+                    add_functions, show_functions, false, "KINESD_FUNCTIONS", "functions"},
+        setting_row{"firehose-http-timeout",
+                    "how long one request to a Firehose HTTP endpoint may take before it is retried (e.g. 180s, "
+                    "2500ms)",
+                    [](settings& s, const std::string& v) {
+                        s.firehose_http_timeout_ms = parse_duration_ms("firehose-http-timeout", v);
+                        if (s.firehose_http_timeout_ms <= 0)
+                            throw std::invalid_argument("firehose-http-timeout must be positive");
+                    },
+                    [](const settings& s) { return show_duration(s.firehose_http_timeout_ms); }},
+        KINESD_STRING("firehose-http-ca-file", firehose_http_ca_file,
+                      "PEM file of CA certificates trusted for https HTTP endpoints besides the system's"),
         KINESD_STRING("s3-endpoint", s3_endpoint, "S3-compatible endpoint URL for delivery (empty: AWS S3)"),
         KINESD_STRING("s3-region", s3_region, "region for S3 signing (empty: --region)"),
         KINESD_STRING("s3-access-key", s3_access_key, "S3 access key id"),
@@ -158,6 +215,9 @@ std::string file_key(const std::string& flag) {
     return out;
 }
 
+std::string row_env(const setting_row& row) { return row.env ? row.env : env_name(row.name); }
+std::string row_key(const setting_row& row) { return row.key ? row.key : file_key(row.name); }
+
 const setting_row* find_row(const std::string& name) {
     for (auto& row : settings_table())
         if (name == row.name) return &row;
@@ -172,7 +232,7 @@ void apply_file(settings& s, const std::string& path) {
     for (auto& [key, value] : j.items()) {
         const setting_row* row = nullptr;
         for (auto& r : settings_table())
-            if (file_key(r.name) == key) row = &r;
+            if (row_key(r) == key) row = &r;
         if (!row) throw std::invalid_argument("unknown setting '" + key + "' in " + path);
         row->assign(s, value.is_string() ? value.get<std::string>() : value.dump());
     }
@@ -242,7 +302,7 @@ parse_result load(int argc, const char* const* argv, const std::vector<std::stri
         if (eq == std::string::npos || entry.rfind("KINESD_", 0) != 0) continue;
         std::string key = entry.substr(0, eq);
         for (auto& row : settings_table())
-            if (env_name(row.name) == key) row.assign(s, entry.substr(eq + 1));
+            if (row_env(row) == key) row.assign(s, entry.substr(eq + 1));
     }
     for (auto& [row, value] : flags) row->assign(s, value);
     if (s.durability != "sync" && s.durability != "flush" && s.durability != "none")
@@ -269,7 +329,7 @@ std::string help_text() {
     for (auto& row : settings_table()) {
         std::string flag = std::string("--") + row.name;
         out << "  " << flag << std::string(flag.size() < 26 ? 26 - flag.size() : 1, ' ') << row.description << "\n"
-            << std::string(28, ' ') << "env " << env_name(row.name) << ", default '" << row.show(defaults) << "'\n";
+            << std::string(28, ' ') << "env " << row_env(row) << ", default '" << row.show(defaults) << "'\n";
     }
     out << "  --config FILE             JSON file of settings (keys as above with '_' for '-'), env KINESD_CONFIG\n"
         << "  --help                    this text\n";

@@ -4,6 +4,7 @@
 //   defaults < config file (--config / KINESD_CONFIG) < KINESD_* env < flags.
 // `kinesd --help` prints the table (see settings_table in config.cc).
 #include <cstdint>
+#include <map>
 #include <string>
 #include <vector>
 
@@ -65,9 +66,19 @@ struct settings {
     // how long a failing S3 upload is retried before the batch goes to the
     // ErrorOutputPrefix (AWS: 24 hours)
     std::int64_t firehose_retry_window_ms = 24LL * 3600 * 1000;
+    std::int64_t firehose_max_active_partitions = 500;
+    // HTTP endpoint delivery: how long one request may take (AWS: 3 minutes)
+    // and a PEM file of CAs trusted besides the system's (private or test CAs)
+    std::int64_t firehose_http_timeout_ms = 180'000;
+    std::string firehose_http_ca_file;
     // lifecycle: how long a SIGTERM/SIGINT shutdown may take, Firehose flush
     // included; past it kinesd exits with exit_shutdown_timeout
     std::int64_t shutdown_timeout_ms = 30000;
+    // functions kinesd may invoke (Firehose transformation, event source
+    // mappings): name -> invoke URL. Each source adds to or replaces the
+    // names it gives: --function NAME=URL (repeatable), KINESD_FUNCTIONS as
+    // NAME=URL,NAME=URL, config key "functions" as an object.
+    std::map<std::string, std::string> functions;
     std::string config_file;
 };
 

@@ -37,6 +37,9 @@ inline constexpr std::string_view default_key_template =
     "!{channel-name}-!{channel-id}-!{yyyy}-!{MM}-!{dd}-!{HH}-!{mm}!{extension}";
 inline constexpr std::string_view default_error_output_prefix = "kinesis-channel-errors/";
 inline constexpr std::size_t max_key_template_length = 1024;
+// The error-output-type of a channel's rejected records: their buffer is
+// sealed into a dead-letter object.
+inline constexpr std::string_view channel_dead_letter = "channel-dead-letter";
 
 // What delivery needs to know about the channel behind a delivery stream.
 struct channel_settings {

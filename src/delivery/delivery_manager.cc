@@ -16,7 +16,8 @@ delivery_manager::delivery_manager(firehose_registry& registry, streams::stream_
       clock_(clock),
       options_(std::move(options)),
       s3_(std::make_unique<s3_client>(options_.s3)),
-      pool_(std::make_unique<boost::asio::thread_pool>(std::max(1, options_.upload_threads))) {}
+      pool_(std::make_unique<boost::asio::thread_pool>(std::max(1, options_.upload_threads))),
+      http_pool_(std::make_unique<boost::asio::thread_pool>(std::max(1, options_.http_threads))) {}
 
 delivery_manager::~delivery_manager() { stop(); }
 
@@ -42,7 +43,7 @@ void delivery_manager::reconcile() {
     registry_.sweep();
     auto now = clock_.now_ms();
     auto streams = registry_.list();
-    worker_context ctx{registry_, streams_, store_, clock_, *s3_, *pool_, options_};
+    worker_context ctx{registry_, streams_, store_, clock_, *s3_, *pool_, *http_pool_, options_};
 
     std::vector<std::shared_ptr<delivery_worker>> retired;
     {
@@ -113,10 +114,13 @@ delivery_manager::stop_report delivery_manager::stop(std::chrono::steady_clock::
         // request timeout; joining would outlast the deadline. Its batch was
         // never checkpointed, so the next start sends it again.
         pool_->stop();
+        http_pool_->stop();
         (void)pool_.release();
+        (void)http_pool_.release();
         (void)s3_.release();
     } else {
         pool_->join();
+        http_pool_->join();
     }
     spdlog::info("delivery stopped ({} delivery streams flushed, {} with data left)", report.streams,
                  report.incomplete);

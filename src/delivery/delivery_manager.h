@@ -69,6 +69,9 @@ private:
     // Held by pointer so that stop() can let them go with uploads running.
     std::unique_ptr<s3_client> s3_;
     std::unique_ptr<boost::asio::thread_pool> pool_;
+    // HTTP endpoint requests, apart: an endpoint that never answers holds a
+    // thread for the whole request timeout, and must not hold up S3 uploads.
+    std::unique_ptr<boost::asio::thread_pool> http_pool_;
 
     std::mutex workers_mutex_;
     std::map<std::string, running> workers_;

@@ -10,7 +10,10 @@ struct delivery_metrics {
     metrics::counter incoming_records, incoming_bytes;            // DirectPut records taken
     metrics::counter delivered_records, delivered_bytes;          // in objects S3 acknowledged
     metrics::counter delivery_success, delivery_failures;         // PUT attempts
-    // Arrival time of the oldest record read but not yet in S3; 0 when none.
+    // HTTP endpoint destinations: records and data bytes of requests the
+    // endpoint acknowledged, batches delivered, failed attempts.
+    metrics::counter http_records, http_bytes, http_success, http_failures;
+    // Arrival time of the oldest record read but not yet delivered; 0 when none.
     metrics::gauge oldest_pending_ms;
 };
 

@@ -36,9 +36,8 @@ std::string bucket_of(const std::string& bucket_arn) {
     return pos == std::string::npos ? bucket_arn : bucket_arn.substr(pos + 3);
 }
 
-s3_settings delivery_stream::s3() const {
+s3_settings s3_settings_of(const nlohmann::json& d) {
     s3_settings s;
-    const auto& d = destination;
     s.bucket = bucket_of(d.value("BucketARN", std::string()));
     s.prefix = d.value("Prefix", std::string());
     s.error_output_prefix = d.value("ErrorOutputPrefix", std::string());
@@ -54,11 +53,53 @@ s3_settings delivery_stream::s3() const {
         for (auto& p : it->value("Processors", nlohmann::json::array()))
             if (p.value("Type", std::string()) == "AppendDelimiterToRecord") s.append_newline = true;
     }
+    s.lambda = lambda_settings_of(d);
+    return s;
+}
+
+s3_settings delivery_stream::s3() const {
     if (is_channel()) {
+        auto s = s3_settings_of(destination);
         s.channel = channel_settings_of(channel);
         s.append_newline = newline_delimited(s.channel->format);
+        return s;
     }
+    if (!is_http_endpoint()) return s3_settings_of(destination);
+    // The worker buffers by the endpoint's hints; the bucket is the backup.
+    auto s = s3_settings_of(destination.value("S3DestinationDescription", nlohmann::json::object()));
+    auto hints = s3_settings_of(destination);
+    s.size_bytes = hints.size_bytes;
+    s.interval_ms = hints.interval_ms;
+    s.append_newline = hints.append_newline;
+    s.lambda = hints.lambda;
     return s;
+}
+
+std::optional<s3_settings> delivery_stream::s3_backup() const {
+    if (is_http_endpoint() || destination.value("S3BackupMode", std::string("Disabled")) != "Enabled")
+        return std::nullopt;
+    auto it = destination.find("S3BackupDescription");
+    if (it == destination.end()) return std::nullopt;
+    return s3_settings_of(*it);
+}
+
+http_settings delivery_stream::http() const {
+    http_settings h;
+    const auto& d = destination;
+    auto endpoint = d.value("EndpointConfiguration", nlohmann::json::object());
+    h.url = endpoint.value("Url", std::string());
+    h.name = endpoint.value("Name", std::string());
+    h.access_key = endpoint.value("AccessKey", std::string());
+    auto request = d.value("RequestConfiguration", nlohmann::json::object());
+    h.gzip = request.value("ContentEncoding", std::string("NONE")) == "GZIP";
+    for (auto& a : request.value("CommonAttributes", nlohmann::json::array()))
+        h.common_attributes.emplace_back(a.value("AttributeName", std::string()),
+                                         a.value("AttributeValue", std::string()));
+    h.retry_duration_ms =
+        std::int64_t(d.value("RetryOptions", nlohmann::json::object()).value("DurationInSeconds", 300)) * 1000;
+    h.backup_all = d.value("S3BackupMode", std::string("FailedDataOnly")) == "AllData";
+    h.backup = s3_settings_of(d.value("S3DestinationDescription", nlohmann::json::object()));
+    return h;
 }
 
 nlohmann::json delivery_stream::to_json() const {
@@ -75,6 +116,7 @@ nlohmann::json delivery_stream::to_json() const {
                         {"encryption_key_type", encryption_key_type},
                         {"encryption_key_arn", encryption_key_arn},
                         {"destination_id", destination_id},
+                        {"destination_type", destination_type},
                         {"destination", destination},
                         {"tags", tags}};
     if (deleting_since_ms) j["deleting_since_ms"] = *deleting_since_ms;
@@ -100,6 +142,7 @@ delivery_stream delivery_stream::from_json(const nlohmann::json& j) {
     s.encryption_key_type = j.value("encryption_key_type", std::string());
     s.encryption_key_arn = j.value("encryption_key_arn", std::string());
     s.destination_id = j.value("destination_id", std::string(first_destination_id));
+    s.destination_type = j.value("destination_type", std::string(extended_s3_destination));
     s.destination = j.value("destination", nlohmann::json::object());
     s.tags = j.value("tags", std::map<std::string, std::string>{});
     if (auto it = j.find("channel"); it != j.end()) s.channel = *it;

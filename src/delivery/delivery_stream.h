@@ -13,12 +13,15 @@
 #include <mutex>
 #include <optional>
 #include <string>
+#include <utility>
+#include <vector>
 
 #include <nlohmann/json.hpp>
 
 #include "delivery/channel_format.h"
 #include "delivery/compression.h"
 #include "delivery/delivery_metrics.h"
+#include "delivery/lambda_processor.h"
 #include "storage/store.h"
 
 namespace kinesd::delivery {
@@ -26,6 +29,10 @@ namespace kinesd::delivery {
 inline constexpr std::string_view direct_put = "DirectPut";
 inline constexpr std::string_view kinesis_source = "KinesisStreamAsSource";
 inline constexpr std::string_view first_destination_id = "destinationId-000000000001";
+// Kinds of destination (delivery_stream::destination_type): the member name
+// of the description without "DestinationDescription".
+inline constexpr std::string_view extended_s3_destination = "ExtendedS3";
+inline constexpr std::string_view http_endpoint_destination = "HttpEndpoint";
 
 // How delivery is going, shared by the worker (writer) and
 // DescribeDeliveryStream (reader). Not persisted: a restart starts healthy.
@@ -69,7 +76,24 @@ struct s3_settings {
     // Set when the stream delivers a Kinesis channel: record format
     // checks, dead-letter records and the channel's object keys.
     std::optional<channel_settings> channel;
+    std::optional<lambda_settings> lambda;  // a Lambda processor transforms the records
 };
+
+// An HttpEndpointDestinationDescription's delivery settings.
+struct http_settings {
+    std::string url;
+    std::string name;
+    std::string access_key;  // kept in the stored description, never shown
+    bool gzip = false;
+    std::vector<std::pair<std::string, std::string>> common_attributes;
+    std::int64_t retry_duration_ms = 300'000;
+    bool backup_all = false;  // S3BackupMode AllData
+    s3_settings backup;       // S3DestinationDescription
+};
+
+// The settings of an S3DestinationDescription-like member (the S3
+// destination itself, or a backup bucket).
+s3_settings s3_settings_of(const nlohmann::json& description);
 
 struct delivery_stream {
     std::string name;
@@ -93,7 +117,8 @@ struct delivery_stream {
     std::string encryption_key_arn;
 
     std::string destination_id = std::string(first_destination_id);
-    nlohmann::json destination;  // ExtendedS3DestinationDescription
+    std::string destination_type = std::string(extended_s3_destination);
+    nlohmann::json destination;  // <destination_type>DestinationDescription
     std::map<std::string, std::string> tags;
     // Non-null for the internal delivery stream behind a Kinesis channel:
     // the channel as the Kinesis API describes it. Such a stream is never
@@ -114,7 +139,13 @@ struct delivery_stream {
     // `name` is the registry key: the plain name, or "<owner>/<name>" for
     // an owner other than the default one. This is the name clients see.
     std::string shown_name() const;
+    bool is_http_endpoint() const { return destination_type == http_endpoint_destination; }
+    // Buffering for any destination; bucket, prefixes and compression of the
+    // S3 destination, or of the backup bucket of the others.
     s3_settings s3() const;
+    // For ExtendedS3 with S3BackupMode Enabled: the backup bucket.
+    std::optional<s3_settings> s3_backup() const;
+    http_settings http() const;
 
     nlohmann::json to_json() const;
     static delivery_stream from_json(const nlohmann::json& j);

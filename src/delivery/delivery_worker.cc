@@ -1,12 +1,11 @@
 #include "delivery/delivery_worker.h"
 
-#include <boost/asio/post.hpp>
-#include <openssl/evp.h>
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
 #include <chrono>
 #include <cstring>
+#include <set>
 #include <stdexcept>
 
 #include "common/random.h"
@@ -17,119 +16,23 @@ namespace kinesd::delivery {
 
 namespace {
 
-// kinesd's error-output-type for batches S3 kept refusing for the whole
-// retry window, named like the service's other "<destination>-failed" types.
-constexpr std::string_view s3_failed = "s3-failed";
-
 constexpr std::size_t max_failure_details = 1024;
 
-std::uint64_t random_u64() {
-    auto bytes = random_bytes(8);
-    std::uint64_t v = 0;
-    std::memcpy(&v, bytes.data(), 8);
-    return v;
-}
-
-std::chrono::system_clock::time_point at_ms(std::int64_t ms) {
-    return std::chrono::system_clock::time_point(std::chrono::milliseconds(ms));
-}
-
-// ---- KPL aggregation. Firehose de-aggregates what the Kinesis Producer
-// Library packed into one Kinesis record: magic F3 89 9A C2, a protobuf
-// AggregatedRecord (field 3: repeated Record, whose field 3 is the data),
-// then the MD5 of the protobuf bytes. Anything else passes through unchanged.
-
-bool read_varint(std::string_view& in, std::uint64_t& v) {
-    v = 0;
-    for (int shift = 0; shift < 64 && !in.empty(); shift += 7) {
-        auto byte = static_cast<unsigned char>(in[0]);
-        in.remove_prefix(1);
-        v |= std::uint64_t(byte & 0x7f) << shift;
-        if (byte < 0x80) return true;
-    }
-    return false;
-}
-
-// Calls fn(field, bytes) for each length-delimited field; skips the others.
-template <typename Fn>
-bool each_field(std::string_view in, Fn fn) {
-    while (!in.empty()) {
-        std::uint64_t key, n;
-        if (!read_varint(in, key)) return false;
-        switch (key & 7) {
-            case 0:
-                if (!read_varint(in, n)) return false;
-                break;
-            case 1:
-            case 5: {
-                std::size_t width = (key & 7) == 1 ? 8 : 4;
-                if (in.size() < width) return false;
-                in.remove_prefix(width);
-                break;
-            }
-            case 2:
-                if (!read_varint(in, n) || n > in.size()) return false;
-                if (!fn(key >> 3, in.substr(0, n))) return false;
-                in.remove_prefix(n);
-                break;
-            default: return false;
-        }
-    }
-    return true;
-}
-
-bool deaggregate(std::string_view data, std::vector<std::string_view>& out) {
-    static constexpr std::string_view magic("\xF3\x89\x9A\xC2", 4);
-    out.clear();
-    if (data.size() < magic.size() + 16 || data.substr(0, 4) != magic) return false;
-    auto message = data.substr(4, data.size() - 20);
-    unsigned char digest[EVP_MAX_MD_SIZE];
-    unsigned int size = 0;
-    if (EVP_Digest(message.data(), message.size(), digest, &size, EVP_md5(), nullptr) != 1 || size != 16 ||
-        data.substr(data.size() - 16) != std::string_view(reinterpret_cast<const char*>(digest), 16))
-        return false;
-    bool ok = each_field(message, [&](std::uint64_t field, std::string_view record) {
-        if (field != 3) return true;
-        bool has_data = false;
-        bool parsed = each_field(record, [&](std::uint64_t f, std::string_view bytes) {
-            if (f == 3) {
-                out.push_back(bytes);
-                has_data = true;
-            }
-            return true;
-        });
-        return parsed && has_data;
-    });
-    return ok && !out.empty();
+processing_settings processing_of(const delivery_stream& s) {
+    auto p = processing_settings::from(s.destination, s.is_kinesis_source());
+    // A channel writes JSON and STRING records one per line.
+    if (s.is_channel() && newline_delimited(channel_settings_of(s.channel).format)) p.record_delimiter = "\n";
+    return p;
 }
 
 }  // namespace
 
-struct delivery_worker::batch {
-    enum class state { running, done, failed, waiting };
-    std::string bucket;
-    std::string key;
-    std::string error_key;
-    compression_format format = compression_format::uncompressed;
-    std::string uuid;
-    std::string body;     // uncompressed; released once compressed
-    std::string payload;  // what is uploaded
-    bool compressed = false;
-    std::size_t records = 0;
-    std::int64_t oldest_ms = 0;
-    std::map<std::string, std::uint64_t> ends;
-    std::int64_t sealed_ms = 0;
-    std::int64_t retry_at_ms = 0;
-    int attempts = 0;
-    bool to_error_prefix = false;
-    std::shared_ptr<delivery_metrics> metrics;
-    // guarded by the worker's mutex
-    state st = state::running;
-    s3_result result;
-};
-
 delivery_worker::delivery_worker(worker_context ctx, delivery_snapshot stream)
-    : ctx_(ctx), stream_(std::move(stream)), s3_(stream_->s3()) {}
+    : ctx_(ctx),
+      stream_(std::move(stream)),
+      s3_(stream_->s3()),
+      processing_(processing_of(*stream_)),
+      destination_(make_destination_for(*stream_)) {}
 
 delivery_worker::~delivery_worker() {
     if (!thread_.joinable()) return;
@@ -239,12 +142,18 @@ void delivery_worker::step(bool flushing) {
     if (stream_->is_kinesis_source() && now - lanes_refreshed_ms_ >= 1000) refresh_lanes();
     read_lanes(flushing);
     now = ctx_.clock.now_ms();
-    if (open_.records && (flushing || now >= open_.oldest_ms + s3_.interval_ms) && room_for_batch(flushing)) seal();
+    std::vector<std::string> due;
+    for (const auto& [id, b] : open_.all())
+        if (b.records && (flushing || now >= b.oldest_ms + s3_.interval_ms)) due.push_back(id);
+    for (const auto& id : due) {
+        if (!room_for_batch(flushing)) break;
+        seal(id);
+    }
     publish_oldest_pending();
 }
 
 void delivery_worker::publish_oldest_pending() {
-    std::int64_t oldest = open_.records ? open_.oldest_ms : 0;
+    std::int64_t oldest = open_.oldest_ms().value_or(0);
     for (const auto& b : in_flight_)
         if (b->records && (!oldest || b->oldest_ms < oldest)) oldest = b->oldest_ms;
     stream_->metrics->oldest_pending_ms.set(oldest);
@@ -265,6 +174,8 @@ void delivery_worker::switch_to(delivery_snapshot next) {
     if (next->version != stream_->version) seal();
     stream_ = std::move(next);
     s3_ = stream_->s3();
+    processing_ = processing_of(*stream_);
+    destination_ = make_destination_for(*stream_);
 }
 
 void delivery_worker::check_version(std::int64_t arrival_ms) {
@@ -321,6 +232,7 @@ void delivery_worker::refresh_lanes() {
         l.parent = shard.parent;
         l.adjacent_parent = shard.adjacent_parent;
         l.closed_ms = shard.closed_ms;
+        l.created_s = shard.created_s;
         fresh.push_back(std::move(l));
     }
     lanes_ = std::move(fresh);
@@ -342,159 +254,6 @@ bool delivery_worker::lane_eligible(const lane& l, std::int64_t now) const {
     return true;
 }
 
-bool delivery_worker::room_for_batch(bool flushing) const {
-    return flushing || in_flight_.size() < ctx_.options.max_in_flight;
-}
-
-void delivery_worker::read_lanes(bool flushing) {
-    auto now = ctx_.clock.now_ms();
-    for (bool progress = true; progress;) {
-        progress = false;
-        for (auto& l : lanes_) {
-            if (!lane_eligible(l, now)) continue;
-            bool blocked = false;
-            std::vector<std::string_view> parts;
-            ctx_.store.read(*l.log, l.next, 1000, SIZE_MAX, [&](const storage::record_view& r) {
-                check_version(r.arrival_ms);
-                if (s3_.channel && r.arrival_ms < stream_->created_ms) {
-                    // Channels do not backfill: what the stream held before is skipped.
-                    l.next = r.counter + 1;
-                    open_.ends[l.cf] = l.next;
-                    return true;
-                }
-                if (!stream_->is_kinesis_source() || !deaggregate(r.data, parts)) parts.assign(1, r.data);
-                // A Kinesis record is checkpointed whole, so its parts share one object.
-                std::size_t size = 0;
-                for (auto part : parts) size += part.size() + (s3_.append_newline ? 1 : 0);
-                if (open_.records && open_.body.size() + size > s3_.size_bytes) {
-                    if (!room_for_batch(flushing)) {
-                        blocked = true;
-                        return false;
-                    }
-                    seal();
-                }
-                if (!open_.records || r.arrival_ms < open_.oldest_ms) open_.oldest_ms = r.arrival_ms;
-                for (auto part : parts) {
-                    if (s3_.channel && !accepts(s3_.channel->format, part)) {
-                        open_.rejected += dead_letter_line(*s3_.channel, part, r.arrival_ms);
-                        ++open_.rejected_records;
-                        continue;
-                    }
-                    open_.body.append(part);
-                    if (s3_.append_newline) open_.body.push_back('\n');
-                }
-                open_.records += parts.size();
-                l.next = r.counter + 1;
-                open_.ends[l.cf] = l.next;
-                progress = true;
-                if (flushing) {
-                    flushed_bytes_ += size;
-                    ++flushed_records_;
-                }
-                return !(flushing && flushed_bytes_ > ctx_.options.stop_flush_bytes);
-            });
-            if (blocked || (flushing && flushed_bytes_ > ctx_.options.stop_flush_bytes)) return;
-        }
-    }
-}
-
-void delivery_worker::seal() {
-    if (!open_.records) return;
-    auto b = std::make_shared<batch>();
-    random_source random = random_u64;
-    b->bucket = s3_.bucket;
-    b->format = s3_.compression;
-    b->uuid = random_uuid(random);
-    auto when = at_ms(open_.oldest_ms);
-    auto name = object_name(stream_->shown_name(), std::to_string(stream_->version), when, b->uuid, s3_.extension);
-    prefix_values values{when, &random, s3_failed, nullptr};
-    if (s3_.channel) {
-        b->key = channel_object_key(*s3_.channel, when, "-" + random_string(random), s3_.extension);
-        b->error_key = channel_dead_letter_key(*s3_.channel, when, "-" + random_string(random));
-    } else {
-        try {
-            b->key = evaluate_prefix(s3_.prefix, values) + name;
-            b->error_key = evaluate_error_output_prefix(s3_.error_output_prefix, s3_.prefix, values) + name;
-        } catch (const std::exception& e) {
-            // Prefixes are checked when set; this is a safety net only.
-            spdlog::error("delivery stream {}: bad prefix ({}), using the default", stream_->name, e.what());
-            b->key = evaluate_prefix("", values) + name;
-            b->error_key = std::string(s3_failed) + "/" + b->key;
-        }
-    }
-    b->body = std::move(open_.body);
-    b->records = open_.records;
-    b->oldest_ms = open_.oldest_ms;
-    b->ends = std::move(open_.ends);
-    b->sealed_ms = ctx_.clock.now_ms();
-    b->metrics = stream_->metrics;
-    if (open_.rejected_records) {
-        // A channel's rejected records: their own object in the dead-letter
-        // bucket, written before the batch that checkpoints past them.
-        auto d = std::make_shared<batch>();
-        d->uuid = b->uuid;
-        d->oldest_ms = b->oldest_ms;
-        d->sealed_ms = b->sealed_ms;
-        d->metrics = b->metrics;
-        if (b->records == open_.rejected_records) d->ends = b->ends;
-        d->bucket = s3_.channel->dlq_bucket;
-        d->key = d->error_key = channel_dead_letter_key(*s3_.channel, when, "-" + random_string(random));
-        d->format = compression_format::uncompressed;
-        d->body = std::move(open_.rejected);
-        d->records = open_.rejected_records;
-        b->records -= open_.rejected_records;
-        in_flight_.push_back(d);
-        post(d);
-    }
-    open_ = buffer{};
-    if (!b->records) return;  // every record was rejected
-    in_flight_.push_back(b);
-    post(b);
-}
-
-void delivery_worker::post(const std::shared_ptr<batch>& b) {
-    {
-        std::lock_guard lock(mutex_);
-        b->st = batch::state::running;
-    }
-    boost::asio::post(ctx_.pool, [self = shared_from_this(), b] { self->attempt(b); });
-}
-
-void delivery_worker::attempt(const std::shared_ptr<batch>& b) {
-    s3_result r;
-    try {
-        if (!b->compressed) {
-            zip_entry_options zip{b->uuid, at_ms(b->oldest_ms)};
-            if (b->format == compression_format::uncompressed)
-                b->payload = std::move(b->body);
-            else
-                b->payload = compress(b->format, b->body, zip);
-            b->body = std::string();
-            b->compressed = true;
-        }
-        r = ctx_.s3.put_object(b->bucket, b->to_error_prefix ? b->error_key : b->key, b->payload,
-                               "application/octet-stream", content_encoding(b->format));
-    } catch (const std::exception& e) {
-        r.outcome = s3_outcome::retryable;
-        r.code = "InternalError";
-        r.message = e.what();
-    }
-    if (r.ok()) {
-        b->metrics->delivery_success.add();
-        b->metrics->delivered_records.add(b->records);
-        b->metrics->delivered_bytes.add(b->payload.size());
-    } else {
-        b->metrics->delivery_failures.add();
-    }
-    {
-        std::lock_guard lock(mutex_);
-        b->result = std::move(r);
-        b->st = b->result.ok() ? batch::state::done : batch::state::failed;
-        wake_ = true;
-    }
-    cv_.notify_all();
-}
-
 void delivery_worker::settle() {
     auto now = ctx_.clock.now_ms();
     std::vector<std::shared_ptr<batch>> retry;
@@ -511,30 +270,28 @@ void delivery_worker::settle() {
         }
     }
     for (auto& b : failed) {
-        ++b->attempts;
-        backoff_ms_ = backoff_ms_ ? std::min(backoff_ms_ * 2, ctx_.options.max_backoff_ms)
-                                  : ctx_.options.initial_backoff_ms;
-        b->retry_at_ms = now + backoff_ms_;
-        const auto& r = b->result;
-        const auto& key = b->to_error_prefix ? b->error_key : b->key;
-        std::string details = "Could not write to S3 bucket " + b->bucket + ": " +
-                              (r.code.empty() ? std::string("Error") : r.code) +
-                              (r.message.empty() ? "" : ": " + r.message) +
-                              (r.http_status ? " (HTTP " + std::to_string(r.http_status) + ")" : std::string()) +
-                              ". Delivery is being retried.";
+        if (!b->attempts++) b->failing_since_ms = now;
+        const bool permanent = b->result.result == attempt_result::outcome::permanent;
+        const bool over = permanent || b->dest->retries_over(b->to_error_prefix, now - b->failing_since_ms,
+                                                             b->waited_ms);
+        auto wait = over ? 0 : b->dest->backoff_ms(b->attempts, b->waited_ms);
+        b->waited_ms += wait;
+        b->retry_at_ms = now + wait;
+        std::string details = b->result.details + (over ? "" : " Delivery is being retried.");
         if (details.size() > max_failure_details) details.resize(max_failure_details);
-        spdlog::warn("delivery stream {}: writing s3://{}/{} failed (attempt {}): {} {}; retrying in {} ms",
-                     stream_->name, b->bucket, key, b->attempts, r.code, r.message, backoff_ms_);
+        spdlog::warn("delivery stream {}: delivering {} records to {} failed (attempt {}): {}; retrying in {} ms",
+                     stream_->name, b->records, b->dest->describe(), b->attempts, b->result.details, wait);
         stream_->health->fail("UNKNOWN_ERROR", details);
-        if (now - b->sealed_ms > ctx_.options.retry_window_ms) {
+        if (over) {
             if (!b->to_error_prefix) {
-                spdlog::error("delivery stream {}: giving up on s3://{}/{} after the retry window; writing it to "
-                              "the error output prefix",
-                              stream_->name, b->bucket, b->key);
+                spdlog::error("delivery stream {}: giving up on {} for {} records{}; writing them to the error output",
+                              stream_->name, b->dest->describe(), b->records,
+                              permanent ? " (permanent failure)" : " after the retry window");
                 b->to_error_prefix = true;
-                b->sealed_ms = now;
+                b->attempts = 0;
+                b->waited_ms = 0;
             } else {
-                spdlog::error("delivery stream {}: dropping {} records that could not be written to S3",
+                spdlog::error("delivery stream {}: dropping {} records that could not be written to the error output",
                               stream_->name, b->records);
                 std::lock_guard lock(mutex_);
                 b->st = batch::state::done;
@@ -553,20 +310,26 @@ void delivery_worker::settle() {
         in_flight_.pop_front();
         checkpoint(*front);
         if (front->result.ok()) {
-            backoff_ms_ = 0;
-            if (front->attempts && !source_missing_) stream_->health->clear();
-            spdlog::debug("delivery stream {}: wrote {} records to s3://{}/{}", stream_->name, front->records,
-                          front->bucket, front->to_error_prefix ? front->error_key : front->key);
+            if ((front->attempts || front->to_error_prefix) && !source_missing_) stream_->health->clear();
+            spdlog::debug("delivery stream {}: delivered {} records to {}", stream_->name, front->records,
+                          front->dest->describe());
         }
     }
 }
 
 void delivery_worker::checkpoint(const batch& b) {
+    // `b` has left in_flight_. With several open buffers, records read
+    // before b's last one may still wait in another buffer or batch: the
+    // checkpoint stops at the first of them (partition_buffers.h).
     for (const auto& end : b.ends) {
         const auto& cf = end.first;
-        const auto next = end.second;
         auto it = std::find_if(lanes_.begin(), lanes_.end(), [&](const lane& l) { return l.cf == cf; });
-        if (it == lanes_.end() || next <= it->saved) continue;
+        if (it == lanes_.end()) continue;
+        std::uint64_t next = it->next;
+        open_.bound_checkpoint(cf, next);
+        for (const auto& other : in_flight_)
+            if (auto f = other->firsts.find(cf); f != other->firsts.end() && f->second < next) next = f->second;
+        if (next <= it->saved) continue;
         if (!ctx_.registry.save_checkpoint(*stream_, cf, next)) continue;
         it->saved = next;
         // DirectPut records exist only to be delivered.
@@ -574,9 +337,21 @@ void delivery_worker::checkpoint(const batch& b) {
     }
 }
 
+std::set<std::string> delivery_worker::active_partitions() const {
+    // A partition stays active until its objects are written (AWS counts
+    // an undeliverable partition as active too). Error buffers are none.
+    std::set<std::string> active;
+    for (const auto& [id, b] : open_.all())
+        if (b.error_output_type.empty()) active.insert(id);
+    for (const auto& b : in_flight_)
+        if (b->partition.empty() || b->partition[0] != '\0') active.insert(b->partition);
+    return active;
+}
+
 std::int64_t delivery_worker::next_wake(std::int64_t now) const {
     std::int64_t wait = ctx_.options.poll_ms;
-    if (open_.records && room_for_batch(false)) wait = std::min(wait, open_.oldest_ms + s3_.interval_ms - now);
+    if (auto oldest = open_.oldest_ms(); oldest && room_for_batch(false))
+        wait = std::min(wait, *oldest + s3_.interval_ms - now);
     std::lock_guard lock(mutex_);
     for (auto& b : in_flight_)
         if (b->st == batch::state::waiting) wait = std::min(wait, b->retry_at_ms - now);

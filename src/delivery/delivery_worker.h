@@ -1,16 +1,22 @@
 #pragma once
-// Delivers one delivery stream to S3.
+// Delivers one delivery stream to its destination (delivery/destination.h).
 //
 // Its thread reads records from the stream's shard logs (its own DirectPut
-// log, or every shard of the source Kinesis stream) into an open buffer,
-// seals the buffer into a batch when the buffering hints say so, and hands
-// the batch to the upload pool, which compresses and writes it. Checkpoints
-// move only after S3 acknowledged a batch, and only in read order: a batch
-// is checkpointed once it and every batch sealed before it are written. So
-// a crash at any moment re-delivers what was not acknowledged (duplicates
-// possible) and loses nothing.
+// log, or every shard of the source Kinesis stream), runs them through the
+// processors (record_processing.h) into open buffers (one, or one per
+// partition with dynamic partitioning: partition_buffers.h), seals a buffer
+// into a batch when the buffering hints say so (delivery_worker_seal.cc), and
+// hands the batch to the upload pool, which delivers it to the destination
+// (destination.h), after a Lambda transformation when the stream has one
+// (transformed_delivery.h). Checkpoints move only after the destination
+// acknowledged: batches leave in_flight_ in seal order, and a lane's
+// checkpoint never passes the first record of a buffer or batch not yet
+// acknowledged (partition_buffers.h says why). So a crash at any moment
+// re-delivers what was not acknowledged (duplicates possible) and loses
+// nothing.
 //
-// Failed uploads are retried with exponential backoff; while they fail the
+// Failed deliveries are retried with the destination's back-off for its
+// retry window, then go to its error output; while they fail the
 // stream's health carries a FailureDescription. The number of batches in
 // flight is bounded, so a long outage leaves records in RocksDB rather than
 // in memory.
@@ -24,12 +30,17 @@
 #include <memory>
 #include <mutex>
 #include <optional>
+#include <set>
 #include <string>
 #include <thread>
 #include <vector>
 
 #include "common/clock.h"
+#include "delivery/destination.h"
 #include "delivery/firehose_registry.h"
+#include "delivery/lambda_processor.h"
+#include "delivery/partition_buffers.h"
+#include "delivery/record_processing.h"
 #include "delivery/s3_client.h"
 #include "storage/store.h"
 #include "streams/stream_registry.h"
@@ -39,6 +50,7 @@ namespace kinesd::delivery {
 struct delivery_options {
     s3_config s3;
     int upload_threads = 2;
+    int http_threads = 8;  // HTTP endpoint requests (mostly waiting on the network)
     std::int64_t poll_ms = 100;            // idle wait between reads
     std::int64_t initial_backoff_ms = 1000;
     std::int64_t max_backoff_ms = 30000;
@@ -50,6 +62,22 @@ struct delivery_options {
     // Bytes a flush reads before it waits for them to be written: it bounds
     // memory, not what is flushed.
     std::size_t stop_flush_bytes = 256u << 20;
+    // For the delivery stream ARN that HTTP endpoints and functions are sent.
+    std::string region = "us-east-1";
+    std::string account_id = "000000000000";
+    // Data transformation (Lambda processors): the functions.
+    functions::invoker* invoker = nullptr;
+    std::int64_t invoke_timeout_ms = 300000;
+    // Dynamic partitioning: AWS's default quota of active partitions per
+    // stream; records of further partitions go to the error prefix.
+    std::size_t max_active_partitions = 500;
+    // Sealed batches per stream with dynamic partitioning, where many
+    // partitions reach their buffering interval together.
+    std::size_t max_in_flight_partitioned = 32;
+    // HTTP endpoint delivery: timeout of one request (AWS: 3 minutes) and a
+    // CA file trusted besides the system's.
+    std::int64_t http_timeout_ms = 180'000;
+    std::string http_ca_file;
 };
 
 // What a flushing stop left undelivered. Nothing is lost either way: what
@@ -67,6 +95,7 @@ struct worker_context {
     const kinesd::clock& clock;
     s3_client& s3;
     boost::asio::thread_pool& pool;
+    boost::asio::thread_pool& http_pool;
     const delivery_options& options;
 };
 
@@ -102,18 +131,9 @@ private:
         std::uint32_t index = 0;
         std::optional<std::uint32_t> parent, adjacent_parent;
         std::optional<std::int64_t> closed_ms;
+        std::uint64_t created_s = 0;  // of the source shard, for sequence numbers
     };
     struct batch;
-    struct buffer {
-        std::string body;
-        std::size_t records = 0;
-        std::int64_t oldest_ms = 0;
-        std::map<std::string, std::uint64_t> ends;  // lane -> next after this buffer
-        // A channel's records that failed its format check (included in
-        // `records`), as dead-letter lines.
-        std::string rejected;
-        std::size_t rejected_records = 0;
-    };
 
     void run();
     void flush(deadline until);
@@ -126,11 +146,17 @@ private:
     bool lane_eligible(const lane& l, std::int64_t now) const;
     void read_lanes(bool flushing);
     bool room_for_batch(bool flushing) const;
-    void seal();
+    // Runs one stored record through the processors into its buffers;
+    // false (nothing placed) when a full buffer cannot be sealed yet.
+    bool place(lane& l, const storage::record_view& r, bool flushing, std::size_t& placed_bytes);
+    std::set<std::string> active_partitions() const;
+    void seal();  // every open buffer
+    void seal(const std::string& id);
     void post(const std::shared_ptr<batch>& b);
     void attempt(const std::shared_ptr<batch>& b);
     void settle();  // handles finished and failed batches
     void checkpoint(const batch& b);
+    std::shared_ptr<destination> make_destination_for(const delivery_stream& s) const;
     // For DeliveryToS3.DataFreshness: the oldest record read and not yet
     // acknowledged by S3, into the stream's metrics.
     void publish_oldest_pending();
@@ -139,11 +165,15 @@ private:
     worker_context ctx_;
     delivery_snapshot stream_;
     s3_settings s3_;
+    processing_settings processing_;
+    record_pipeline pipeline_;  // this thread's jq programs
+    std::vector<delivery_record> processed_;
+    std::vector<failed_record> failed_;
+    std::shared_ptr<destination> destination_;
     std::vector<lane> lanes_;
     std::int64_t lanes_refreshed_ms_ = 0;
-    buffer open_;
+    partition_buffers open_;
     std::deque<std::shared_ptr<batch>> in_flight_;
-    std::int64_t backoff_ms_ = 0;
     std::size_t flushed_bytes_ = 0;  // read by the current flush round
     std::size_t flushed_records_ = 0;
     bool source_missing_ = false;
@@ -158,6 +188,31 @@ private:
     std::optional<deadline> flush_until_;
     flush_result flushed_;  // written by the thread before it ends
     std::thread thread_;
+};
+
+// A sealed buffer on its way to the destination. Defined here for the
+// worker's files (delivery_worker*.cc) alone.
+struct delivery_worker::batch {
+    enum class state { running, done, failed, waiting };
+    // The destination of the stream version the batch was sealed under.
+    std::shared_ptr<destination> dest;
+    std::unique_ptr<delivery> job;
+    std::size_t records = 0;
+    std::int64_t oldest_ms = 0;
+    std::map<std::string, std::uint64_t> firsts;  // lane -> first counter held
+    std::map<std::string, std::uint64_t> ends;    // lane -> next after this batch
+    std::string partition;  // the open buffer's id it was sealed from
+    std::int64_t sealed_ms = 0;
+    std::int64_t failing_since_ms = 0;  // the retry window runs from here
+    std::int64_t waited_ms = 0;         // back-off waits since then
+    std::int64_t retry_at_ms = 0;
+    int attempts = 0;
+    bool to_error_prefix = false;
+    std::shared_ptr<delivery_metrics> metrics;
+    bool http = false;  // counted as DeliveryToHttpEndpoint
+    // guarded by the worker's mutex
+    state st = state::running;
+    attempt_result result;
 };
 
 }  // namespace kinesd::delivery

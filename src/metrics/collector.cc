@@ -122,6 +122,14 @@ const delivery_counter delivery_counters[] = {
      "Bytes of objects written to S3 (after compression)"},
     {"DeliveryToS3.Success", &delivery::delivery_metrics::delivery_success, "Objects S3 acknowledged"},
     {"DeliveryToS3.Failures", &delivery::delivery_metrics::delivery_failures, "Failed S3 PUT attempts"},
+    {"DeliveryToHttpEndpoint.Records", &delivery::delivery_metrics::http_records,
+     "Records the HTTP endpoint acknowledged"},
+    {"DeliveryToHttpEndpoint.Bytes", &delivery::delivery_metrics::http_bytes,
+     "Data bytes of records the HTTP endpoint acknowledged (before base64 and compression)"},
+    {"DeliveryToHttpEndpoint.Success", &delivery::delivery_metrics::http_success,
+     "Batches the HTTP endpoint acknowledged"},
+    {"DeliveryToHttpEndpoint.Failures", &delivery::delivery_metrics::http_failures,
+     "Failed HTTP endpoint delivery attempts (each retry counts)"},
 };
 
 bool live(const streams::stream_state& s) { return !s.deleting_since_ms && s.metrics; }
@@ -205,13 +213,16 @@ void collector::collect_firehose(std::vector<MetricFamily>& out) const {
     }
     auto f = family("firehose", "DeliveryToS3.DataFreshness", kind::gauge_seconds,
                     "Age of the oldest record not yet in S3 (0 when every record read is delivered)");
+    auto h = family("firehose", "DeliveryToHttpEndpoint.DataFreshness", kind::gauge_seconds,
+                    "Age of the oldest record the HTTP endpoint has not acknowledged (0 when none)");
     const auto now = src_.clock.now_ms();
     for (const auto& s : all) {
         const auto oldest = s->metrics->oldest_pending_ms.value();
         const double age = oldest ? double(std::max<std::int64_t>(0, now - oldest)) / 1000.0 : 0.0;
-        f.metric.push_back(gauge_sample(owner(s->name, "delivery_stream"), age));
+        (s->is_http_endpoint() ? h : f).metric.push_back(gauge_sample(owner(s->name, "delivery_stream"), age));
     }
     out.push_back(std::move(f));
+    out.push_back(std::move(h));
 }
 
 void collector::collect_process(std::vector<MetricFamily>& out) const {

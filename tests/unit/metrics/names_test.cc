@@ -54,6 +54,10 @@ TEST(MetricNames, EveryPublishedName) {
         {"firehose", "DeliveryToS3.Bytes", kind::counter, "firehose_delivery_to_s3_bytes_total"},
         {"firehose", "DeliveryToS3.Success", kind::counter, "firehose_delivery_to_s3_success_total"},
         {"firehose", "DeliveryToS3.Failures", kind::counter, "firehose_delivery_to_s3_failures_total"},
+        {"firehose", "DeliveryToHttpEndpoint.Records", kind::counter,
+         "firehose_delivery_to_http_endpoint_records_total"},
+        {"firehose", "DeliveryToHttpEndpoint.DataFreshness", kind::gauge_seconds,
+         "firehose_delivery_to_http_endpoint_data_freshness_seconds"},
         {"firehose", "DeliveryToS3.DataFreshness", kind::gauge_seconds, "firehose_delivery_to_s3_data_freshness_seconds"},
     };
     for (const auto& n : names) EXPECT_EQ(prometheus_name(n.prefix, n.cloudwatch, n.k), n.prometheus) << n.cloudwatch;

@@ -63,6 +63,7 @@ bool batch_delivery::deliver(std::vector<source_record> records, int retries, co
         ++invokes;
         counters_.invocations.fetch_add(1, std::memory_order_relaxed);
         long resume = long(records.size());
+        ctx_.registry.set_result(m_.uuid, last.ok() ? "OK" : "PROBLEM: Function call failed");
         if (last.ok()) {
             if (m_.report_batch_item_failures) resume = failed_from(records, last);
             if (resume == long(records.size())) {

@@ -271,7 +271,6 @@ nlohmann::json lambda_api::list(const query_list& query, const std::string& acco
     const auto now = mappings_.clock().now_ms();
     std::string function_filter, source_filter;
     if (auto* f = query_value(query, "FunctionName"); f && !f->empty()) {
-        mapping probe;
         std::string name = *f;
         if (auto at = name.find("function:"); at != std::string::npos) name = name.substr(at + 9);
         function_filter = name.substr(0, name.find(':'));

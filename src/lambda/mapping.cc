@@ -12,10 +12,9 @@ std::string mapping::state(std::int64_t now_ms) const {
     return "Enabled";
 }
 
-bool mapping::active(std::int64_t now_ms) const {
+bool mapping::active(std::int64_t) const {
     // Enabling, Updating and Creating already deliver: the settings are in
     // place, only the answer says the change is still settling.
-    (void)now_ms;
     return target == target_state::enabled;
 }
 

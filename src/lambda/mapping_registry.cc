@@ -86,6 +86,19 @@ mapping_snapshot mapping_registry::update(std::string_view uuid, const std::func
     return copy;
 }
 
+void mapping_registry::set_result(std::string_view uuid, const std::string& result) {
+    {
+        std::shared_lock lock(mutex_);
+        auto it = mappings_.find(uuid);
+        if (it == mappings_.end() || it->second->last_processing_result == result) return;
+    }
+    try {
+        update(uuid, [&](mapping& m) { m.last_processing_result = result; });
+    } catch (const std::exception& e) {
+        spdlog::warn("event source mapping {}: cannot record the processing result: {}", uuid, e.what());
+    }
+}
+
 void mapping_registry::sweep() {
     const auto now = clock_.now_ms();
     std::vector<std::string> gone;

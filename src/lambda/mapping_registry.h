@@ -34,6 +34,9 @@ public:
     mapping_snapshot create(mapping m, const std::function<void(const std::vector<mapping_snapshot>&)>& check);
     // fn edits a copy; it may throw to leave everything unchanged. Null when absent.
     mapping_snapshot update(std::string_view uuid, const std::function<void(mapping&)>& fn);
+    // LastProcessingResult ("OK", "PROBLEM: ..."): written only when it
+    // changes, so a steady stream of batches costs no metadata writes.
+    void set_result(std::string_view uuid, const std::string& result);
     // Forgets mappings whose Deleting state is over, with their checkpoints.
     void sweep();
 

@@ -39,7 +39,9 @@ struct poller_options {
     std::int64_t refresh_ms = 200;    // mappings, shards and parents are reread this often
     std::int64_t initial_backoff_ms = 100;
     std::int64_t max_backoff_ms = 2000;
-    std::size_t max_batch_bytes = 5u << 20;  // under Lambda's 6 MB payload once base64 encoded... roughly
+    // Data per batch: Lambda's payload limit is 6 MB, and base64 and the
+    // event's JSON add to the data's size.
+    std::size_t max_batch_bytes = 4u << 20;
 };
 
 // The mapping as a lane sees it: swapped by the poller when it changes.

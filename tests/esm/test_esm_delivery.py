@@ -92,6 +92,8 @@ class DeliveryTest(RuntimeTestCase):
             got = [data_of(r) for r in seen if r["eventID"].startswith(shard + ":")]
             want = [p[1] for p in puts if p[2] == shard]
             self.assertEqual(got, want, "in put order within " + shard)
+        mapping = self.lam.list_event_source_mappings(EventSourceArn=arn)["EventSourceMappings"][0]
+        self.assertEqual(mapping["LastProcessingResult"], "OK")
 
     def test_partial_batch_failure_resumes_from_the_failed_record(self):
         name, arn = self.new_stream()
@@ -149,6 +151,24 @@ class DeliveryTest(RuntimeTestCase):
         # Every good record reached the function and was taken.
         wait_until(lambda: {"g-%d" % i for i in range(7)} <= {data_of(r) for r in self.seen_records(arn)},
                    what="the good records")
+
+    def test_a_failing_batch_holds_back_only_its_shard(self):
+        name, arn = self.new_stream(shards=2)
+        self.set_control(poison="stuck")
+        shards = [s["ShardId"] for s in self.kinesis.list_shards(StreamName=name)["Shards"]]
+        # Explicit hash keys put "stuck" on the first shard and the rest on the second.
+        low, high = "0", str(2 ** 127 + 1)
+        self.kinesis.put_record(StreamName=name, PartitionKey="a", Data=b"stuck", ExplicitHashKey=low)
+        for i in range(5):
+            self.kinesis.put_record(StreamName=name, PartitionKey="b", Data=b"free-%d" % i, ExplicitHashKey=high)
+        m = self.map(arn)  # retries without end: the stuck shard never moves
+        wait_until(lambda: ["free-%d" % i for i in range(5)] ==
+                   [data_of(r) for r in self.seen_records(arn) if r["eventID"].startswith(shards[1])],
+                   what="the healthy shard's records")
+        wait_until(lambda: sum(1 for r in self.seen_records(arn) if data_of(r) == "stuck") >= 2, what="retries")
+        self.assertEqual(self.lam.get_event_source_mapping(UUID=m["UUID"])["LastProcessingResult"],
+                         "PROBLEM: Function call failed")
+        self.lam.delete_event_source_mapping(UUID=m["UUID"])
 
     def test_filters_drop_what_they_should(self):
         name, arn = self.new_stream()

@@ -69,10 +69,15 @@ http::reply error_reply(const api_error& e) {
     r.headers.emplace_back("Content-Type", "application/json");
     r.headers.emplace_back("x-amzn-RequestId", id_uuid());
     r.headers.emplace_back("X-Amzn-ErrorType", e.type());
-    // Lambda words its errors with a "Type" and a lower-case "message";
-    // ValidationException comes from the front end with "message" only.
-    nlohmann::json body = {{"message", e.message()}};
-    if (e.type() != "ValidationException") body["Type"] = "User";
+    // Lambda's error documents carry "Type" (User, or Service for its own
+    // faults) and the message under the member name its model gives the
+    // error: "Message" for some, "message" for others. ValidationException
+    // comes from the front end with "message" only.
+    const auto& type = e.type();
+    const bool capital = type == "ResourceNotFoundException" || type == "ResourceInUseException" ||
+                         type == "ServiceException";
+    nlohmann::json body = {{capital ? "Message" : "message", e.message()}};
+    if (type != "ValidationException") body["Type"] = type == "ServiceException" ? "Service" : "User";
     r.body = body.dump();
     return r;
 }

@@ -152,6 +152,13 @@ class MappingApiTest(RuntimeTestCase):
         err = self.error(self.lam.get_event_source_mapping, UUID="00000000-0000-4000-8000-000000000000")
         self.assertEqual((err["Error"]["Code"], err["ResponseMetadata"]["HTTPStatusCode"]),
                          ("ResourceNotFoundException", 404))
+        # botocore parses the modelled members of Lambda's error document.
+        self.assertEqual((err.get("Type"), err.get("Message")),
+                         ("User", "The resource you requested does not exist."))
+        err = self.error(self.lam.create_event_source_mapping, FunctionName=FUNCTION, EventSourceArn=arn,
+                         StartingPosition="LATEST", MaximumRecordAgeInSeconds=30)
+        self.assertEqual(err.get("Type"), "User")
+        self.assertTrue(err.get("message"))
         self.assertEqual(self.lam.list_event_source_mappings(EventSourceArn=arn)["EventSourceMappings"], [])
 
     def test_mappings_survive_a_restart(self):

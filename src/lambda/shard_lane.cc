@@ -51,6 +51,15 @@ bool shard_lane::refresh_stream() {
     parent_ = shard->parent;
     adjacent_parent_ = shard->adjacent_parent;
     if (!parents_ok_) parents_ok_ = parents_done(*s);
+    // A consumer as the source: its records are counted as that consumer's
+    // SubscribeToShard events, since they are read on its behalf.
+    consumer_metrics_.reset();
+    if (const auto m = source_->get(); m->through_consumer()) {
+        auto name = m->event_source_arn.substr(m->event_source_arn.find("/consumer/") + 10);
+        name = name.substr(0, name.find(':'));
+        for (const auto& c : s->consumers)
+            if (c.name == name && !c.deleting_since_ms) consumer_metrics_ = c.metrics;
+    }
     refreshed_ms_ = ctx_.clock.now_ms();
     return true;
 }
@@ -83,12 +92,14 @@ void shard_lane::choose_start(const mapping& m) {
     if (cp && cp->stream_uid == stream_uid_) {
         next_ = cp->next;
     } else {
-        if (m.starting_position == "LATEST" && !parent_)
+        // LATEST: what arrives after the mapping was made, in this shard
+        // and in the ones a later reshard makes.
+        if (m.starting_position == "LATEST")
             next_ = ctx_.store.counter_at_time(*log_, m.created_ms);
         else if (m.starting_position == "AT_TIMESTAMP" && m.starting_position_timestamp)
             next_ = ctx_.store.counter_at_time(*log_, std::int64_t(*m.starting_position_timestamp * 1000.0));
         else
-            next_ = 0;  // TRIM_HORIZON, and a child shard: its records all came after its parents'
+            next_ = 0;  // TRIM_HORIZON
         // Kept at once, so that LATEST means the same records after a restart.
         save(next_);
     }
@@ -240,6 +251,10 @@ bool shard_lane::step(const mapping_snapshot& m) {
         ok = d.deliver(std::move(batch));
     }
     if (!ok) return false;  // stopped mid-batch: it is read again next time
+    if (consumer_metrics_) {
+        consumer_metrics_->event_records.add(end - from);
+        consumer_metrics_->event_bytes.add(bytes);
+    }
     next_ = end;
     // An open tumbling window keeps the checkpoint at its first record.
     save(window_ ? window_->first_counter : next_);

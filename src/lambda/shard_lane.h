@@ -108,6 +108,7 @@ private:
     std::uint64_t created_s_ = 0;
     std::optional<std::int64_t> closed_ms_;
     std::optional<std::uint32_t> parent_, adjacent_parent_;
+    std::shared_ptr<streams::consumer_metrics> consumer_metrics_;  // null: not through a consumer, or metrics off
     std::int64_t refreshed_ms_ = 0;
     bool parents_ok_ = false;
     bool started_ = false;

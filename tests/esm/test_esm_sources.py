@@ -78,6 +78,16 @@ class SourcesTest(RuntimeTestCase):
         self.put(name, "efo-", 4)
         wait_until(lambda: len(self.seen_records(arn)) >= 4, what="records through the consumer")
         self.assertEqual([data_of(r) for r in self.seen_records(arn)], ["efo-%d" % i for i in range(4)])
+
+        # The records read on the consumer's behalf count as its events.
+        def consumer_records():
+            text = urllib.request.urlopen(self.server.endpoint + "/metrics").read().decode()
+            for line in text.splitlines():
+                if "subscribe_to_shard_event_records" in line and 'consumer="esm"' in line and \
+                        'stream="%s"' % name in line:
+                    return float(line.rsplit(" ", 1)[1])
+            return None
+        wait_until(lambda: consumer_records() == 4, what="the consumer's record count")
         # An unknown consumer is refused like an unknown stream.
         with self.assertRaises(botocore.exceptions.ClientError) as caught:
             self.lam.create_event_source_mapping(FunctionName=FUNCTION, StartingPosition="LATEST",

@@ -36,7 +36,9 @@ bool numeric_match(const json& conditions, const json& v) {
 // One rule against one present value (arrays are expanded by the caller).
 bool rule_match(const json& rule, const json& v) {
     if (!rule.is_object()) return literal_equal(rule, v);
-    const auto& [op, arg] = *rule.items().begin();
+    const auto first = rule.begin();  // one operator per rule object
+    const std::string& op = first.key();
+    const json& arg = first.value();
     if (op == "prefix") {
         if (arg.is_object() && arg.contains("equals-ignore-case"))
             return v.is_string() && v.get<std::string>().size() >= arg["equals-ignore-case"].get<std::string>().size() &&
@@ -130,7 +132,9 @@ bool check_rules(const json& rules, std::string* why) {
             *why = "Each matching rule object holds one operator.";
             return false;
         }
-        const auto& [op, arg] = *rule.items().begin();
+        const auto first = rule.begin();
+        const std::string& op = first.key();
+        const json& arg = first.value();
         bool ok = (op == "prefix" && (arg.is_string() || (arg.is_object() && arg.contains("equals-ignore-case")))) ||
                   (op == "suffix" && arg.is_string()) || (op == "equals-ignore-case" && arg.is_string()) ||
                   (op == "exists" && arg.is_boolean()) || op == "anything-but";

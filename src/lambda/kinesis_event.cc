@@ -20,7 +20,7 @@ std::tm utc(std::int64_t epoch_ms) {
 
 std::string iso_ms(std::int64_t epoch_ms) {
     auto tm = utc(epoch_ms);
-    char buf[40];
+    char buf[64];
     std::snprintf(buf, sizeof buf, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", tm.tm_year + 1900, tm.tm_mon + 1,
                   tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, int(epoch_ms % 1000));
     return buf;
@@ -97,7 +97,7 @@ nlohmann::json failure_document(const event_context& ctx, const std::vector<sour
 
 std::string failure_object_key(const std::string& mapping_uuid, const std::string& shard_id, std::int64_t now_ms) {
     auto tm = utc(now_ms);
-    char date[16], stamp[32];
+    char date[64], stamp[64];
     std::snprintf(date, sizeof date, "%04d/%02d/%02d", tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday);
     std::snprintf(stamp, sizeof stamp, "%04d-%02d-%02dT%02d.%02d.%02d", tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday,
                   tm.tm_hour, tm.tm_min, tm.tm_sec);

@@ -411,6 +411,13 @@ int run(const kinesd::config::settings& cfg) {
     delivery_options.s3.credentials = {cfg.s3_access_key, cfg.s3_secret_key, {}};
     delivery_options.upload_threads = int(std::max(2u, cores));
     delivery_options.retry_window_ms = cfg.firehose_retry_window_ms;
+    // Static: an upload abandoned at a shutdown deadline may still be invoking.
+    static std::unique_ptr<kinesd::functions::invoker> functions;
+    functions = std::make_unique<kinesd::functions::invoker>(
+        kinesd::functions::function_registry(cfg.region, cfg.account_id, cfg.functions));
+    delivery_options.invoker = functions.get();
+    delivery_options.region = cfg.region;
+    delivery_options.account_id = cfg.account_id;
     kinesd::delivery::delivery_manager delivery(firehose, registry, store, clock, delivery_options);
     delivery.start();
     esm_poller.start();

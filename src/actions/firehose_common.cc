@@ -1,7 +1,9 @@
 #include "actions/firehose_common.h"
 
 #include <regex>
+#include <stdexcept>
 
+#include "delivery/lambda_processor.h"
 #include "delivery/object_key.h"
 
 namespace kinesd::actions::firehose {
@@ -215,6 +217,13 @@ void merge_destination(json& stored, const json& update) {
 }
 
 void check_destination(const json& d) {
+    if (auto it = d.find("ProcessingConfiguration"); it != d.end()) {
+        try {
+            delivery::validate_processing_configuration(*it);
+        } catch (const std::invalid_argument& e) {
+            throw api_error::invalid_argument(e.what());
+        }
+    }
     delivery::validate_s3_prefixes(d.value("Prefix", std::string()), d.value("ErrorOutputPrefix", std::string()),
                                    false);
     if (enabled(d, "DataFormatConversionConfiguration")) unsupported("DataFormatConversionConfiguration");
@@ -225,7 +234,7 @@ void check_destination(const json& d) {
     if (auto it = d.find("ProcessingConfiguration"); it != d.end() && it->value("Enabled", true)) {
         for (auto& p : it->value("Processors", json::array())) {
             auto type = p.value("Type", std::string());
-            if (type != "AppendDelimiterToRecord") unsupported("Processor type " + type);
+            if (type != "AppendDelimiterToRecord" && type != "Lambda") unsupported("Processor type " + type);
         }
     }
 }

@@ -54,6 +54,7 @@ s3_settings delivery_stream::s3() const {
         for (auto& p : it->value("Processors", nlohmann::json::array()))
             if (p.value("Type", std::string()) == "AppendDelimiterToRecord") s.append_newline = true;
     }
+    s.lambda = lambda_settings_of(d);
     return s;
 }
 

@@ -18,6 +18,7 @@
 
 #include "delivery/compression.h"
 #include "delivery/delivery_metrics.h"
+#include "delivery/lambda_processor.h"
 #include "storage/store.h"
 
 namespace kinesd::delivery {
@@ -65,6 +66,7 @@ struct s3_settings {
     compression_format compression = compression_format::uncompressed;
     std::string extension;  // FileExtension, else the compression's
     bool append_newline = false;
+    std::optional<lambda_settings> lambda;  // a Lambda processor transforms the records
 };
 
 struct delivery_stream {

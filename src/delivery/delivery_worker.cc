@@ -103,6 +103,14 @@ bool deaggregate(std::string_view data, std::vector<std::string_view>& out) {
     return ok && !out.empty();
 }
 
+struct transform_pending {};
+
+std::string delivery_arn(const delivery_stream& s, const delivery_options& o) {
+    auto slash = s.name.find('/');
+    return "arn:aws:firehose:" + o.region + ":" + (slash == std::string::npos ? o.account_id : s.name.substr(0, slash)) +
+           ":deliverystream/" + s.shown_name();
+}
+
 }  // namespace
 
 struct delivery_worker::batch {
@@ -122,6 +130,7 @@ struct delivery_worker::batch {
     std::int64_t retry_at_ms = 0;
     int attempts = 0;
     bool to_error_prefix = false;
+    std::optional<batch_transform> transform;  // a Lambda processor's work (lambda_processor.h)
     std::shared_ptr<delivery_metrics> metrics;
     // guarded by the worker's mutex
     state st = state::running;
@@ -321,6 +330,7 @@ void delivery_worker::refresh_lanes() {
         l.parent = shard.parent;
         l.adjacent_parent = shard.adjacent_parent;
         l.closed_ms = shard.closed_ms;
+        l.created_s = shard.created_s;
         fresh.push_back(std::move(l));
     }
     lanes_ = std::move(fresh);
@@ -373,6 +383,9 @@ void delivery_worker::read_lanes(bool flushing) {
                     if (s3_.append_newline) open_.body.push_back('\n');
                 }
                 open_.records += parts.size();
+                if (s3_.lambda)
+                    collect_sources(open_.sources, stream_->is_kinesis_source(), l.index, l.created_s, r.counter,
+                                    r.arrival_ms, r.partition_key, parts);
                 l.next = r.counter + 1;
                 open_.ends[l.cf] = l.next;
                 progress = true;
@@ -412,6 +425,18 @@ void delivery_worker::seal() {
     b->ends = std::move(open_.ends);
     b->sealed_ms = ctx_.clock.now_ms();
     b->metrics = stream_->metrics;
+    if (s3_.lambda) {
+        b->transform.emplace(*s3_.lambda, std::move(open_.sources), s3_.append_newline);
+        b->transform->ctx = {ctx_.options.invoker, delivery_arn(*stream_, ctx_.options), stream_->source_stream_arn,
+                             ctx_.options.region, ctx_.options.invoke_timeout_ms,
+                             [this] { return ctx_.clock.now_ms(); }, [] { return random_uuid(random_u64); }};
+        prefix_values failed{when, &random, error_output_type::processing_failed, nullptr};
+        try {
+            b->transform->failed_key = evaluate_error_output_prefix(s3_.error_output_prefix, s3_.prefix, failed) + name;
+        } catch (const std::exception&) {
+            b->transform->failed_key = std::string(error_output_type::processing_failed) + "/" + b->key;
+        }
+    }
     open_ = buffer{};
     in_flight_.push_back(b);
     post(b);
@@ -428,6 +453,10 @@ void delivery_worker::post(const std::shared_ptr<batch>& b) {
 void delivery_worker::attempt(const std::shared_ptr<batch>& b) {
     s3_result r;
     try {
+        // A Lambda processor's transformation, once; false: its error
+        // documents could not be written (r says why), retried like an upload.
+        if (b->transform && !b->transform->run_and_write_errors(b->body, ctx_.s3, b->bucket, r))
+            throw transform_pending{};
         if (!b->compressed) {
             zip_entry_options zip{b->uuid, at_ms(b->oldest_ms)};
             if (b->format == compression_format::uncompressed)
@@ -437,8 +466,12 @@ void delivery_worker::attempt(const std::shared_ptr<batch>& b) {
             b->body = std::string();
             b->compressed = true;
         }
-        r = ctx_.s3.put_object(b->bucket, b->to_error_prefix ? b->error_key : b->key, b->payload,
-                               "application/octet-stream", content_encoding(b->format));
+        if (b->transform && b->transform->delivered == 0)
+            r = s3_result{};  // every record dropped or failed: no object
+        else
+            r = ctx_.s3.put_object(b->bucket, b->to_error_prefix ? b->error_key : b->key, b->payload,
+                                   "application/octet-stream", content_encoding(b->format));
+    } catch (const transform_pending&) {
     } catch (const std::exception& e) {
         r.outcome = s3_outcome::retryable;
         r.code = "InternalError";

@@ -30,6 +30,7 @@
 
 #include "common/clock.h"
 #include "delivery/firehose_registry.h"
+#include "delivery/lambda_processor.h"
 #include "delivery/s3_client.h"
 #include "storage/store.h"
 #include "streams/stream_registry.h"
@@ -50,6 +51,12 @@ struct delivery_options {
     // Bytes a flush reads before it waits for them to be written: it bounds
     // memory, not what is flushed.
     std::size_t stop_flush_bytes = 256u << 20;
+    // Data transformation (Lambda processors): the functions, and what the
+    // transformation event names.
+    functions::invoker* invoker = nullptr;
+    std::string region = "us-east-1";
+    std::string account_id = "000000000000";
+    std::int64_t invoke_timeout_ms = 300000;
 };
 
 // What a flushing stop left undelivered. Nothing is lost either way: what
@@ -102,6 +109,7 @@ private:
         std::uint32_t index = 0;
         std::optional<std::uint32_t> parent, adjacent_parent;
         std::optional<std::int64_t> closed_ms;
+        std::uint64_t created_s = 0;  // of the source shard, for sequence numbers
     };
     struct batch;
     struct buffer {
@@ -109,6 +117,7 @@ private:
         std::size_t records = 0;
         std::int64_t oldest_ms = 0;
         std::map<std::string, std::uint64_t> ends;  // lane -> next after this buffer
+        std::vector<source_record> sources;  // with a Lambda processor: what it transforms
     };
 
     void run();

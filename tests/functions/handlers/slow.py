@@ -1,0 +1,7 @@
+"""A transformation function that runs past its timeout."""
+import time
+
+
+def handler(event, context):
+    time.sleep(5)
+    return {"records": []}

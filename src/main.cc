@@ -346,8 +346,14 @@ int run(const kinesd::config::settings& cfg) {
     router.set_audit_log(audit.get());
     // Lambda's event source mapping API on the same port, and the pollers
     // that run the mappings (started below, once the server is up).
-    kinesd::functions::invoker invoker(
+    // One invoker for Firehose and the mappings: it keeps the limit of
+    // invocations in flight per function URL (the emulator serves one at a
+    // time). Static: an upload abandoned at a shutdown deadline may still be
+    // invoking.
+    static std::unique_ptr<kinesd::functions::invoker> functions;
+    functions = std::make_unique<kinesd::functions::invoker>(
         kinesd::functions::function_registry(cfg.region, cfg.account_id, cfg.functions));
+    auto& invoker = *functions;
     kinesd::lambda::api_settings lambda_settings;
     lambda_settings.region = cfg.region;
     lambda_settings.account_id = cfg.account_id;
@@ -411,10 +417,6 @@ int run(const kinesd::config::settings& cfg) {
     delivery_options.s3.credentials = {cfg.s3_access_key, cfg.s3_secret_key, {}};
     delivery_options.upload_threads = int(std::max(2u, cores));
     delivery_options.retry_window_ms = cfg.firehose_retry_window_ms;
-    // Static: an upload abandoned at a shutdown deadline may still be invoking.
-    static std::unique_ptr<kinesd::functions::invoker> functions;
-    functions = std::make_unique<kinesd::functions::invoker>(
-        kinesd::functions::function_registry(cfg.region, cfg.account_id, cfg.functions));
     delivery_options.invoker = functions.get();
     delivery_options.region = cfg.region;
     delivery_options.account_id = cfg.account_id;

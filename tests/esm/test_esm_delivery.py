@@ -170,6 +170,16 @@ class DeliveryTest(RuntimeTestCase):
                          "PROBLEM: Function call failed")
         self.lam.delete_event_source_mapping(UUID=m["UUID"])
 
+    def test_batching_window_gathers_records(self):
+        name, arn = self.new_stream()
+        self.map(arn, BatchSize=50, MaximumBatchingWindowInSeconds=2)
+        for i in range(3):
+            self.kinesis.put_record(StreamName=name, PartitionKey="k", Data=b"win-%d" % i)
+            time.sleep(0.2)
+        wait_until(lambda: self.events(arn), what="the batch")
+        events = self.events(arn)
+        self.assertEqual([[data_of(r) for r in e["Records"]] for e in events], [["win-0", "win-1", "win-2"]])
+
     def test_filters_drop_what_they_should(self):
         name, arn = self.new_stream()
         patterns = ['{"data": {"kind": ["keep"], "n": [{"numeric": [">", 10]}]}}',
@@ -232,6 +242,54 @@ class DeliveryTest(RuntimeTestCase):
         want = set(acknowledged)
         wait_until(lambda: want <= {data_of(r) for r in self.seen_records(arn)}, timeout=120,
                    what="every acknowledged record")
+
+
+class RecordAgeTest(RuntimeTestCase):
+    """MaximumRecordAgeInSeconds: kinesd restarted with its clock two
+    minutes ahead finds its records too old for a 60-second limit."""
+
+    @classmethod
+    def setUpClass(cls):
+        cls.s3_server = S3Server()
+        try:
+            super().setUpClass()
+        except Exception:
+            cls.s3_server.close()
+            raise
+
+    @classmethod
+    def tearDownClass(cls):
+        try:
+            super().tearDownClass()
+        finally:
+            cls.s3_server.close()
+
+    @classmethod
+    def server_args(cls):
+        return super().server_args() + ["--s3-endpoint", cls.s3_server.endpoint, "--s3-access-key", S3_KEY,
+                                        "--s3-secret-key", S3_KEY]
+
+    def test_records_past_the_maximum_age_go_to_the_destination_uninvoked(self):
+        bucket = unique_name("age")
+        self.s3_server.create_bucket(bucket)
+        name, arn = self.new_stream()
+        for i in range(3):
+            self.kinesis.put_record(StreamName=name, PartitionKey="k", Data=b"old-%d" % i)
+        self.server.stop()
+        self.server.start(extra_args=self.server_args() + ["--clock-offset-ms", "120000"])
+        type(self).connect()
+        m = self.map(arn, MaximumRecordAgeInSeconds=60,
+                     DestinationConfig={"OnFailure": {"Destination": "arn:aws:s3:::" + bucket}})
+        self.kinesis.put_record(StreamName=name, PartitionKey="k", Data=b"fresh")
+        wait_until(lambda: self.seen_records(arn), what="the fresh record")
+        s3 = self.s3_server.client()
+        found = wait_until(lambda: s3.list_objects_v2(Bucket=bucket).get("Contents", []), what="the failure record")
+        doc = json.loads(s3.get_object(Bucket=bucket, Key=found[0]["Key"])["Body"].read())
+        self.assertEqual(doc["requestContext"]["condition"], "RecordAgeExceeded")
+        self.assertEqual(doc["requestContext"]["approximateInvokeCount"], 0)
+        self.assertEqual(doc["KinesisBatchInfo"]["batchSize"], 3)
+        self.assertTrue(found[0]["Key"].startswith("aws/lambda/%s/" % m["UUID"]))
+        self.assertEqual([data_of(r) for r in self.seen_records(arn)], ["fresh"])
 
 
 if __name__ == "__main__":

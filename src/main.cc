@@ -369,6 +369,7 @@ int run(const kinesd::config::settings& cfg) {
     lambda_settings.changed = [&esm_poller] { esm_poller.wake(); };
     kinesd::lambda::lambda_api lambda_api(lambda_settings, mappings, registry, workers);
     lambda_api.set_verifier(verifier.get());
+    lambda_api.set_audit_log(audit.get());
     router.add_rest_service(&lambda_api);
 
     boost::asio::io_context ioc;

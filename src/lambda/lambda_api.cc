@@ -107,30 +107,60 @@ http::reply lambda_api::process(const http::request& req) {
     while (!uuid.empty() && uuid.front() == '/') uuid.erase(0, 1);
     while (!uuid.empty() && uuid.back() == '/') uuid.pop_back();
     uuid = percent_decode(uuid);
+    const char* action = req.method == "POST"   ? "CreateEventSourceMapping"
+                         : req.method == "PUT"    ? "UpdateEventSourceMapping"
+                         : req.method == "DELETE" ? "DeleteEventSourceMapping"
+                         : uuid.empty()           ? "ListEventSourceMappings"
+                                                  : "GetEventSourceMapping";
+    std::optional<auth::audit_entry> audit;
+    if (audit_) {
+        audit.emplace();
+        audit->action = action;
+        if (!uuid.empty())
+            audit->resource = "arn:aws:lambda:" + settings_.region + ":" + settings_.account_id +
+                              ":event-source-mapping:" + uuid;
+    }
+    auto answer = [&](http::reply r, const std::string& result) {
+        if (audit) {
+            audit->time_ms = mappings_.clock().now_ms();
+            audit->result = result;
+            audit_->record(std::move(*audit));
+        }
+        return r;
+    };
     try {
         std::string account = settings_.account_id;
         if (verifier_) {
             auto verdict = verifier_->verify(req, std::chrono::system_clock::now());
-            if (verdict.error) throw *verdict.error;
+            if (verdict.error) {
+                if (audit && !verdict.claimed_access_key.empty()) audit->access_key = verdict.claimed_access_key;
+                throw *verdict.error;
+            }
             account = verdict.key->account_id;
+            if (audit) audit->access_key = verdict.key->access_key;
         }
+        if (audit) audit->account = account;
         nlohmann::json in = nlohmann::json::object();
         if (!req.body.empty()) {
             in = nlohmann::json::parse(req.body, nullptr, false);
             if (in.is_discarded() || !in.is_object())
                 throw api_error(400, "InvalidRequestContentException", "Could not parse request body into json.");
         }
-        if (req.method == "POST" && uuid.empty()) return json_reply(202, create(in, account));
-        if (req.method == "GET" && uuid.empty()) return json_reply(200, list(parse_query(query), account));
-        if (req.method == "GET") return json_reply(200, get(uuid, account));
-        if (req.method == "PUT" && !uuid.empty()) return json_reply(202, update(uuid, in, account));
-        if (req.method == "DELETE" && !uuid.empty()) return json_reply(202, remove(uuid, account));
+        if (req.method == "POST" && uuid.empty()) {
+            auto created = create(in, account);
+            if (audit) audit->resource = created.value("EventSourceMappingArn", "");
+            return answer(json_reply(202, created), "ok");
+        }
+        if (req.method == "GET" && uuid.empty()) return answer(json_reply(200, list(parse_query(query), account)), "ok");
+        if (req.method == "GET") return answer(json_reply(200, get(uuid, account)), "ok");
+        if (req.method == "PUT" && !uuid.empty()) return answer(json_reply(202, update(uuid, in, account)), "ok");
+        if (req.method == "DELETE" && !uuid.empty()) return answer(json_reply(202, remove(uuid, account)), "ok");
         throw api_error(404, "UnknownOperationException", "Unknown operation " + req.method + " " + std::string(path));
     } catch (const api_error& e) {
-        return error_reply(e);
+        return answer(error_reply(e), e.type());
     } catch (const std::exception& e) {
         spdlog::error("lambda {} {} failed: {}", req.method, req.path, e.what());
-        return error_reply(api_error(500, "ServiceException", "Internal error"));
+        return answer(error_reply(api_error(500, "ServiceException", "Internal error")), "ServiceException");
     }
 }
 

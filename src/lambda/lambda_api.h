@@ -9,6 +9,7 @@
 #include <functional>
 #include <string>
 
+#include "auth/audit_log.h"
 #include "auth/sigv4_verifier.h"
 #include "functions/function_registry.h"
 #include "http/rest_service.h"
@@ -34,6 +35,8 @@ public:
 
     // Requests must then be signed (any service name in the scope; clients use "lambda").
     void set_verifier(const auth::sigv4_verifier* verifier) { verifier_ = verifier; }
+    // Every call is a control-plane call: all are recorded there when set.
+    void set_audit_log(auth::audit_log* log) { audit_ = log; }
 
     bool handles(const http::request& req) const override;
     void serve(http::request req, http::reply_handler done) override;
@@ -56,6 +59,7 @@ private:
     streams::stream_registry& streams_;
     boost::asio::thread_pool& workers_;
     const auth::sigv4_verifier* verifier_ = nullptr;
+    auth::audit_log* audit_ = nullptr;
 };
 
 }  // namespace kinesd::lambda

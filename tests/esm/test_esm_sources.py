@@ -137,7 +137,8 @@ class SignedApiTest(RuntimeTestCase):
         cls.creds_path = os.path.join(cls.creds_dir, "credentials")
         with open(cls.creds_path, "w") as f:
             f.write("[default]\naws_access_key_id = AKIDESMTEST\naws_secret_access_key = esm-secret\n")
-        cls.kinesd_args = ("--credentials-file", cls.creds_path)
+        cls.audit_path = os.path.join(cls.creds_dir, "audit.log")
+        cls.kinesd_args = ("--credentials-file", cls.creds_path, "--audit-log", cls.audit_path)
         super().setUpClass()
 
     @classmethod
@@ -157,6 +158,21 @@ class SignedApiTest(RuntimeTestCase):
         with self.assertRaises(botocore.exceptions.ClientError) as caught:
             self.wrong.list_event_source_mappings()
         self.assertEqual(caught.exception.response["Error"]["Code"], "InvalidSignatureException")
+        # Mapping calls are control-plane calls: each one is audited.
+        import json
+        mapping_arn = "arn:aws:lambda:%s:%s:event-source-mapping:%s" % (REGION, ACCOUNT, m["UUID"])
+
+        def audited():
+            with open(self.audit_path) as f:
+                lines = [json.loads(line) for line in f if line.strip()]
+            mine = [(e["action"], e["access_key_id"], e["result"]) for e in lines if e["resource"] == mapping_arn]
+            refused = [e for e in lines if e["action"] == "ListEventSourceMappings"
+                       and e["result"] == "InvalidSignatureException"]
+            return (mine, len(refused)) if ("GetEventSourceMapping", "AKIDESMTEST", "ok") in mine and refused \
+                else None
+        mine, refused = wait_until(audited, timeout=30, what="the audit lines")
+        self.assertEqual(mine[0], ("CreateEventSourceMapping", "AKIDESMTEST", "ok"))
+        self.assertEqual(refused, 1)
 
 
 if __name__ == "__main__":

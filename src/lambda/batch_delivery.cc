@@ -42,6 +42,7 @@ long batch_delivery::failed_from(const std::vector<source_record>& records, cons
 
 bool batch_delivery::deliver(std::vector<source_record> records, int retries, const window_call* window) {
     int invokes = 0;
+    int unreached = 0;  // invocations in a row that did not reach the function
     invoke_outcome last;
     while (!records.empty() || (window && invokes == 0)) {
         const auto now = ctx_.clock.now_ms();
@@ -82,8 +83,14 @@ bool batch_delivery::deliver(std::vector<source_record> records, int retries, co
             }
         } else {
             counters_.errors.fetch_add(1, std::memory_order_relaxed);
-            if (!last.delivered)
+            if ((!last.delivered && !last.timed_out) || last.status == 429) {
+                // The function was not reached (or throttled): as on AWS this
+                // is retried until the records expire, and uses no retries.
                 spdlog::warn("mapping {}: invoking {} failed: {}", m_.uuid, m_.function_name, last.error);
+                if (!sleep_(backoff_ms(++unreached))) return false;
+                continue;
+            }
+            unreached = 0;
             if (m_.bisect_on_error && records.size() > 1) {
                 std::vector<source_record> second(records.begin() + long(records.size() / 2), records.end());
                 records.resize(records.size() / 2);

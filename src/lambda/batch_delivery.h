@@ -4,7 +4,9 @@
 // retries, as on AWS), ReportBatchItemFailures (resume from the lowest
 // failed sequence number; an empty or null itemIdentifier, or one not in the
 // batch, fails the whole batch), MaximumRetryAttempts and
-// MaximumRecordAgeInSeconds. Records given up on go to the S3 on-failure
+// MaximumRecordAgeInSeconds. An invocation that does not reach the function
+// (no connection, throttled) is retried without using up retries, as on
+// AWS, until the records are too old. Records given up on go to the S3 on-failure
 // destination as Lambda's failure document (or are dropped, with a log line,
 // when the mapping has none). Runs on the calling lane thread and blocks.
 #include <functional>

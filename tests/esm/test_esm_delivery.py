@@ -244,9 +244,10 @@ class DeliveryTest(RuntimeTestCase):
                    what="every acknowledged record")
 
 
-class RecordAgeTest(RuntimeTestCase):
-    """MaximumRecordAgeInSeconds: kinesd restarted with its clock two
-    minutes ahead finds its records too old for a 60-second limit."""
+class GivingUpTest(RuntimeTestCase):
+    """When records are given up on: MaximumRecordAgeInSeconds (kinesd
+    restarted with its clock two minutes ahead finds its records too old for
+    a 60-second limit), and never for a function that cannot be reached."""
 
     @classmethod
     def setUpClass(cls):
@@ -266,8 +267,27 @@ class RecordAgeTest(RuntimeTestCase):
 
     @classmethod
     def server_args(cls):
+        from kinesd_server import free_port
+        if not hasattr(cls, "dead_url"):
+            cls.dead_url = "http://127.0.0.1:%d/2015-03-31/functions/function/invocations" % free_port()
         return super().server_args() + ["--s3-endpoint", cls.s3_server.endpoint, "--s3-access-key", S3_KEY,
-                                        "--s3-secret-key", S3_KEY]
+                                        "--s3-secret-key", S3_KEY, "--function", "unreachable=" + cls.dead_url]
+
+    def test_an_unreachable_function_uses_no_retries(self):
+        bucket = unique_name("dead")
+        self.s3_server.create_bucket(bucket)
+        name, arn = self.new_stream()
+        self.kinesis.put_record(StreamName=name, PartitionKey="k", Data=b"waiting")
+        m = self.lam.create_event_source_mapping(
+            FunctionName="unreachable", EventSourceArn=arn, StartingPosition="TRIM_HORIZON", MaximumRetryAttempts=0,
+            DestinationConfig={"OnFailure": {"Destination": "arn:aws:s3:::" + bucket}})
+        wait_until(lambda: self.lam.get_event_source_mapping(UUID=m["UUID"])["LastProcessingResult"] ==
+                   "PROBLEM: Function call failed", what="a failed call")
+        # With retries counted, MaximumRetryAttempts 0 would give the record
+        # up at the first failure; it must wait instead.
+        time.sleep(2)
+        self.assertEqual(self.s3_server.client().list_objects_v2(Bucket=bucket).get("KeyCount", 0), 0)
+        self.lam.delete_event_source_mapping(UUID=m["UUID"])
 
     def test_records_past_the_maximum_age_go_to_the_destination_uninvoked(self):
         bucket = unique_name("age")

@@ -130,6 +130,7 @@ void shard_lane::run() {
             worked = step(m);
         } catch (const std::exception& e) {
             spdlog::error("mapping {} {}: {}", m->uuid, event_.shard_id, e.what());
+            sleep_ms(ctx_.options.max_backoff_ms);  // not a tight loop of the same failure
         }
         if (finished_) return;
         if (!worked) sleep_ms(ctx_.options.idle_poll_ms);
@@ -154,6 +155,9 @@ bool shard_lane::deliver_window_end(const mapping_snapshot& m, std::int64_t now)
 
 bool shard_lane::step(const mapping_snapshot& m) {
     const auto now = ctx_.clock.now_ms();
+    // An update that turned the windows off leaves no window to hold the
+    // checkpoint back (its records were all handed over already).
+    if (m->tumbling_window_s == 0) window_.reset();
     const auto committed = log_->committed.load();
     const auto from = std::max(next_, log_->trimmed_below.load());
     if (from > committed) {

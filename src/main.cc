@@ -365,7 +365,7 @@ int run(const kinesd::config::settings& cfg) {
     poller_options.s3.credentials = {cfg.s3_access_key, cfg.s3_secret_key, {}};
     kinesd::lambda::poller esm_poller(mappings, registry, store, clock,
                                       kinesd::lambda::bind_invoker(invoker, std::chrono::seconds(60)), esm_counters,
-                                      poller_options, cfg.account_id);
+                                      poller_options, cfg.account_id, &notifier);
     lambda_settings.changed = [&esm_poller] { esm_poller.wake(); };
     kinesd::lambda::lambda_api lambda_api(lambda_settings, mappings, registry, workers);
     lambda_api.set_verifier(verifier.get());

@@ -6,9 +6,10 @@ namespace kinesd::lambda {
 
 poller::poller(mapping_registry& mappings, streams::stream_registry& streams, storage::store& store,
                const kinesd::clock& clock, invoke_function invoke, esm_metrics& metrics, poller_options options,
-               std::string default_account)
+               std::string default_account, streams::commit_notifier* notifier)
     : mappings_(mappings), streams_(streams), store_(store), clock_(clock), invoke_(std::move(invoke)),
-      metrics_(metrics), options_(std::move(options)), default_account_(std::move(default_account)) {
+      metrics_(metrics), options_(std::move(options)), default_account_(std::move(default_account)),
+      notifier_(notifier) {
     s3_ = std::make_unique<delivery::s3_client>(options_.s3);
 }
 
@@ -94,7 +95,7 @@ void poller::sync(run_state& run, const mapping_snapshot& m) {
         run.lanes.clear();
         run.stream_uid = s->uid;
     }
-    lane_context ctx{mappings_, streams_, store_, clock_, invoke_, s3_.get(), options_};
+    lane_context ctx{mappings_, streams_, store_, clock_, invoke_, s3_.get(), options_, notifier_};
     for (const auto& shard : s->shards) {
         if (!shard.log) continue;
         auto& lane = run.lanes[shard.log->cf_name];

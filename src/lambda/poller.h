@@ -31,7 +31,7 @@ class poller {
 public:
     poller(mapping_registry& mappings, streams::stream_registry& streams, storage::store& store,
            const kinesd::clock& clock, invoke_function invoke, esm_metrics& metrics, poller_options options,
-           std::string default_account);
+           std::string default_account, streams::commit_notifier* notifier = nullptr);
     ~poller();
 
     void start();
@@ -59,6 +59,7 @@ private:
     poller_options options_;
     std::string default_account_;
     std::unique_ptr<delivery::s3_client> s3_;
+    streams::commit_notifier* notifier_;
 
     std::map<std::string, run_state> runs_;  // by mapping UUID; the poller thread's alone
     std::mutex mutex_;

@@ -24,10 +24,11 @@ void shard_lane::start() { thread_ = std::thread([this] { run(); }); }
 
 void shard_lane::request_stop() {
     {
-        std::lock_guard lock(mutex_);
+        std::lock_guard lock(wake_->mutex);
         stop_ = true;
+        wake_->stop = true;
     }
-    cv_.notify_all();
+    wake_->cv.notify_all();
 }
 
 void shard_lane::join() {
@@ -35,9 +36,34 @@ void shard_lane::join() {
 }
 
 bool shard_lane::sleep_ms(std::int64_t ms) {
-    std::unique_lock lock(mutex_);
-    cv_.wait_for(lock, std::chrono::milliseconds(ms), [this] { return stop_.load(); });
-    return !stop_;
+    std::unique_lock lock(wake_->mutex);
+    wake_->cv.wait_for(lock, std::chrono::milliseconds(ms), [this] { return wake_->stop; });
+    return !wake_->stop;
+}
+
+bool shard_lane::wait_for_records(std::uint64_t from, std::int64_t ms) {
+    if (!ctx_.notifier) return sleep_ms(std::min(ms, ctx_.options.idle_poll_ms));
+    {
+        std::lock_guard lock(wake_->mutex);
+        wake_->committed = false;
+    }
+    // The callback runs on the storage writer: it only flips a flag.
+    auto token = ctx_.notifier->wait(*log_, from, [wake = wake_] {
+        {
+            std::lock_guard lock(wake->mutex);
+            wake->committed = true;
+        }
+        wake->cv.notify_all();
+    });
+    if (token == 0) return !stop_;  // already committed
+    bool stopped;
+    {
+        std::unique_lock lock(wake_->mutex);
+        wake_->cv.wait_for(lock, std::chrono::milliseconds(ms), [this] { return wake_->stop || wake_->committed; });
+        stopped = wake_->stop;
+    }
+    ctx_.notifier->cancel(*log_, token);
+    return !stopped;
 }
 
 bool shard_lane::refresh_stream() {
@@ -133,7 +159,15 @@ void shard_lane::run() {
             sleep_ms(ctx_.options.max_backoff_ms);  // not a tight loop of the same failure
         }
         if (finished_) return;
-        if (!worked) sleep_ms(ctx_.options.idle_poll_ms);
+        if (worked) continue;
+        // Records there but held back (a batching window): look again soon.
+        // Otherwise sleep until the writer commits the next record, or until
+        // the next refresh (a reshard, a window to close, new settings).
+        const auto from = std::max(next_, log_->trimmed_below.load());
+        if (from <= log_->committed.load())
+            sleep_ms(ctx_.options.idle_poll_ms);
+        else
+            wait_for_records(from, ctx_.options.refresh_ms);
     }
 }
 

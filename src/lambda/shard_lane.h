@@ -29,13 +29,14 @@
 #include "lambda/kinesis_event.h"
 #include "lambda/mapping_registry.h"
 #include "storage/store.h"
+#include "streams/commit_notifier.h"
 #include "streams/stream_registry.h"
 
 namespace kinesd::lambda {
 
 struct poller_options {
     delivery::s3_config s3;           // for S3 on-failure destinations
-    std::int64_t idle_poll_ms = 5;    // between looks at a quiet shard
+    std::int64_t idle_poll_ms = 5;    // between looks at a quiet shard without a commit notifier
     std::int64_t refresh_ms = 200;    // mappings, shards and parents are reread this often
     std::int64_t initial_backoff_ms = 100;
     std::int64_t max_backoff_ms = 2000;
@@ -71,6 +72,7 @@ struct lane_context {
     const invoke_function& invoke;
     delivery::s3_client* s3;  // null: failures to S3 cannot be written
     const poller_options& options;
+    streams::commit_notifier* notifier;  // null: quiet shards are polled every idle_poll_ms
 };
 
 class shard_lane {
@@ -123,10 +125,21 @@ private:
     };
     std::optional<window_state> window_;
 
+    // What wakes the lane: a stop, or the storage writer committing the
+    // record the lane waits for. Shared, since a commit callback may still
+    // run after the lane has cancelled its wait.
+    struct wake_state {
+        std::mutex mutex;
+        std::condition_variable cv;
+        bool stop = false;
+        bool committed = false;
+    };
+    // Waits for the shard to commit counter `from` (or for `ms`).
+    bool wait_for_records(std::uint64_t from, std::int64_t ms);
+
     std::atomic<bool> stop_{false};
     std::atomic<bool> finished_{false};
-    std::mutex mutex_;
-    std::condition_variable cv_;
+    std::shared_ptr<wake_state> wake_ = std::make_shared<wake_state>();
     std::thread thread_;
 };
 

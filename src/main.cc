@@ -53,6 +53,10 @@
 #include "http/ops_endpoints.h"
 #include "http/router.h"
 #include "http/server.h"
+#include "lambda/esm_metrics.h"
+#include "lambda/lambda_api.h"
+#include "lambda/mapping_registry.h"
+#include "lambda/poller.h"
 #include "metrics/collector.h"
 #include "metrics/exposition.h"
 #include "metrics/request_counters.h"
@@ -311,6 +315,8 @@ int run(const kinesd::config::settings& cfg) {
     kinesd::delivery::firehose_registry firehose(store, clock, {cfg.create_stream_ms, cfg.delete_stream_ms});
     referenced.merge(firehose.load());
     store.drop_unreferenced(referenced);
+    kinesd::lambda::mapping_registry mappings(store, clock);
+    mappings.load();
 
     kinesd::actions::service_settings service_settings;
     service_settings.region = cfg.region;
@@ -338,6 +344,33 @@ int run(const kinesd::config::settings& cfg) {
     kinesd::http::router router(service, workers, cfg.max_body_bytes);
     router.set_verifier(verifier.get());
     router.set_audit_log(audit.get());
+    // Lambda's event source mapping API on the same port, and the pollers
+    // that run the mappings (started below, once the server is up).
+    // One invoker for Firehose and the mappings: it keeps the limit of
+    // invocations in flight per function URL (the emulator serves one at a
+    // time). Static: an upload abandoned at a shutdown deadline may still be
+    // invoking.
+    static std::unique_ptr<kinesd::functions::invoker> functions;
+    functions = std::make_unique<kinesd::functions::invoker>(
+        kinesd::functions::function_registry(cfg.region, cfg.account_id, cfg.functions));
+    auto& invoker = *functions;
+    kinesd::lambda::api_settings lambda_settings;
+    lambda_settings.region = cfg.region;
+    lambda_settings.account_id = cfg.account_id;
+    lambda_settings.functions = &invoker.registry();
+    kinesd::lambda::esm_metrics esm_counters;
+    kinesd::lambda::poller_options poller_options;
+    poller_options.s3.endpoint = cfg.s3_endpoint;
+    poller_options.s3.region = cfg.s3_region.empty() ? cfg.region : cfg.s3_region;
+    poller_options.s3.credentials = {cfg.s3_access_key, cfg.s3_secret_key, {}};
+    kinesd::lambda::poller esm_poller(mappings, registry, store, clock,
+                                      kinesd::lambda::bind_invoker(invoker, std::chrono::seconds(60)), esm_counters,
+                                      poller_options, cfg.account_id, &notifier);
+    lambda_settings.changed = [&esm_poller] { esm_poller.wake(); };
+    kinesd::lambda::lambda_api lambda_api(lambda_settings, mappings, registry, workers);
+    lambda_api.set_verifier(verifier.get());
+    lambda_api.set_audit_log(audit.get());
+    router.add_rest_service(&lambda_api);
 
     boost::asio::io_context ioc;
     kinesd::http::server_options server_options;
@@ -372,6 +405,8 @@ int run(const kinesd::config::settings& cfg) {
         sources.account_id = cfg.account_id;
         exposition = std::make_unique<kinesd::metrics::exposition>(KINESD_VERSION);
         exposition->add(std::make_shared<kinesd::metrics::collector>(std::move(sources)));
+        // Not owned: esm_counters outlives the exposition.
+        exposition->add(std::shared_ptr<prometheus::Collectable>(std::shared_ptr<void>(), &esm_counters));
     }
     kinesd::http::ops_endpoints ops(workers, store, exposition.get());
     router.set_operations(&ops, cfg.metrics ? &requests : nullptr);
@@ -383,10 +418,6 @@ int run(const kinesd::config::settings& cfg) {
     delivery_options.s3.credentials = {cfg.s3_access_key, cfg.s3_secret_key, {}};
     delivery_options.upload_threads = int(std::max(2u, cores));
     delivery_options.retry_window_ms = cfg.firehose_retry_window_ms;
-    // Static: an upload abandoned at a shutdown deadline may still be invoking.
-    static std::unique_ptr<kinesd::functions::invoker> functions;
-    functions = std::make_unique<kinesd::functions::invoker>(
-        kinesd::functions::function_registry(cfg.region, cfg.account_id, cfg.functions));
     delivery_options.invoker = functions.get();
     delivery_options.region = cfg.region;
     delivery_options.account_id = cfg.account_id;
@@ -395,6 +426,7 @@ int run(const kinesd::config::settings& cfg) {
     delivery_options.http_ca_file = cfg.firehose_http_ca_file;
     kinesd::delivery::delivery_manager delivery(firehose, registry, store, clock, delivery_options);
     delivery.start();
+    esm_poller.start();
     spdlog::info("kinesd listening on {}:{} (data in {}, durability {})", cfg.host, server.local_port(), cfg.data_dir,
                  cfg.durability);
 
@@ -463,6 +495,9 @@ int run(const kinesd::config::settings& cfg) {
         watch.started() ? watch.deadline() - reserve : std::chrono::steady_clock::now() + timeout - reserve;
     const auto flushed = delivery.stop(flush_until);
     watch.stage("stopping background work");
+    // A lane waiting on a function ends when that invocation does; what it
+    // had not checkpointed is delivered again after the next start.
+    esm_poller.stop();
     expiry.stop();
     watch.stage("closing the store");
     if (!flushed.complete()) {

@@ -91,6 +91,8 @@ bool router::runs_inline(const request& req) {
 
 void router::handle(request req, reply_handler done) {
     if (ops_ && ops_->handles(req)) return ops_->serve(std::move(req), std::move(done));
+    for (auto* rest : rest_)
+        if (rest->handles(req)) return rest->serve(std::move(req), std::move(done));
     if (runs_inline(req)) return process(req, std::move(done), true);
     boost::asio::post(workers_, [this, req = std::move(req), done = std::move(done)]() mutable {
         process(req, std::move(done));

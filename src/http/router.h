@@ -12,6 +12,7 @@
 #include "auth/audit_log.h"
 #include "auth/sigv4_verifier.h"
 #include "http/ops_endpoints.h"
+#include "http/rest_service.h"
 #include "http/request.h"
 #include "metrics/request_counters.h"
 
@@ -51,7 +52,11 @@ public:
         requests_ = requests;
     }
 
+    // REST APIs served on the same port, asked in order. Set before serving.
+    void add_rest_service(rest_service* rest) { rest_.push_back(rest); }
+
 private:
+    std::vector<rest_service*> rest_;
     actions::service& svc_;
     boost::asio::thread_pool& workers_;
     std::size_t body_limit_;

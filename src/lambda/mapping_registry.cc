@@ -1,0 +1,143 @@
+#include "lambda/mapping_registry.h"
+
+#include <spdlog/spdlog.h>
+
+#include <algorithm>
+#include <mutex>
+
+#include "kinesd/api_error.h"
+
+namespace kinesd::lambda {
+
+namespace {
+
+constexpr std::string_view meta_prefix = "esm/";
+constexpr std::string_view checkpoint_prefix = "esm-checkpoint/";
+
+std::string checkpoint_key(std::string_view uuid, std::string_view shard_cf) {
+    std::string key(checkpoint_prefix);
+    key += uuid;
+    key += '/';
+    key += shard_cf;
+    return key;
+}
+
+}  // namespace
+
+void mapping_registry::load() {
+    std::unique_lock lock(mutex_);
+    store_.scan_meta(meta_prefix, [&](std::string_view, std::string_view value) {
+        auto j = nlohmann::json::parse(value, nullptr, false);
+        if (j.is_discarded()) {
+            spdlog::error("skipping a corrupt event source mapping in the data directory");
+            return;
+        }
+        auto m = std::make_shared<mapping>(mapping::from_store(j));
+        mappings_[m->uuid] = std::move(m);
+    });
+    spdlog::info("loaded {} event source mappings", mappings_.size());
+}
+
+mapping_snapshot mapping_registry::find(std::string_view uuid) const {
+    std::shared_lock lock(mutex_);
+    auto it = mappings_.find(uuid);
+    return it == mappings_.end() ? nullptr : it->second;
+}
+
+std::vector<mapping_snapshot> mapping_registry::list() const {
+    std::vector<mapping_snapshot> out;
+    {
+        std::shared_lock lock(mutex_);
+        for (auto& [uuid, m] : mappings_) out.push_back(m);
+    }
+    std::stable_sort(out.begin(), out.end(),
+                     [](const mapping_snapshot& a, const mapping_snapshot& b) { return a->created_ms < b->created_ms; });
+    return out;
+}
+
+void mapping_registry::persist(const mapping& m) {
+    auto status = store_.put_meta(std::string(meta_prefix) + m.uuid, m.to_store().dump());
+    if (!status.ok()) {
+        spdlog::error("persisting event source mapping {} failed: {}", m.uuid, status.ToString());
+        throw api_error::internal();
+    }
+}
+
+mapping_snapshot mapping_registry::create(mapping m,
+                                          const std::function<void(const std::vector<mapping_snapshot>&)>& check) {
+    std::unique_lock lock(mutex_);
+    std::vector<mapping_snapshot> all;
+    for (auto& [uuid, existing] : mappings_) all.push_back(existing);
+    check(all);
+    auto snapshot = std::make_shared<mapping>(std::move(m));
+    persist(*snapshot);
+    mappings_[snapshot->uuid] = snapshot;
+    return snapshot;
+}
+
+mapping_snapshot mapping_registry::update(std::string_view uuid, const std::function<void(mapping&)>& fn) {
+    std::unique_lock lock(mutex_);
+    auto it = mappings_.find(uuid);
+    if (it == mappings_.end()) return nullptr;
+    auto copy = std::make_shared<mapping>(*it->second);
+    fn(*copy);
+    persist(*copy);
+    it->second = copy;
+    return copy;
+}
+
+void mapping_registry::set_result(std::string_view uuid, const std::string& result) {
+    {
+        std::shared_lock lock(mutex_);
+        auto it = mappings_.find(uuid);
+        if (it == mappings_.end() || it->second->last_processing_result == result) return;
+    }
+    try {
+        update(uuid, [&](mapping& m) { m.last_processing_result = result; });
+    } catch (const std::exception& e) {
+        spdlog::warn("event source mapping {}: cannot record the processing result: {}", uuid, e.what());
+    }
+}
+
+void mapping_registry::sweep() {
+    const auto now = clock_.now_ms();
+    std::vector<std::string> gone;
+    {
+        std::unique_lock lock(mutex_);
+        for (auto it = mappings_.begin(); it != mappings_.end();) {
+            const auto& m = *it->second;
+            if (m.target == target_state::deleted && now >= m.transition_until_ms) {
+                store_.delete_meta(std::string(meta_prefix) + m.uuid).PermitUncheckedError();
+                gone.push_back(m.uuid);
+                it = mappings_.erase(it);
+            } else {
+                ++it;
+            }
+        }
+    }
+    for (auto& uuid : gone) {
+        std::vector<std::string> keys;
+        store_.scan_meta(checkpoint_key(uuid, ""),
+                         [&](std::string_view key, std::string_view) { keys.emplace_back(key); });
+        for (auto& key : keys) store_.delete_meta(key).PermitUncheckedError();
+        spdlog::info("deleted event source mapping {}", uuid);
+    }
+}
+
+std::optional<mapping_registry::checkpoint> mapping_registry::load_checkpoint(std::string_view uuid,
+                                                                              std::string_view shard_cf) const {
+    std::string value;
+    if (!store_.get_meta(checkpoint_key(uuid, shard_cf), &value)) return std::nullopt;
+    auto j = nlohmann::json::parse(value, nullptr, false);
+    if (j.is_discarded()) return std::nullopt;
+    return checkpoint{j.value("uid", std::uint64_t(0)), j.value("next", std::uint64_t(0))};
+}
+
+bool mapping_registry::save_checkpoint(std::string_view uuid, std::string_view shard_cf, checkpoint c) {
+    nlohmann::json j = {{"uid", c.stream_uid}, {"next", c.next}};
+    auto status = store_.put_meta(checkpoint_key(uuid, shard_cf), j.dump());
+    if (!status.ok()) spdlog::error("saving checkpoint of mapping {} failed: {}", uuid, status.ToString());
+    return status.ok();
+}
+
+}  // namespace kinesd::lambda

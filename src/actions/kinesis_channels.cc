@@ -350,11 +350,7 @@ void list_channels(action_context& ctx) {
     const std::size_t limit = std::size_t(ctx.input.value("MaxResults", 100));
     std::string after;
     if (ctx.input.contains("NextToken")) {
-        auto token = encoding::parse_paging_token(ctx.input["NextToken"].get<std::string>(), ctx.svc.secret());
-        if (!token) throw api_error::invalid_argument("Invalid NextToken.");
-        if (ctx.now_ms - token->issued_ms > ctx.svc.settings().iterator_ttl_ms)
-            throw api_error::expired_next_token("The timestamp sent in the NextToken has expired.");
-        after = token->payload;
+        after = next_token_payload(ctx);
     }
     json filters = ctx.input.value("StreamFilter", json::array());
     json out = json::array();

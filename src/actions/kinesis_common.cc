@@ -163,4 +163,12 @@ nlohmann::json child_shards_of(const streams::stream_state& s, const streams::sh
     return out;
 }
 
+std::string next_token_payload(const action_context& ctx) {
+    auto token = encoding::parse_paging_token(ctx.input["NextToken"].get<std::string>(), ctx.svc.secret());
+    if (!token) throw api_error::invalid_argument("Invalid NextToken.");
+    if (ctx.now_ms - token->issued_ms > ctx.svc.settings().iterator_ttl_ms)
+        throw api_error::expired_next_token("The timestamp sent in the NextToken has expired.");
+    return std::move(token->payload);
+}
+
 }  // namespace kinesd::actions::kinesis

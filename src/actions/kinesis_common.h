@@ -20,6 +20,12 @@ struct consumer_arn_parts {
 std::optional<consumer_arn_parts> parse_consumer_arn(std::string_view arn);
 
 // The registry key (action_context::key) of the stream a request names by
+// The payload of the request's NextToken, which kinesd issued with
+// encoding::make_paging_token: InvalidArgumentException for a token it did
+// not issue, ExpiredNextTokenException once it is older than an iterator may
+// be (AWS lets both live five minutes).
+std::string next_token_payload(const action_context& ctx);
+
 // StreamName, StreamARN or both. An ARN of another account than the
 // caller's, or of another region, names a stream that does not exist; a
 // name and an ARN that disagree are refused.

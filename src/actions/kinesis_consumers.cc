@@ -150,11 +150,7 @@ void list_stream_consumers(action_context& ctx) {
     std::size_t max = std::min<std::size_t>(ctx.input.value("MaxResults", 100), 100);
     std::size_t start = 0;
     if (ctx.input.contains("NextToken")) {
-        auto token = encoding::parse_paging_token(ctx.input["NextToken"].get<std::string>(), ctx.svc.secret());
-        if (!token) throw api_error::invalid_argument("Invalid NextToken.");
-        if (ctx.now_ms - token->issued_ms > ctx.svc.settings().iterator_ttl_ms)
-            throw api_error::expired_next_token("The timestamp sent in the NextToken has expired.");
-        start = std::stoul(token->payload);
+        start = std::stoul(next_token_payload(ctx));
     }
     std::vector<const consumer_state*> live;
     for (auto& c : s->consumers)

@@ -107,11 +107,8 @@ void list_shards(action_context& ctx) {
     std::optional<std::uint64_t> incarnation;  // the stream the NextToken was issued for
     if (in.contains("NextToken")) {
         check_next_token_alone(in);
-        auto token = encoding::parse_paging_token(in["NextToken"].get<std::string>(), ctx.svc.secret());
-        json payload = token ? json::parse(token->payload, nullptr, false) : json();
-        if (!token || !payload.is_object()) throw api_error::invalid_argument("Invalid NextToken.");
-        if (ctx.now_ms - token->issued_ms > ctx.svc.settings().iterator_ttl_ms)
-            throw api_error::expired_next_token("The timestamp sent in the NextToken has expired.");
+        json payload = json::parse(next_token_payload(ctx), nullptr, false);
+        if (!payload.is_object()) throw api_error::invalid_argument("Invalid NextToken.");
         l.stream = payload["stream"].get<std::string>();
         // A token names a stream of the account that asked for it.
         if (!ctx.owns(l.stream)) throw api_error::invalid_argument("Invalid NextToken.");

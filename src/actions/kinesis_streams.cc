@@ -203,11 +203,7 @@ void list_streams(action_context& ctx) {
     std::size_t limit = std::min<std::size_t>(ctx.input.value("Limit", 100), 100);
     std::string after = ctx.input.value("ExclusiveStartStreamName", std::string());
     if (ctx.input.contains("NextToken")) {
-        auto token = encoding::parse_paging_token(ctx.input["NextToken"].get<std::string>(), ctx.svc.secret());
-        if (!token) throw api_error::invalid_argument("Invalid NextToken.");
-        if (ctx.now_ms - token->issued_ms > ctx.svc.settings().iterator_ttl_ms)
-            throw api_error::expired_next_token("The timestamp sent in the NextToken has expired.");
-        after = token->payload;
+        after = next_token_payload(ctx);
     }
     json names = json::array(), summaries = json::array();
     bool more = false;

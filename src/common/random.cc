@@ -16,6 +16,13 @@ std::string random_bytes(std::size_t n) {
     return out;
 }
 
+std::uint64_t random_u64() {
+    std::string b = random_bytes(8);
+    std::uint64_t v = 0;
+    for (unsigned char c : b) v = (v << 8) | c;
+    return v;
+}
+
 std::uint64_t random_u63() {
     std::string b = random_bytes(8);
     std::uint64_t v = 0;

@@ -7,6 +7,8 @@ namespace kinesd {
 std::string random_bytes(std::size_t n);
 // A random number below 2^63 (fits every JSON reader's integers).
 std::uint64_t random_u63();
+// 64 random bits (object names, UUIDs: see delivery/object_key.h).
+std::uint64_t random_u64();
 
 // Bytes and UUIDs for identifiers that must not repeat but need not be
 // unpredictable, such as the request ids on every reply: a per-thread

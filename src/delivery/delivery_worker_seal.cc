@@ -14,13 +14,6 @@ namespace kinesd::delivery {
 
 namespace {
 
-std::uint64_t random_u64() {
-    auto bytes = random_bytes(8);
-    std::uint64_t v = 0;
-    std::memcpy(&v, bytes.data(), 8);
-    return v;
-}
-
 std::string new_uuid() {
     random_source random = random_u64;
     return random_uuid(random);

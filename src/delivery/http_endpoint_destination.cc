@@ -31,13 +31,6 @@ constexpr std::string_view invalid_response = "HttpEndpoint.InvalidResponseFromD
 constexpr std::string_view request_timeout = "HttpEndpoint.RequestTimeout";
 constexpr std::string_view connection_failed = "HttpEndpoint.ConnectionFailed";
 
-std::uint64_t random_u64() {
-    auto bytes = random_bytes(8);
-    std::uint64_t v = 0;
-    std::memcpy(&v, bytes.data(), 8);
-    return v;
-}
-
 struct endpoint_settings {
     http_settings http;
     http_url url;

@@ -19,13 +19,6 @@ namespace {
 // retry window, named like the service's other "<destination>-failed" types.
 constexpr std::string_view s3_failed = "s3-failed";
 
-std::uint64_t random_u64() {
-    auto bytes = random_bytes(8);
-    std::uint64_t v = 0;
-    std::memcpy(&v, bytes.data(), 8);
-    return v;
-}
-
 std::chrono::system_clock::time_point at_ms(std::int64_t ms) {
     return std::chrono::system_clock::time_point(std::chrono::milliseconds(ms));
 }

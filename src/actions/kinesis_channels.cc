@@ -44,7 +44,6 @@ KINESD_MODEL_PATTERN(bucket_arn_pattern, R"(arn:aws[-a-z0-9]*:s3:::[a-z0-9._-]{3
 KINESD_MODEL_PATTERN(key_template_pattern, R"([0-9A-Za-z!\-_'.*()\/=:{}]+)");
 KINESD_MODEL_PATTERN(error_prefix_pattern, R"([0-9A-Za-z!\-_'.*()\/]+)");
 KINESD_MODEL_PATTERN(channel_arn_pattern, R"(arn:aws.*:kinesis:.*:\d{12}:channel/\S+)");
-KINESD_MODEL_PATTERN(stream_id_pattern, R"([a-z0-9]{20}-[a-z0-9]{3})");
 KINESD_MODEL_PATTERN(log_group_pattern, R"([\.\-_/#A-Za-z0-9]+)");
 KINESD_MODEL_PATTERN(log_stream_pattern, R"([^:*]*)");
 KINESD_MODEL_PATTERN(schema_arn_pattern,

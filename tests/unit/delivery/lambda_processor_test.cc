@@ -12,15 +12,18 @@ using json = nlohmann::json;
 
 const std::string arn = "arn:aws:lambda:us-east-1:000000000000:function:enrich";
 
+// Arrays are spelled out: a braced list of one json is a copy under clang
+// and a one-element array under gcc.
 json lambda_processor(json params) {
-    return {{"Enabled", true}, {"Processors", {{{"Type", "Lambda"}, {"Parameters", params}}}}};
+    json processor = {{"Type", "Lambda"}, {"Parameters", params}};
+    return {{"Enabled", true}, {"Processors", json::array({processor})}};
 }
 json param(const std::string& name, const std::string& value) {
     return {{"ParameterName", name}, {"ParameterValue", value}};
 }
 
 TEST(LambdaSettings, DefaultsAndValues) {
-    json d = {{"ProcessingConfiguration", lambda_processor({param("LambdaArn", arn)})}};
+    json d = {{"ProcessingConfiguration", lambda_processor(json::array({param("LambdaArn", arn)}))}};
     auto s = lambda_settings_of(d);
     ASSERT_TRUE(s);
     EXPECT_EQ(s->lambda_arn, arn);
@@ -28,9 +31,9 @@ TEST(LambdaSettings, DefaultsAndValues) {
     EXPECT_EQ(s->buffer_bytes, 1u << 20);
     EXPECT_EQ(s->buffer_interval_ms, 60000);
 
-    d["ProcessingConfiguration"] = lambda_processor({param("LambdaArn", arn), param("NumberOfRetries", "0"),
-                                                     param("BufferSizeInMBs", "0.5"),
-                                                     param("BufferIntervalInSeconds", "900")});
+    d["ProcessingConfiguration"] = lambda_processor(json::array({param("LambdaArn", arn), param("NumberOfRetries", "0"),
+                                                                  param("BufferSizeInMBs", "0.5"),
+                                                                  param("BufferIntervalInSeconds", "900")}));
     s = lambda_settings_of(d);
     ASSERT_TRUE(s);
     EXPECT_EQ(s->retries, 0);

@@ -130,6 +130,12 @@ public:
     // deleted just before a crash).
     virtual void drop_unreferenced(const std::set<std::string>& keep) = 0;
 
+    // Closes the shard for a reshard: from the return on, appends to it are
+    // refused with `aborted` by this and every other front end, and every
+    // append queued before the call has been committed or refused. Sets
+    // shard.closed. Reads and trims go on as before.
+    virtual void close_shard(shard_log& shard) = 0;
+
     // Completes with OK once durable; with aborted when a target shard was
     // closed by a reshard (the caller answers a retryable failure or routes
     // again); with not_found when a target shard was dropped; unavailable

@@ -108,11 +108,13 @@ public:
                                std::uint64_t* revision) = 0;
     virtual status delete_meta_if(std::string_view key, std::uint64_t expected) = 0;
     // Calls fn for every later change of a key under `prefix`, made by this
-    // or any other front end: the new value, or null when it was deleted.
-    // Runs on a backend thread, in the order the changes were made; fn must
-    // hand slow work elsewhere. Returns an id for unwatch_meta. On RocksDB
-    // only this process writes, and fn sees its own changes.
-    using meta_watcher = std::function<void(std::string_view key, const std::string* value)>;
+    // or any other front end: the new value and its revision, or null (and
+    // revision 0) when it was deleted. Runs on a backend thread, in the
+    // order the changes were made; fn must hand slow work elsewhere.
+    // Returns an id for unwatch_meta. On RocksDB only this process writes,
+    // and fn sees its own changes.
+    using meta_watcher =
+        std::function<void(std::string_view key, const std::string* value, std::uint64_t revision)>;
     virtual std::uint64_t watch_meta(std::string_view prefix, meta_watcher fn) = 0;
     virtual void unwatch_meta(std::uint64_t id) = 0;
 

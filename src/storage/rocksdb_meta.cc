@@ -1,7 +1,7 @@
 // Metadata of the RocksDB backend: plain and compare-and-swap writes, and the
-// watchers that see them. Only this process writes the directory, so a mutex
-// held across a compare-and-swap's read and write is all the isolation it
-// needs, and every change a watcher must see passes through here.
+// watchers that see them. Only this process writes the directory, so a lock
+// of the key held across a compare-and-swap's read and write is all the
+// isolation it needs, and every change a watcher must see passes through here.
 #include "storage/rocksdb_store.h"
 
 namespace kinesd::storage {
@@ -28,7 +28,7 @@ std::uint64_t rocksdb_store::revision_of(std::string_view value) {
 status rocksdb_store::put_meta(std::string_view key, std::string_view value) {
     rocksdb::Status s;
     {
-        std::lock_guard lock(meta_mutex_);
+        std::lock_guard lock(meta_lock(key));
         s = write_meta(key, &value);
     }
     if (!s.ok()) return to_status(s);
@@ -40,7 +40,7 @@ status rocksdb_store::put_meta(std::string_view key, std::string_view value) {
 status rocksdb_store::delete_meta(std::string_view key) {
     rocksdb::Status s;
     {
-        std::lock_guard lock(meta_mutex_);
+        std::lock_guard lock(meta_lock(key));
         s = write_meta(key, nullptr);
     }
     if (!s.ok()) return to_status(s);
@@ -65,7 +65,7 @@ status rocksdb_store::get_meta_revision(std::string_view key, std::string* value
 status rocksdb_store::put_meta_if(std::string_view key, std::string_view value, std::uint64_t expected,
                                   std::uint64_t* revision) {
     {
-        std::lock_guard lock(meta_mutex_);
+        std::lock_guard lock(meta_lock(key));
         std::uint64_t current = 0;
         if (auto s = get_meta_revision(key, nullptr, &current); !s.ok()) return s;
         if (current != expected) return status::conflict("metadata " + std::string(key) + " changed");
@@ -79,7 +79,7 @@ status rocksdb_store::put_meta_if(std::string_view key, std::string_view value, 
 
 status rocksdb_store::delete_meta_if(std::string_view key, std::uint64_t expected) {
     {
-        std::lock_guard lock(meta_mutex_);
+        std::lock_guard lock(meta_lock(key));
         std::uint64_t current = 0;
         if (auto s = get_meta_revision(key, nullptr, &current); !s.ok()) return s;
         if (current != expected) return status::conflict("metadata " + std::string(key) + " changed");

@@ -11,6 +11,7 @@
 // Metadata revisions are a 64-bit hash of the value; compare-and-swap holds
 // a mutex across the synced write. Watchers are called on the thread that
 // made the change, right after its write and under no lock of the store.
+#include <array>
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
@@ -231,9 +232,13 @@ private:
     std::chrono::steady_clock::time_point last_resume_attempt_;
     std::size_t refused_batches_ = 0;
 
-    // Held across a compare-and-swap's read and write, and by every other
-    // metadata write, so none lands between the two.
-    std::mutex meta_mutex_;
+    // One of them, chosen by the key, is held across a compare-and-swap's
+    // read and write and by every other write of that key, so none lands
+    // between the two; writes of different keys still share group commits.
+    std::array<std::mutex, 16> meta_locks_;
+    std::mutex& meta_lock(std::string_view key) {
+        return meta_locks_[std::hash<std::string_view>{}(key) % meta_locks_.size()];
+    }
     struct meta_watch {
         std::uint64_t id;
         std::string prefix;

@@ -206,8 +206,12 @@ std::string jetstream_store::unwritable_reason() const {
     return unwritable_why_.empty() ? std::string("NATS unavailable") : unwritable_why_;
 }
 
-// The next append tries anyway; a success clears the failure.
-void jetstream_store::retry_writes() {}
+// The follower asks the cluster (a cheap account request); an answer clears
+// a publish failure, so health recovers without waiting for a put.
+void jetstream_store::retry_writes() {
+    retry_requested_ = true;
+    follower_cv_.notify_all();
+}
 
 std::uint64_t jetstream_store::live_data_bytes() const {
     std::uint64_t total = 0;
@@ -374,6 +378,13 @@ void jetstream_store::follower_loop() {
         {
             std::lock_guard q(queue_mutex_);
             if (stopping_) return;
+        }
+        if (retry_requested_.exchange(false) && publishes_failing_) {
+            lock.unlock();
+            jsAccountInfo* account = nullptr;
+            if (js_GetAccountInfo(&account, js_, nullptr, nullptr) == NATS_OK) note_writable();
+            jsAccountInfo_Destroy(account);
+            lock.lock();
         }
         std::vector<std::shared_ptr<js_shard>> watched;
         {

@@ -160,6 +160,7 @@ private:
 
     std::atomic<bool> connected_{false};
     std::atomic<bool> publishes_failing_{false};
+    std::atomic<bool> retry_requested_{false};
     mutable std::mutex health_mutex_;
     std::string unwritable_why_;
 

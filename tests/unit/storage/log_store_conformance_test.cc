@@ -135,34 +135,42 @@ class nats_server {
 public:
     nats_server(const std::string& binary, const fs::path& dir, const std::string& name, int port,
                 const std::vector<std::string>& cluster_args)
-        : port_(port) {
-        std::vector<std::string> args{binary, "-js", "-a", "127.0.0.1", "-p", std::to_string(port),
-                                      "-sd", (dir / "store").string(), "-n", name};
-        args.insert(args.end(), cluster_args.begin(), cluster_args.end());
+        : port_(port), log_((dir / (name + ".log")).string()) {
+        args_ = {binary, "-js", "-a", "127.0.0.1", "-p", std::to_string(port), "-sd", (dir / "store").string(),
+                 "-n", name};
+        args_.insert(args_.end(), cluster_args.begin(), cluster_args.end());
+        start();
+    }
+    ~nats_server() { stop(); }
+    // Starts it again after stop(), on the same port and store directory.
+    void start() {
         std::vector<char*> argv;
-        for (auto& a : args) argv.push_back(a.data());
+        for (auto& a : args_) argv.push_back(a.data());
         argv.push_back(nullptr);
         posix_spawn_file_actions_t actions;
         posix_spawn_file_actions_init(&actions);
-        const auto log = (dir / (name + ".log")).string();
-        posix_spawn_file_actions_addopen(&actions, 1, log.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);
+        posix_spawn_file_actions_addopen(&actions, 1, log_.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);
         posix_spawn_file_actions_adddup2(&actions, 1, 2);
-        const int rc = posix_spawn(&pid_, binary.c_str(), &actions, nullptr, argv.data(), environ);
+        const int rc = posix_spawn(&pid_, args_[0].c_str(), &actions, nullptr, argv.data(), environ);
         posix_spawn_file_actions_destroy(&actions);
-        if (rc != 0) throw std::runtime_error("cannot start " + binary);
-        for (int i = 0; i < 500 && !port_open(port); ++i) std::this_thread::sleep_for(20ms);
-        if (!port_open(port)) throw std::runtime_error("nats-server did not listen on " + std::to_string(port));
+        if (rc != 0) throw std::runtime_error("cannot start " + args_[0]);
+        for (int i = 0; i < 500 && !port_open(port_); ++i) std::this_thread::sleep_for(20ms);
+        if (!port_open(port_)) throw std::runtime_error("nats-server did not listen on " + std::to_string(port_));
     }
-    ~nats_server() {
+    void stop() {
+        if (pid_ <= 0) return;
         ::kill(pid_, SIGTERM);
         int st = 0;
         ::waitpid(pid_, &st, 0);
+        pid_ = -1;
     }
     std::string url() const { return "nats://127.0.0.1:" + std::to_string(port_); }
 
 private:
     pid_t pid_ = -1;
     int port_;
+    std::string log_;
+    std::vector<std::string> args_;
 };
 
 #ifdef KINESD_WITH_JETSTREAM
@@ -203,6 +211,8 @@ public:
         return binary_.empty() ? "nats-server not found (scripts/install-deps.sh --test installs it)" : "";
     }
     bool shared() const override { return true; }
+    nats_server& server(std::size_t i) { return *servers_[i]; }
+    jetstream_options& options() { return options_; }
     std::unique_ptr<log_store> open(const kinesd::clock& clock) override { return open_tuned(clock, tuning_); }
     std::unique_ptr<log_store> open_tuned(const kinesd::clock& clock, const jetstream_tuning& tuning) {
         // JetStream (and a cluster's meta leader) may take a moment after
@@ -695,6 +705,47 @@ TEST(jetstream_cluster, replicated_appends_reads_and_compare_and_swap) {
     status st;
     append_and_wait(*peer, {{theirs.get(), "k", "late"}}, &st);
     EXPECT_TRUE(st.is_aborted()) << st.to_string();
+}
+
+// While the server is away, appends fail as unavailable (after their
+// bounded republishes) and health says so; once it is back, writes resume.
+TEST(jetstream_outage, appends_fail_as_unavailable_and_resume) {
+    jetstream_tuning tuning;
+    tuning.publish_retries = 1;
+    jetstream_env env(any_nats_server(), "outage", 1, tuning);
+    if (auto why = env.unavailable(); !why.empty()) GTEST_SKIP() << why;
+    env.options().publish_timeout = 300ms;
+    kinesd::clock clock;
+    auto store = env.open(clock);
+    auto s = store->open_shard(shard_name(1), true);
+    append_and_wait(*store, {{s.get(), "k", "before"}});
+    env.server(0).stop();
+    status st;
+    append_and_wait(*store, {{s.get(), "k", "during"}}, &st);
+    EXPECT_TRUE(st.is_unavailable()) << st.to_string();
+    EXPECT_FALSE(store->writable());
+    EXPECT_NE(store->unwritable_reason(), "");
+    env.server(0).start();
+    // Health recovers when asked, before any put.
+    for (int i = 0; i < 100 && !store->writable(); ++i) {
+        store->retry_writes();
+        std::this_thread::sleep_for(50ms);
+    }
+    EXPECT_TRUE(store->writable()) << store->unwritable_reason();
+    bool resumed = false;
+    for (int i = 0; i < 50 && !resumed; ++i) {
+        append_and_wait(*store, {{s.get(), "k", "after"}}, &st);
+        resumed = st.ok();
+        if (!resumed) std::this_thread::sleep_for(100ms);
+    }
+    EXPECT_TRUE(resumed) << st.to_string();
+    EXPECT_TRUE(store->writable());
+    // The failed append may or may not have been stored; nothing is twice.
+    auto records = read_all(*store, *s);
+    ASSERT_GE(records.size(), 2u);
+    EXPECT_EQ(records.front().data, "before");
+    EXPECT_EQ(records.back().data, "after");
+    for (std::size_t i = 1; i < records.size(); ++i) EXPECT_EQ(records[i].counter, records[i - 1].counter + 1);
 }
 
 // Records per second reading 10,000 records of 1 KiB, pipelined and one

@@ -23,6 +23,7 @@
 #include <memory>
 #include <mutex>
 #include <random>
+#include <set>
 #include <stdexcept>
 #include <string>
 #include <thread>
@@ -354,6 +355,40 @@ TEST_P(log_store_conformance, batches_to_several_shards_number_each_shard_in_req
     EXPECT_EQ(records[0].arrival_ms, req->entries[0].arrival_ms);
     EXPECT_EQ(records[3].arrival_ms, more->entries[0].arrival_ms);
     EXPECT_EQ(read_all(*store_, *b)[2].data, "b3");
+}
+
+TEST_P(log_store_conformance, concurrent_appends_get_distinct_counters_in_each_request_order) {
+    auto a = store_->open_shard(shard_name(1), true), b = store_->open_shard(shard_name(2), true);
+    std::vector<std::thread> threads;
+    std::mutex m;
+    std::vector<std::shared_ptr<append_request>> done;
+    for (int t = 0; t < 4; ++t) {
+        threads.emplace_back([&, t] {
+            for (int r = 0; r < 10; ++r) {
+                std::vector<input> in;
+                for (int i = 0; i < 6; ++i)
+                    in.push_back({i % 3 == 2 ? b.get() : a.get(), "k", std::to_string(t) + "/" + std::to_string(r)});
+                auto req = append_and_wait(*store_, in);
+                std::lock_guard lock(m);
+                done.push_back(req);
+            }
+        });
+    }
+    for (auto& th : threads) th.join();
+    std::set<std::uint64_t> seen_a, seen_b;
+    for (auto& req : done) {
+        std::uint64_t last_a = 0, last_b = 0;
+        for (auto& e : req->entries) {
+            auto& last = e.shard == a.get() ? last_a : last_b;
+            EXPECT_GT(e.counter, last);
+            last = e.counter;
+            EXPECT_TRUE((e.shard == a.get() ? seen_a : seen_b).insert(e.counter).second);
+        }
+    }
+    EXPECT_EQ(seen_a.size(), 160u);
+    EXPECT_EQ(*seen_a.rbegin(), 160u);
+    EXPECT_EQ(*seen_b.rbegin(), 80u);
+    EXPECT_EQ(read_all(*store_, *a).size(), 160u);
 }
 
 TEST_P(log_store_conformance, reads_stop_at_limit_max_bytes_or_when_told) {

@@ -8,6 +8,9 @@
 #include <cstring>
 #include <thread>
 
+#include <nlohmann/json.hpp>
+
+#include "common/base64.h"
 #include "common/clock.h"
 #include "common/random.h"
 #include "storage/jetstream/names.h"
@@ -417,32 +420,66 @@ std::size_t jetstream_store::fetch(js_shard& shard, std::uint64_t from, std::siz
         if (stop) break;
         natsMsg* m = slots[emitted];
         slots[emitted] = nullptr;
+        const std::uint64_t wanted = from + emitted;
         ++emitted;
+        auto emit = [&](std::uint64_t seq, std::string_view payload) {
+            if (seq <= last_seq) return;  // a record that moved past a trim, seen already
+            last_seq = seq;
+            ++visited;
+            bytes += payload.size();
+            average = bytes / visited;
+            if (!fn(seq, payload)) stop = true;
+        };
         const char* value = nullptr;
         const int size = natsMsg_GetDataLength(m);
         if (size == 0 && natsMsgHeader_Get(m, "Status", &value) == NATS_OK) {
             // 404: nothing at or after this sequence (408 and others: an
-            // error; either way the read ends here).
-            if (std::strcmp(value, "404") != 0) spdlog::warn("storage: direct get on {}: status {}", shard.stream, value);
+            // error; either way the read ends here)...
+            const bool not_found = std::strcmp(value, "404") == 0;
+            if (!not_found) spdlog::warn("storage: direct get on {}: status {}", shard.stream, value);
             natsMsg_Destroy(m);
+            // ...unless this front end knows the record is stored: any
+            // replica answers a direct get, also one still catching up.
+            std::uint64_t seq = 0;
+            std::string payload;
+            if (not_found && wanted <= shard.committed.load(std::memory_order_acquire) &&
+                leader_get(shard, wanted, &seq, &payload)) {
+                emit(seq, payload);
+                continue;
+            }
             break;
         }
         std::uint64_t seq = 0;
         if (natsMsgHeader_Get(m, "Nats-Sequence", &value) == NATS_OK)
             std::from_chars(value, value + std::strlen(value), seq);
-        if (seq > last_seq) {
-            last_seq = seq;
-            ++visited;
-            bytes += std::size_t(size);
-            average = bytes / visited;
-            if (!fn(seq, std::string_view(natsMsg_GetData(m), std::size_t(size)))) stop = true;
-        }
+        emit(seq, std::string_view(natsMsg_GetData(m), std::size_t(size)));
         natsMsg_Destroy(m);
     }
     for (auto* m : slots) natsMsg_Destroy(m);
     natsSubscription_Unsubscribe(sub);
     natsSubscription_Destroy(sub);
     return visited;
+}
+
+bool jetstream_store::leader_get(js_shard& shard, std::uint64_t seq, std::uint64_t* found, std::string* payload) {
+    const std::string api = api_prefix_ + ".STREAM.MSG.GET." + shard.stream;
+    const std::string body =
+        "{\"seq\":" + std::to_string(seq) + ",\"next_by_subj\":\"" + shard.subject + "\"}";
+    natsMsg* reply = nullptr;
+    if (natsConnection_Request(&reply, connection_, api.c_str(), body.data(), int(body.size()),
+                               options_.publish_timeout.count()) != NATS_OK)
+        return false;
+    auto answer = nlohmann::json::parse(natsMsg_GetData(reply), natsMsg_GetData(reply) + natsMsg_GetDataLength(reply),
+                                        nullptr, false);
+    natsMsg_Destroy(reply);
+    if (answer.is_discarded() || !answer.contains("message")) return false;
+    const auto& message = answer["message"];
+    std::string error;
+    if (!message.contains("seq") || !message.contains("data") ||
+        !base64::decode(message["data"].get<std::string>(), *payload, &error))
+        return false;
+    *found = message["seq"].get<std::uint64_t>();
+    return true;
 }
 
 std::size_t jetstream_store::read(shard_log& base, std::uint64_t from, std::size_t limit, std::size_t max_bytes,

@@ -120,6 +120,8 @@ private:
     // returns false to stop.
     std::size_t fetch(js_shard& shard, std::uint64_t from, std::size_t count, std::size_t max_bytes,
                       const std::function<bool(std::uint64_t seq, std::string_view payload)>& fn);
+    // The stream leader's copy of the record at `seq` or the first after it.
+    bool leader_get(js_shard& shard, std::uint64_t seq, std::uint64_t* found, std::string* payload);
     // meta_bucket.cc
     void open_bucket();
     status classify(natsStatus s, const char* what) const;

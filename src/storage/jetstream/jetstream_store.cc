@@ -48,6 +48,14 @@ void ack_handler(jsCtx*, natsMsg* msg, jsPubAck* ack, jsPubAckErr* error, void* 
     });
     if (!handled) natsMsg_Destroy(msg);
 }
+void read_reply(natsConnection*, natsSubscription*, natsMsg* msg, void* closure) {
+    bool handled = false;
+    with_store(closure, [&](jetstream_store& store) {
+        handled = true;
+        store.on_read_reply(msg);
+    });
+    if (!handled) natsMsg_Destroy(msg);
+}
 void disconnected(natsConnection*, void* closure) {
     with_store(closure, [](jetstream_store& s) { s.on_connection_change(false, "disconnected from NATS"); });
 }
@@ -81,6 +89,7 @@ jetstream_store::jetstream_store(const jetstream_options& options, const kinesd:
         connect();
         open_bucket();
     } catch (...) {
+        if (read_sub_) natsSubscription_Destroy(read_sub_);
         if (kv_) kvStore_Destroy(kv_);
         if (js_) jsCtx_Destroy(js_);
         if (connection_) natsConnection_Destroy(connection_);
@@ -124,6 +133,10 @@ jetstream_store::~jetstream_store() {
     {
         std::lock_guard lock(registry_mutex);
         registry.erase(registration_);
+    }
+    if (read_sub_) {
+        natsSubscription_Unsubscribe(read_sub_);
+        natsSubscription_Destroy(read_sub_);
     }
     if (kv_) kvStore_Destroy(kv_);
     if (js_) jsCtx_Destroy(js_);
@@ -171,6 +184,15 @@ void jetstream_store::connect() {
     jo.PublishAsync.AckHandlerClosure = closure;
     s = natsConnection_JetStream(&js_, connection_, &jo);
     if (s != NATS_OK) throw std::runtime_error("NATS JetStream context: " + nats_error(s));
+    natsInbox* inbox = nullptr;
+    s = natsInbox_Create(&inbox);
+    if (s == NATS_OK) {
+        read_inbox_ = std::string(inbox) + ".";
+        natsInbox_Destroy(inbox);
+        s = natsConnection_Subscribe(&read_sub_, connection_, (read_inbox_ + ">").c_str(), read_reply, closure);
+    }
+    if (s == NATS_OK) s = natsSubscription_SetPendingLimits(read_sub_, -1, -1);
+    if (s != NATS_OK) throw std::runtime_error("NATS reply subscription: " + nats_error(s));
 }
 
 void jetstream_store::on_connection_change(bool connected, const char* what) {

@@ -363,19 +363,54 @@ void jetstream_store::refresh_tip(shard_log& shard) {
 
 // ---- reads
 
+// One reply subscription serves every read for the store's lifetime.
+// Subscribing and unsubscribing per read raced with the C client's reader
+// thread: a reply still arriving for a subscription being destroyed made it
+// lock freed memory (libnats 3.4.1 looks the subscription up without holding
+// a reference). Late replies now arrive at a live subscription and are
+// dropped here.
+void jetstream_store::on_read_reply(natsMsg* msg) {
+    const char* subject = natsMsg_GetSubject(msg);
+    std::uint64_t read_id = 0;
+    std::size_t index = SIZE_MAX;
+    if (subject && std::strncmp(subject, read_inbox_.c_str(), read_inbox_.size()) == 0) {
+        const char* p = subject + read_inbox_.size();
+        const char* end = p + std::strlen(p);
+        auto r = std::from_chars(p, end, read_id);
+        if (r.ec == std::errc() && r.ptr < end && *r.ptr == '.') std::from_chars(r.ptr + 1, end, index);
+    }
+    std::shared_ptr<pending_read> read;
+    {
+        std::lock_guard lock(reads_mutex_);
+        if (auto it = reads_.find(read_id); it != reads_.end()) read = it->second;
+    }
+    if (read) {
+        std::lock_guard lock(read->mutex);
+        if (!read->finished && index < read->slots.size() && !read->slots[index]) {
+            read->slots[index] = msg;
+            read->cv.notify_all();
+            return;
+        }
+    }
+    natsMsg_Destroy(msg);
+}
+
 std::size_t jetstream_store::fetch(js_shard& shard, std::uint64_t from, std::size_t count, std::size_t max_bytes,
                                    const std::function<bool(std::uint64_t, std::string_view)>& fn) {
     if (count == 0) return 0;
-    natsInbox* inbox = nullptr;
-    natsSubscription* sub = nullptr;
-    if (natsInbox_Create(&inbox) != NATS_OK) return 0;
-    const std::string base = inbox;
-    natsInbox_Destroy(inbox);
-    if (natsConnection_SubscribeSync(&sub, connection_, (base + ".*").c_str()) != NATS_OK) return 0;
-    natsSubscription_SetPendingLimits(sub, -1, -1);
+    auto read = std::make_shared<pending_read>();
+    const std::uint64_t read_id = next_read_id_.fetch_add(1);
+    {
+        std::lock_guard lock(reads_mutex_);
+        reads_.emplace(read_id, read);
+    }
+    const std::string base = read_inbox_ + std::to_string(read_id);
     const std::string api = api_prefix_ + ".DIRECT.GET." + shard.stream;
     const std::size_t depth = std::max<std::size_t>(1, tuning_.read_pipeline);
-    std::vector<natsMsg*> slots;
+    // Past the last record known here, a few requests at a time: records
+    // other front ends stored may be there, but mostly nothing is.
+    constexpr std::size_t beyond_known = 8;
+    auto& slots = read->slots;
     std::size_t sent = 0, emitted = 0, visited = 0, bytes = 0, average = 0;
     std::uint64_t last_seq = 0;
     bool stop = false;
@@ -386,40 +421,36 @@ std::size_t jetstream_store::fetch(js_shard& shard, std::uint64_t from, std::siz
         std::size_t window = depth;
         if (average > 0 && max_bytes != SIZE_MAX)
             window = std::clamp<std::size_t>((max_bytes > bytes ? max_bytes - bytes : 0) / average + 1, 1, depth);
-        while (sent < count && sent - emitted < window) {
+        const std::uint64_t known = std::max(shard.committed.load(std::memory_order_acquire), last_seq);
+        while (sent < count && sent - emitted < window && from + sent <= known + beyond_known) {
             // next_by_subj: the message at `seq` or the first after it, so a
             // trimmed prefix is skipped rather than answered "not found".
             body = "{\"seq\":" + std::to_string(from + sent) + ",\"next_by_subj\":\"" + shard.subject + "\"}";
             const std::string reply = base + "." + std::to_string(sent);
+            {
+                std::lock_guard lock(read->mutex);
+                slots.push_back(nullptr);
+            }
             if (natsConnection_PublishRequest(connection_, api.c_str(), reply.c_str(), body.data(),
                                               int(body.size())) != NATS_OK) {
                 stop = true;
                 break;
             }
-            slots.push_back(nullptr);
             ++sent;
         }
         if (stop || emitted >= sent) break;
-        while (!slots[emitted]) {
-            natsMsg* m = nullptr;
-            natsStatus s = natsSubscription_NextMsg(&m, sub, options_.publish_timeout.count());
-            if (s != NATS_OK) {
-                spdlog::warn("storage: reading {} failed: {}", shard.stream, nats_error(s));
-                stop = true;
+        {
+            std::unique_lock lock(read->mutex);
+            if (!read->cv.wait_for(lock, options_.publish_timeout, [&] { return slots[emitted] != nullptr; })) {
+                spdlog::warn("storage: reading {} timed out", shard.stream);
                 break;
             }
-            const char* subject = natsMsg_GetSubject(m);
-            std::size_t index = SIZE_MAX;
-            if (subject && std::strlen(subject) > base.size() + 1)
-                std::from_chars(subject + base.size() + 1, subject + std::strlen(subject), index);
-            if (index < slots.size() && !slots[index])
-                slots[index] = m;
-            else
-                natsMsg_Destroy(m);
         }
-        if (stop) break;
-        natsMsg* m = slots[emitted];
-        slots[emitted] = nullptr;
+        natsMsg* m = nullptr;
+        {
+            std::lock_guard lock(read->mutex);
+            std::swap(m, slots[emitted]);
+        }
         const std::uint64_t wanted = from + emitted;
         ++emitted;
         auto emit = [&](std::uint64_t seq, std::string_view payload) {
@@ -455,9 +486,16 @@ std::size_t jetstream_store::fetch(js_shard& shard, std::uint64_t from, std::siz
         emit(seq, std::string_view(natsMsg_GetData(m), std::size_t(size)));
         natsMsg_Destroy(m);
     }
-    for (auto* m : slots) natsMsg_Destroy(m);
-    natsSubscription_Unsubscribe(sub);
-    natsSubscription_Destroy(sub);
+    {
+        std::lock_guard lock(reads_mutex_);
+        reads_.erase(read_id);
+    }
+    std::lock_guard lock(read->mutex);
+    read->finished = true;  // a reply the callback holds now is dropped there
+    for (auto*& m : slots) {
+        natsMsg_Destroy(m);
+        m = nullptr;
+    }
     return visited;
 }
 

@@ -40,6 +40,14 @@ struct pending_append {
     status result;                 // the first failure
 };
 
+// One read's replies, filled in by the reply subscription's thread.
+struct pending_read {
+    std::mutex mutex;
+    std::condition_variable cv;
+    std::vector<natsMsg*> slots;  // by request index
+    bool finished = false;
+};
+
 class jetstream_store final : public log_store {
 public:
     jetstream_store(const jetstream_options& options, const kinesd::clock& clock, const jetstream_tuning& tuning);
@@ -88,6 +96,7 @@ public:
     // ---- for the library's callbacks
     void on_ack(natsMsg* msg, jsPubAck* ack, jsPubAckErr* error);
     void on_connection_change(bool connected, const char* what);
+    void on_read_reply(natsMsg* msg);
 
 private:
     struct publish_task {
@@ -140,6 +149,13 @@ private:
     kvStore* kv_ = nullptr;
     std::string bucket_;
     std::string kv_subject_prefix_;  // "$KV.<bucket>."
+
+    // Replies to direct gets: "<read_inbox_><read id>.<request index>".
+    std::string read_inbox_;
+    natsSubscription* read_sub_ = nullptr;
+    std::mutex reads_mutex_;
+    std::unordered_map<std::uint64_t, std::shared_ptr<pending_read>> reads_;
+    std::atomic<std::uint64_t> next_read_id_{1};
 
     mutable std::mutex shards_mutex_;
     std::map<std::string, std::shared_ptr<js_shard>> shards_;

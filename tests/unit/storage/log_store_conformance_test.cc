@@ -6,7 +6,7 @@
 #include <fcntl.h>
 #include <netinet/in.h>
 #include <signal.h>
-#include <spawn.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -35,8 +35,6 @@
 #ifdef KINESD_WITH_JETSTREAM
 #include "storage/jetstream/jetstream_store.h"
 #endif
-
-extern char** environ;
 
 namespace kinesd::storage {
 namespace {
@@ -148,13 +146,19 @@ public:
         std::vector<char*> argv;
         for (auto& a : args_) argv.push_back(a.data());
         argv.push_back(nullptr);
-        posix_spawn_file_actions_t actions;
-        posix_spawn_file_actions_init(&actions);
-        posix_spawn_file_actions_addopen(&actions, 1, log_.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);
-        posix_spawn_file_actions_adddup2(&actions, 1, 2);
-        const int rc = posix_spawn(&pid_, args_[0].c_str(), &actions, nullptr, argv.data(), environ);
-        posix_spawn_file_actions_destroy(&actions);
-        if (rc != 0) throw std::runtime_error("cannot start " + args_[0]);
+        // A child of its own that dies with the test, even when the test crashes.
+        pid_ = ::fork();
+        if (pid_ == 0) {
+            ::prctl(PR_SET_PDEATHSIG, SIGKILL);
+            const int fd = ::open(log_.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);
+            if (fd >= 0) {
+                ::dup2(fd, 1);
+                ::dup2(fd, 2);
+            }
+            ::execv(args_[0].c_str(), argv.data());
+            ::_exit(127);
+        }
+        if (pid_ < 0) throw std::runtime_error("cannot start " + args_[0]);
         for (int i = 0; i < 500 && !port_open(port_); ++i) std::this_thread::sleep_for(20ms);
         if (!port_open(port_)) throw std::runtime_error("nats-server did not listen on " + std::to_string(port_));
     }

@@ -183,11 +183,19 @@ void jetstream_store::on_meta_change(natsConnection*, natsSubscription*, natsMsg
         const char* op = nullptr;
         const bool removed = natsMsgHeader_Get(msg, "KV-Operation", &op) == NATS_OK && op &&
                              (std::strcmp(op, "DEL") == 0 || std::strcmp(op, "PURGE") == 0);
+        // The revision of a change is its sequence in the bucket's stream,
+        // as kvEntry_Revision reports it for a read.
+        std::uint64_t revision = 0;
+        jsMsgMetaData* meta = nullptr;
+        if (natsMsg_GetMetaData(&meta, msg) == NATS_OK && meta) {
+            revision = meta->Sequence.Stream;
+            jsMsgMetaData_Destroy(meta);
+        }
         if (removed) {
-            w->fn(key, nullptr);
+            w->fn(key, nullptr, revision);
         } else {
             const std::string value(natsMsg_GetData(msg), std::size_t(natsMsg_GetDataLength(msg)));
-            w->fn(key, &value);
+            w->fn(key, &value, revision);
         }
     }
     natsMsg_Destroy(msg);

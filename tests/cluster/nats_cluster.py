@@ -12,10 +12,11 @@ What runs where is asked of the monitoring endpoint (/jsz): it answers the
 same way on nats-server 2.9 and current 2.x, and needs no NATS client.
 
 Binaries: KINESD_NATS_SERVER (default: nats-server on PATH, Debian's
-package) and KINESD_NATS_SERVER_CURRENT (a current release built from
-source, by default where scripts/deps/nats.sh installs it).
+package) and KINESD_NATS_SERVER_CURRENT (default: the newest release
+scripts/deps/nats.sh --test built into the user's cache directory).
 """
 import ctypes
+import glob
 import json
 import os
 import shutil
@@ -36,8 +37,20 @@ if _INTEGRATION not in sys.path:
 
 from kinesd_server import KinesdServer, ServerError, free_port  # noqa: E402
 
-# Where scripts/deps/nats.sh puts the current release it builds.
-CURRENT_DEFAULT = "/usr/local/bin/nats-server-current"
+
+def _built_current():
+    """The newest nats-server scripts/deps/nats.sh built into the user's
+    cache (<cache>/kinesd/nats-server-<version>/nats-server), or None."""
+    cache = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+    found = []
+    for path in glob.glob(os.path.join(cache, "kinesd", "nats-server-*", "nats-server")):
+        version = os.path.basename(os.path.dirname(path))[len("nats-server-"):]
+        try:
+            found.append((tuple(int(p) for p in version.split(".")), path))
+        except ValueError:
+            continue
+    return max(found)[1] if found else None
+
 # What a kinesd built without the backend answers to --storage nats.
 NO_BACKEND_TEXT = "built without the NATS JetStream backend"
 
@@ -75,11 +88,14 @@ def find_nats_server(flavour):
         return (found, None) if found else (
             None, "no nats-server on PATH (Debian's package nats-server; scripts/deps/nats.sh installs it)")
     if flavour == "current":
-        wanted = os.environ.get("KINESD_NATS_SERVER_CURRENT") or CURRENT_DEFAULT
-        found = _executable(wanted)
+        wanted = os.environ.get("KINESD_NATS_SERVER_CURRENT")
+        if wanted:
+            found = _executable(wanted)
+            return (found, None) if found else (None, "KINESD_NATS_SERVER_CURRENT=%r is not executable" % wanted)
+        found = _executable(_built_current())
         return (found, None) if found else (
-            None, "no current nats-server at %s (set KINESD_NATS_SERVER_CURRENT; scripts/deps/nats.sh builds it)"
-            % wanted)
+            None, "no current nats-server: scripts/deps/nats.sh --test builds one into the user's cache "
+                  "(or set KINESD_NATS_SERVER_CURRENT)")
     raise ValueError("unknown nats-server flavour %r" % flavour)
 
 

@@ -61,7 +61,7 @@
 #include "metrics/exposition.h"
 #include "metrics/request_counters.h"
 #include "storage/keys.h"
-#include "storage/store.h"
+#include "storage/open_store.h"
 #include "streams/commit_notifier.h"
 #include "streams/expiry_worker.h"
 #include "streams/stream_registry.h"
@@ -264,14 +264,37 @@ private:
     std::thread thread_;
 };
 
-// The HMAC key of shard iterators and paging tokens, created once per data
-// directory so that iterators survive restarts.
-std::string load_secret(kinesd::storage::store& store) {
+// "a, b,c" -> {"a", "b", "c"}
+std::vector<std::string> split_list(const std::string& text) {
+    std::vector<std::string> out;
+    std::size_t start = 0;
+    while (start <= text.size()) {
+        auto end = std::min(text.find(',', start), text.size());
+        auto item = text.substr(start, end - start);
+        item.erase(0, item.find_first_not_of(' '));
+        item.erase(item.find_last_not_of(' ') + 1);
+        if (!item.empty()) out.push_back(item);
+        start = end + 1;
+    }
+    return out;
+}
+
+// The HMAC key of shard iterators and paging tokens, created once per store
+// so that iterators survive restarts.
+std::string load_secret(kinesd::storage::log_store& store) {
     std::string secret;
     if (store.get_meta(kinesd::storage::keys::iterator_secret_key, &secret) && secret.size() == 32) return secret;
+    // Only if absent: front ends sharing a backend that start together must
+    // agree on one secret, so the loser takes the winner's.
     secret = kinesd::random_bytes(32);
-    auto s = store.put_meta(kinesd::storage::keys::iterator_secret_key, secret);
-    if (!s.ok()) throw std::runtime_error("cannot write to the data directory: " + s.ToString());
+    std::uint64_t revision = 0;
+    auto s = store.put_meta_if(kinesd::storage::keys::iterator_secret_key, secret, 0, &revision);
+    if (s.is_conflict()) {
+        std::string theirs;
+        if (store.get_meta(kinesd::storage::keys::iterator_secret_key, &theirs) && theirs.size() == 32) return theirs;
+        s = store.put_meta(kinesd::storage::keys::iterator_secret_key, secret);  // an unusable one is replaced
+    }
+    if (!s.ok()) throw std::runtime_error("cannot write the iterator secret to storage: " + s.to_string());
     return secret;
 }
 
@@ -295,7 +318,9 @@ int run(const kinesd::config::settings& cfg) {
     raise_open_file_limit();
     check_data_dir(cfg.data_dir);
     data_dir_lock lock(cfg.data_dir);
-    kinesd::storage::store_options store_options;
+    kinesd::storage::storage_settings storage_settings;
+    storage_settings.backend = cfg.storage;
+    auto& store_options = storage_settings.rocksdb;
     store_options.path = cfg.data_dir;
     store_options.mode = durability_of(cfg.durability);
     store_options.write_buffer_total_bytes = cfg.write_buffer_mb << 20;
@@ -304,7 +329,14 @@ int run(const kinesd::config::settings& cfg) {
     // A thread that polls needs a core to spare: on one core it would only
     // take turns with the thread it waits for.
     if (cores > 1) store_options.spin = std::chrono::microseconds(std::max<std::int64_t>(0, cfg.spin_us));
-    kinesd::storage::store store(store_options, clock);
+    auto& nats = storage_settings.jetstream;
+    nats.urls = split_list(cfg.nats_url);
+    nats.replicas = cfg.nats_replicas;
+    nats.prefix = cfg.nats_prefix;
+    nats.publish_timeout = std::chrono::milliseconds(cfg.nats_publish_timeout_ms);
+    const auto store_ptr = kinesd::storage::open_store(storage_settings, clock);
+    kinesd::storage::log_store& store = *store_ptr;
+    spdlog::info("storage: {}", store.backend_name());
 
     kinesd::streams::registry_options registry_options{cfg.create_stream_ms, cfg.delete_stream_ms,
                                                        cfg.update_stream_ms, cfg.metrics};

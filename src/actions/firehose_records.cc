@@ -101,7 +101,7 @@ void append(action_context& ctx, const delivery::delivery_snapshot& s, std::shar
     auto* req = request.get();
     bool encrypted = s->encryption_status == "ENABLED";
     bool as_text = ctx.format == codec::wire_format::json;
-    request->done = [reply, s, req, batch, encrypted, as_text](const rocksdb::Status& status) {
+    request->done = [reply, s, req, batch, encrypted, as_text](const storage::status& status) {
         if (status.ok()) {
             std::size_t bytes = 0;
             for (const auto& e : req->entries) bytes += e.data.size();

@@ -71,11 +71,12 @@ void get_shard_iterator(action_context& ctx) {
             "TRIM_HORIZON or LATEST and no StartingSequenceNumber. Request specified " + type +
             (has_sequence ? " and also a StartingSequenceNumber." : " and no StartingSequenceNumber."));
 
-    const auto& log = *shard->log;
+    auto& log = *shard->log;
     std::uint64_t position = 0;
     if (type == "TRIM_HORIZON") {
         position = 0;
     } else if (type == "LATEST") {
+        ctx.svc.store().refresh_tip(log);
         position = log.committed.load() + 1;
     } else if (by_sequence) {
         const auto& text = ctx.input["StartingSequenceNumber"].get_ref<const std::string&>();
@@ -171,10 +172,10 @@ void get_records(action_context& ctx) {
                                             ctx.shown(it->stream_name) + " under account " + account(ctx) + " does not exist");
 
     std::size_t limit = ctx.input.value("Limit", 10000);
-    const auto& log = *shard->log;
+    auto& log = *shard->log;
     auto* limiter = ctx.svc.limiter();
     auto* metrics = s->metrics.get();
-    if (limiter && !limiter->try_read_call(log.cf_name)) {
+    if (limiter && !limiter->try_read_call(log.name)) {
         if (metrics) metrics->read_throughput_exceeded.add();
         throw api_error::throughput_exceeded("Rate exceeded for Shard - " + account(ctx) + "/" + ctx.shown(s->name) + "/" +
                                              encoding::shard_id(shard->index));
@@ -196,7 +197,7 @@ void get_records(action_context& ctx) {
     records_writer writer(records_text, *shard, limit, budget->bytes());
     cbor_records_writer cbor_writer(records_text, shard->created_s, shard->index, limit);
     std::size_t cost = 0;
-    ctx.svc.store().read(log, next, limit, get_records_max_bytes, [&](const storage::record_view& r) {
+    const auto visited = ctx.svc.store().read(log, next, limit, get_records_max_bytes, [&](const storage::record_view& r) {
         next = r.counter + 1;
         if (r.arrival_ms < horizon) return true;
         if (as_text)
@@ -217,7 +218,11 @@ void get_records(action_context& ctx) {
     else
         cbor_writer.finish();
     budget->shrink_to(cost);
-    if (limiter) limiter->charge_read_bytes(log.cf_name, bytes_returned);
+    if (limiter) limiter->charge_read_bytes(log.name, bytes_returned);
+    // A short read may have reached the tip: where the backend is shared,
+    // others' appends count before the answer says so (and before
+    // MillisBehindLatest is taken from last_arrival_ms).
+    if (visited < limit) ctx.svc.store().refresh_tip(log);
     next = std::max(next, log.trimmed_below.load());
     bool at_tip = next > log.committed.load();
     std::int64_t behind =

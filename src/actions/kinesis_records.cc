@@ -174,13 +174,13 @@ std::string throttled_message(const action_context& ctx, const streams::stream_s
 bool within_write_limit(const action_context& ctx, const streams::shard_state& shard, const record_in& record) {
     auto* limiter = ctx.svc.limiter();
     if (!limiter || !limiter->enabled()) return true;
-    return limiter->try_write(shard.log->cf_name, record.data.size() + record.partition_key.size());
+    return limiter->try_write(shard.log->name, record.data.size() + record.partition_key.size());
 }
 
 // A full or failing disk is the server's trouble and passes: a 503 that
 // SDKs retry, saying so. Anything else stays an internal failure.
-api_error storage_failure(const rocksdb::Status& status) {
-    if (status.IsIOError() || status.IsBusy() || status.IsTryAgain() || status.IsIncomplete())
+api_error storage_failure(const storage::status& status) {
+    if (status.is_unavailable())
         return api_error::service_unavailable(
             "Storage is full or unavailable; the records were not written. Retry later.");
     return api_error::internal();
@@ -297,7 +297,7 @@ void answer(const pending_put& put, const streams::stream_state& s,
 // The stream's CloudWatch figures for a put that has its final answer:
 // a handful of relaxed adds, once per request.
 void count_put(const pending_put& put, const streams::stream_state& s, const std::vector<std::size_t>& entry_of,
-               const rocksdb::Status& status) {
+               const storage::status& status) {
     auto* m = s.metrics.get();
     if (!m) return;
     std::size_t written = 0, bytes = 0;
@@ -346,8 +346,8 @@ void submit(std::shared_ptr<pending_put> put) {
     request->owner = put->owner;
     auto* req = request.get();
     request->done = [put, s, targets = std::move(targets), entry_of = std::move(entry_of),
-                     req](const rocksdb::Status& status) {
-        if (status.IsAborted() && put->attempt + 1 < max_routing_attempts) {
+                     req](const storage::status& status) {
+        if (status.is_aborted() && put->attempt + 1 < max_routing_attempts) {
             // This runs on an I/O thread (or the storage writer), which must
             // not wait for the registry: route again from a worker.
             ++put->attempt;

@@ -36,7 +36,7 @@ const std::string& account(const action_context& ctx) { return ctx.account(); }
 std::uint64_t starting_counter(const action_context& ctx, const json& position, const streams::stream_state& s,
                                const streams::shard_state& shard) {
     const auto& type = position["Type"].get_ref<const std::string&>();
-    const auto& log = *shard.log;
+    auto& log = *shard.log;
     const bool by_sequence = type == "AT_SEQUENCE_NUMBER" || type == "AFTER_SEQUENCE_NUMBER";
     if (by_sequence) {
         if (!position.contains("SequenceNumber"))
@@ -50,7 +50,10 @@ std::uint64_t starting_counter(const action_context& ctx, const json& position, 
         return type == "AT_SEQUENCE_NUMBER" ? std::max<std::uint64_t>(seq->counter, 1) : seq->counter + 1;
     }
     if (type == "TRIM_HORIZON") return std::max<std::uint64_t>(1, log.trimmed_below.load());
-    if (type == "LATEST") return log.committed.load() + 1;
+    if (type == "LATEST") {
+        ctx.svc.store().refresh_tip(log);
+        return log.committed.load() + 1;
+    }
     // AT_TIMESTAMP
     if (!position.contains("Timestamp"))
         throw api_error::invalid_argument("StartingPosition of type AT_TIMESTAMP requires a Timestamp.");

@@ -16,7 +16,7 @@
 
 #include <nlohmann/json.hpp>
 
-#include "storage/store.h"
+#include "storage/log_store.h"
 #include "streams/encoding.h"
 
 namespace kinesd::actions {

@@ -9,7 +9,7 @@
 #include <string>
 #include <string_view>
 
-#include "storage/store.h"
+#include "storage/log_store.h"
 #include "streams/encoding.h"
 #include "streams/stream_state.h"
 

@@ -5,7 +5,7 @@
 #include <string>
 
 #include "common/clock.h"
-#include "storage/store.h"
+#include "storage/log_store.h"
 #include "streams/stream_registry.h"
 #include "streams/throughput_limiter.h"
 
@@ -28,12 +28,12 @@ struct service_settings {
 
 class service {
 public:
-    service(service_settings settings, storage::store& store, streams::stream_registry& streams,
+    service(service_settings settings, storage::log_store& store, streams::stream_registry& streams,
             const kinesd::clock& clock, std::string secret)
         : settings_(std::move(settings)), store_(store), streams_(streams), clock_(clock), secret_(std::move(secret)) {}
 
     const service_settings& settings() const { return settings_; }
-    storage::store& store() { return store_; }
+    storage::log_store& store() { return store_; }
     streams::stream_registry& streams() { return streams_; }
     const kinesd::clock& clock() const { return clock_; }
     // HMAC key for shard iterators and paging tokens; lives in the data
@@ -88,7 +88,7 @@ public:
 
 private:
     service_settings settings_;
-    storage::store& store_;
+    storage::log_store& store_;
     streams::stream_registry& streams_;
     const kinesd::clock& clock_;
     std::string secret_;

@@ -244,7 +244,7 @@ subscription::outcome subscription::next_event(std::int64_t now) {
         return out;
     }
 
-    const auto& log = *target_.log;
+    auto& log = *target_.log;
     const std::int64_t horizon = now - s->retention_ms();
     std::uint64_t next = std::max(target_.next_counter, log.trimmed_below.load());
     std::int64_t last_arrival = 0;

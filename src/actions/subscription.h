@@ -22,7 +22,7 @@
 
 #include "actions/body_stream.h"
 #include "codec/codec.h"
-#include "storage/store.h"
+#include "storage/log_store.h"
 #include "streams/commit_notifier.h"
 
 namespace kinesd::actions {

@@ -138,6 +138,14 @@ const std::vector<setting_row>& settings_table() {
         KINESD_NUMBER("spin-us", spin_us,
                       "while a lone client puts, the threads between it and the disk poll this long before sleeping "
                       "(lower latency for more CPU; 0: never poll)"),
+        KINESD_STRING("storage", storage,
+                      "rocksdb: records in --data-dir; nats: in a NATS JetStream cluster that several kinesd share"),
+        KINESD_STRING("nats-url", nats_url, "NATS servers of the JetStream cluster, comma-separated (--storage nats)"),
+        KINESD_NUMBER("nats-replicas", nats_replicas, "replicas of every stream and bucket in JetStream (1 to 5)"),
+        KINESD_STRING("nats-prefix", nats_prefix,
+                      "prefix of every JetStream stream, subject and bucket name (clusters sharing one NATS)"),
+        KINESD_NUMBER("nats-publish-timeout-ms", nats_publish_timeout_ms,
+                      "how long a write waits for JetStream's acknowledgement before failing as unavailable"),
         KINESD_NUMBER("shard-limit", shard_limit, "open shards allowed in the account"),
         KINESD_NUMBER("on-demand-shard-count", on_demand_shard_count, "shards an ON_DEMAND stream starts with"),
         KINESD_NUMBER("create-stream-ms", create_stream_ms, "time a new stream stays CREATING"),
@@ -307,6 +315,11 @@ parse_result load(int argc, const char* const* argv, const std::vector<std::stri
     for (auto& [row, value] : flags) row->assign(s, value);
     if (s.durability != "sync" && s.durability != "flush" && s.durability != "none")
         throw std::invalid_argument("durability must be sync, flush or none");
+    if (s.storage != "rocksdb" && s.storage != "nats") throw std::invalid_argument("storage must be rocksdb or nats");
+    if (s.nats_replicas < 1 || s.nats_replicas > 5) throw std::invalid_argument("nats-replicas must be 1 to 5");
+    if (s.nats_publish_timeout_ms <= 0) throw std::invalid_argument("nats-publish-timeout-ms must be positive");
+    if (s.storage == "nats" && s.nats_url.find_first_not_of(", ") == std::string::npos)
+        throw std::invalid_argument("nats-url must name at least one server");
     // A body the budget could never hold would be refused for ever.
     if (s.max_inflight_bytes < s.max_body_bytes)
         throw std::invalid_argument("max-inflight-bytes must be at least max-body-bytes");

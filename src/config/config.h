@@ -32,6 +32,12 @@ struct settings {
     std::size_t wal_zero_ahead_kb = 2048;
     std::size_t block_cache_mb = 48;
     std::int64_t spin_us = 1000;  // 0: threads waiting on a lone put sleep
+    // storage backend: rocksdb (in data_dir) or nats (a JetStream cluster)
+    std::string storage = "rocksdb";
+    std::string nats_url = "nats://127.0.0.1:4222";  // comma-separated
+    int nats_replicas = 3;
+    std::string nats_prefix = "kinesd";
+    std::int64_t nats_publish_timeout_ms = 10000;
     // identity and limits
     std::string region = "us-east-1";
     std::string account_id = "000000000000";

@@ -9,7 +9,7 @@
 namespace kinesd::delivery {
 
 delivery_manager::delivery_manager(firehose_registry& registry, streams::stream_registry& streams,
-                                   storage::store& store, const kinesd::clock& clock, delivery_options options)
+                                   storage::log_store& store, const kinesd::clock& clock, delivery_options options)
     : registry_(registry),
       streams_(streams),
       store_(store),

@@ -23,14 +23,14 @@
 #include "delivery/delivery_worker.h"
 #include "delivery/firehose_registry.h"
 #include "delivery/s3_client.h"
-#include "storage/store.h"
+#include "storage/log_store.h"
 #include "streams/stream_registry.h"
 
 namespace kinesd::delivery {
 
 class delivery_manager {
 public:
-    delivery_manager(firehose_registry& registry, streams::stream_registry& streams, storage::store& store,
+    delivery_manager(firehose_registry& registry, streams::stream_registry& streams, storage::log_store& store,
                      const kinesd::clock& clock, delivery_options options);
     ~delivery_manager();
     delivery_manager(const delivery_manager&) = delete;
@@ -63,7 +63,7 @@ private:
 
     firehose_registry& registry_;
     streams::stream_registry& streams_;
-    storage::store& store_;
+    storage::log_store& store_;
     const kinesd::clock& clock_;
     delivery_options options_;
     // Held by pointer so that stop() can let them go with uploads running.

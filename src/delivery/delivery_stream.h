@@ -22,7 +22,7 @@
 #include "delivery/compression.h"
 #include "delivery/delivery_metrics.h"
 #include "delivery/lambda_processor.h"
-#include "storage/store.h"
+#include "storage/log_store.h"
 
 namespace kinesd::delivery {
 

@@ -194,7 +194,7 @@ void delivery_worker::refresh_lanes() {
     if (!stream_->is_kinesis_source()) {
         if (lanes_.empty() && stream_->log) {
             lane l;
-            l.cf = stream_->log->cf_name;
+            l.cf = stream_->log->name;
             l.log = stream_->log;
             l.next = l.saved = ctx_.registry.checkpoint(*stream_, l.cf).value_or(0);
             lanes_.push_back(std::move(l));
@@ -218,12 +218,12 @@ void delivery_worker::refresh_lanes() {
     fresh.reserve(source->shards.size());
     for (const auto& shard : source->shards) {
         if (!shard.log) continue;
-        auto it = std::find_if(lanes_.begin(), lanes_.end(), [&](const lane& l) { return l.cf == shard.log->cf_name; });
+        auto it = std::find_if(lanes_.begin(), lanes_.end(), [&](const lane& l) { return l.cf == shard.log->name; });
         lane l;
         if (it != lanes_.end()) {
             l = std::move(*it);
         } else {
-            l.cf = shard.log->cf_name;
+            l.cf = shard.log->name;
             l.log = shard.log;
             // No checkpoint: start at the oldest record (TRIM_HORIZON).
             l.next = l.saved = ctx_.registry.checkpoint(*stream_, l.cf).value_or(0);
@@ -242,7 +242,12 @@ bool delivery_worker::lane_finished(const lane& l, std::int64_t now) const {
     // A short grace after closing lets appends routed just before the
     // reshard land before the shard counts as read to its end.
     if (!l.closed_ms || *l.closed_ms + 1000 > now) return false;
-    return std::max(l.next, l.log->trimmed_below.load()) > l.log->committed.load();
+    const auto drained = [&] { return std::max(l.next, l.log->trimmed_below.load()) > l.log->committed.load(); };
+    if (!drained()) return false;
+    // Read to the end this front end knows of: drained only if no other
+    // front end appended beyond it.
+    ctx_.store.refresh_tip(*l.log);
+    return drained();
 }
 
 bool delivery_worker::lane_eligible(const lane& l, std::int64_t now) const {
@@ -333,7 +338,7 @@ void delivery_worker::checkpoint(const batch& b) {
         if (!ctx_.registry.save_checkpoint(*stream_, cf, next)) continue;
         it->saved = next;
         // DirectPut records exist only to be delivered.
-        if (!stream_->is_kinesis_source()) ctx_.store.trim(*it->log, next).PermitUncheckedError();
+        if (!stream_->is_kinesis_source()) ctx_.store.trim(*it->log, next);
     }
 }
 

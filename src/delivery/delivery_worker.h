@@ -42,7 +42,7 @@
 #include "delivery/partition_buffers.h"
 #include "delivery/record_processing.h"
 #include "delivery/s3_client.h"
-#include "storage/store.h"
+#include "storage/log_store.h"
 #include "streams/stream_registry.h"
 
 namespace kinesd::delivery {
@@ -91,7 +91,7 @@ struct flush_result {
 struct worker_context {
     firehose_registry& registry;
     streams::stream_registry& streams;
-    storage::store& store;
+    storage::log_store& store;
     const kinesd::clock& clock;
     s3_client& s3;
     boost::asio::thread_pool& pool;

@@ -22,7 +22,7 @@ std::string checkpoint_prefix(std::string_view name) {
 
 }  // namespace
 
-firehose_registry::firehose_registry(storage::store& store, const kinesd::clock& clock,
+firehose_registry::firehose_registry(storage::log_store& store, const kinesd::clock& clock,
                                      firehose_registry_options options)
     : store_(store), clock_(clock), options_(options) {}
 
@@ -41,7 +41,7 @@ std::set<std::string> firehose_registry::load() {
         if (j.is_discarded()) throw std::runtime_error("corrupt delivery stream metadata in the data directory");
         auto s = std::make_shared<delivery_stream>(delivery_stream::from_json(j));
         attach_log(*s);
-        if (s->log) referenced.insert(s->log->cf_name);
+        if (s->log) referenced.insert(s->log->name);
         streams_[s->name] = s;
     });
     // Checkpoints of streams deleted (or re-created) just before a crash.
@@ -55,7 +55,7 @@ std::set<std::string> firehose_registry::load() {
         if (it == streams_.end() || j.is_discarded() || j.value("uid", std::uint64_t(0)) != it->second->uid)
             stale.emplace_back(key);
     });
-    for (auto& key : stale) store_.delete_meta(key).PermitUncheckedError();
+    for (auto& key : stale) store_.delete_meta(key);
     spdlog::info("loaded {} delivery streams", streams_.size());
     return referenced;
 }
@@ -77,7 +77,7 @@ std::vector<delivery_snapshot> firehose_registry::list() const {
 void firehose_registry::persist(const delivery_stream& s) {
     auto status = store_.put_meta(meta_key(s.name), s.to_json().dump());
     if (!status.ok()) {
-        spdlog::error("persisting delivery stream {} failed: {}", s.name, status.ToString());
+        spdlog::error("persisting delivery stream {} failed: {}", s.name, status.to_string());
         throw api_error::internal();
     }
 }
@@ -118,7 +118,7 @@ void firehose_registry::delete_checkpoints(std::string_view name, std::optional<
         }
         keys.emplace_back(key);
     });
-    for (auto& key : keys) store_.delete_meta(key).PermitUncheckedError();
+    for (auto& key : keys) store_.delete_meta(key);
 }
 
 void firehose_registry::remove(std::string_view name) {
@@ -127,7 +127,7 @@ void firehose_registry::remove(std::string_view name) {
     if (it == streams_.end()) return;
     auto s = it->second;
     auto status = store_.delete_meta(meta_key(s->name));
-    if (!status.ok()) spdlog::error("deleting metadata of delivery stream {} failed: {}", s->name, status.ToString());
+    if (!status.ok()) spdlog::error("deleting metadata of delivery stream {} failed: {}", s->name, status.to_string());
     streams_.erase(it);
     if (s->log) store_.drop_shard(s->log);
     delete_checkpoints(s->name, std::nullopt);
@@ -146,18 +146,18 @@ void firehose_registry::sweep() {
 }
 
 std::optional<std::uint64_t> firehose_registry::checkpoint(const delivery_stream& s,
-                                                           const std::string& cf_name) const {
+                                                           const std::string& shard) const {
     std::string value;
-    if (!store_.get_meta(checkpoint_prefix(s.name) + cf_name, &value)) return std::nullopt;
+    if (!store_.get_meta(checkpoint_prefix(s.name) + shard, &value)) return std::nullopt;
     auto j = nlohmann::json::parse(value, nullptr, false);
     if (j.is_discarded() || j.value("uid", std::uint64_t(0)) != s.uid) return std::nullopt;
     return j.value("next", std::uint64_t(0));
 }
 
-bool firehose_registry::save_checkpoint(const delivery_stream& s, const std::string& cf_name, std::uint64_t next) {
+bool firehose_registry::save_checkpoint(const delivery_stream& s, const std::string& shard, std::uint64_t next) {
     nlohmann::json j = {{"uid", s.uid}, {"next", next}};
-    auto status = store_.put_meta(checkpoint_prefix(s.name) + cf_name, j.dump());
-    if (!status.ok()) spdlog::error("saving checkpoint of delivery stream {} failed: {}", s.name, status.ToString());
+    auto status = store_.put_meta(checkpoint_prefix(s.name) + shard, j.dump());
+    if (!status.ok()) spdlog::error("saving checkpoint of delivery stream {} failed: {}", s.name, status.to_string());
     return status.ok();
 }
 

@@ -22,7 +22,7 @@
 
 #include "common/clock.h"
 #include "delivery/delivery_stream.h"
-#include "storage/store.h"
+#include "storage/log_store.h"
 
 namespace kinesd::delivery {
 
@@ -35,7 +35,7 @@ struct firehose_registry_options {
 
 class firehose_registry {
 public:
-    firehose_registry(storage::store& store, const kinesd::clock& clock, firehose_registry_options options);
+    firehose_registry(storage::log_store& store, const kinesd::clock& clock, firehose_registry_options options);
 
     // Loads every delivery stream and attaches the DirectPut logs. Returns
     // the column families they use (see stream_registry::load).
@@ -58,21 +58,21 @@ public:
     bool contains_unlocked(std::string_view name) const { return streams_.count(std::string(name)) != 0; }
     const firehose_registry_options& options() const { return options_; }
     const kinesd::clock& clock() const { return clock_; }
-    storage::store& store() { return store_; }
+    storage::log_store& store() { return store_; }
 
     // The column family of a delivery stream's DirectPut records.
     static std::string log_cf_name(std::uint64_t uid);
 
-    // First undelivered counter of `cf_name` for this incarnation, if saved.
-    std::optional<std::uint64_t> checkpoint(const delivery_stream& s, const std::string& cf_name) const;
-    bool save_checkpoint(const delivery_stream& s, const std::string& cf_name, std::uint64_t next);
+    // First undelivered counter of `shard` for this incarnation, if saved.
+    std::optional<std::uint64_t> checkpoint(const delivery_stream& s, const std::string& shard) const;
+    bool save_checkpoint(const delivery_stream& s, const std::string& shard, std::uint64_t next);
 
 private:
     void persist(const delivery_stream& s);
     void attach_log(delivery_stream& s);
     void delete_checkpoints(std::string_view name, std::optional<std::uint64_t> keep_uid);
 
-    storage::store& store_;
+    storage::log_store& store_;
     const kinesd::clock& clock_;
     firehose_registry_options options_;
     mutable std::shared_mutex mutex_;

@@ -11,14 +11,14 @@
 
 #include "http/request.h"
 #include "metrics/exposition.h"
-#include "storage/store.h"
+#include "storage/log_store.h"
 
 namespace kinesd::http {
 
 class ops_endpoints {
 public:
     // `metrics` null: /metrics answers 404 (metrics are off).
-    ops_endpoints(boost::asio::thread_pool& workers, storage::store& store, const metrics::exposition* metrics)
+    ops_endpoints(boost::asio::thread_pool& workers, storage::log_store& store, const metrics::exposition* metrics)
         : workers_(workers), store_(store), metrics_(metrics) {}
 
     static bool handles(const request& req);
@@ -26,7 +26,7 @@ public:
 
 private:
     boost::asio::thread_pool& workers_;
-    storage::store& store_;
+    storage::log_store& store_;
     const metrics::exposition* metrics_;
 };
 

@@ -58,7 +58,7 @@ std::vector<mapping_snapshot> mapping_registry::list() const {
 void mapping_registry::persist(const mapping& m) {
     auto status = store_.put_meta(std::string(meta_prefix) + m.uuid, m.to_store().dump());
     if (!status.ok()) {
-        spdlog::error("persisting event source mapping {} failed: {}", m.uuid, status.ToString());
+        spdlog::error("persisting event source mapping {} failed: {}", m.uuid, status.to_string());
         throw api_error::internal();
     }
 }
@@ -107,7 +107,7 @@ void mapping_registry::sweep() {
         for (auto it = mappings_.begin(); it != mappings_.end();) {
             const auto& m = *it->second;
             if (m.target == target_state::deleted && now >= m.transition_until_ms) {
-                store_.delete_meta(std::string(meta_prefix) + m.uuid).PermitUncheckedError();
+                store_.delete_meta(std::string(meta_prefix) + m.uuid);
                 gone.push_back(m.uuid);
                 it = mappings_.erase(it);
             } else {
@@ -119,7 +119,7 @@ void mapping_registry::sweep() {
         std::vector<std::string> keys;
         store_.scan_meta(checkpoint_key(uuid, ""),
                          [&](std::string_view key, std::string_view) { keys.emplace_back(key); });
-        for (auto& key : keys) store_.delete_meta(key).PermitUncheckedError();
+        for (auto& key : keys) store_.delete_meta(key);
         spdlog::info("deleted event source mapping {}", uuid);
     }
 }
@@ -136,7 +136,7 @@ std::optional<mapping_registry::checkpoint> mapping_registry::load_checkpoint(st
 bool mapping_registry::save_checkpoint(std::string_view uuid, std::string_view shard_cf, checkpoint c) {
     nlohmann::json j = {{"uid", c.stream_uid}, {"next", c.next}};
     auto status = store_.put_meta(checkpoint_key(uuid, shard_cf), j.dump());
-    if (!status.ok()) spdlog::error("saving checkpoint of mapping {} failed: {}", uuid, status.ToString());
+    if (!status.ok()) spdlog::error("saving checkpoint of mapping {} failed: {}", uuid, status.to_string());
     return status.ok();
 }
 

@@ -16,7 +16,7 @@
 
 #include "common/clock.h"
 #include "lambda/mapping.h"
-#include "storage/store.h"
+#include "storage/log_store.h"
 
 namespace kinesd::lambda {
 
@@ -24,7 +24,7 @@ using mapping_snapshot = std::shared_ptr<const mapping>;
 
 class mapping_registry {
 public:
-    mapping_registry(storage::store& store, const kinesd::clock& clock) : store_(store), clock_(clock) {}
+    mapping_registry(storage::log_store& store, const kinesd::clock& clock) : store_(store), clock_(clock) {}
 
     void load();
     mapping_snapshot find(std::string_view uuid) const;
@@ -52,7 +52,7 @@ public:
 private:
     void persist(const mapping& m);
 
-    storage::store& store_;
+    storage::log_store& store_;
     const kinesd::clock& clock_;
     mutable std::shared_mutex mutex_;
     std::map<std::string, mapping_snapshot, std::less<>> mappings_;

@@ -4,7 +4,7 @@
 
 namespace kinesd::lambda {
 
-poller::poller(mapping_registry& mappings, streams::stream_registry& streams, storage::store& store,
+poller::poller(mapping_registry& mappings, streams::stream_registry& streams, storage::log_store& store,
                const kinesd::clock& clock, invoke_function invoke, esm_metrics& metrics, poller_options options,
                std::string default_account, streams::commit_notifier* notifier)
     : mappings_(mappings), streams_(streams), store_(store), clock_(clock), invoke_(std::move(invoke)),
@@ -98,12 +98,15 @@ void poller::sync(run_state& run, const mapping_snapshot& m) {
     lane_context ctx{mappings_, streams_, store_, clock_, invoke_, s3_.get(), options_, notifier_};
     for (const auto& shard : s->shards) {
         if (!shard.log) continue;
-        auto& lane = run.lanes[shard.log->cf_name];
+        auto& lane = run.lanes[shard.log->name];
         if (lane) continue;  // finished lanes stay, so a closed shard is not read again
-        auto cp = mappings_.load_checkpoint(m->uuid, shard.log->cf_name);
+        auto cp = mappings_.load_checkpoint(m->uuid, shard.log->name);
         lane = std::make_unique<shard_lane>(ctx, run.source, stream_key(*m), s->uid, shard.index);
         // A closed shard already delivered to its end needs no thread.
-        if (shard.closed_ms && cp && cp->stream_uid == s->uid && cp->next > shard.log->committed.load()) continue;
+        if (shard.closed_ms && cp && cp->stream_uid == s->uid && cp->next > shard.log->committed.load()) {
+            store_.refresh_tip(*shard.log);
+            if (cp->next > shard.log->committed.load()) continue;
+        }
         lane->start();
     }
 }

@@ -22,14 +22,14 @@
 #include "lambda/invoke.h"
 #include "lambda/mapping_registry.h"
 #include "lambda/shard_lane.h"
-#include "storage/store.h"
+#include "storage/log_store.h"
 #include "streams/stream_registry.h"
 
 namespace kinesd::lambda {
 
 class poller {
 public:
-    poller(mapping_registry& mappings, streams::stream_registry& streams, storage::store& store,
+    poller(mapping_registry& mappings, streams::stream_registry& streams, storage::log_store& store,
            const kinesd::clock& clock, invoke_function invoke, esm_metrics& metrics, poller_options options,
            std::string default_account, streams::commit_notifier* notifier = nullptr);
     ~poller();
@@ -52,7 +52,7 @@ private:
 
     mapping_registry& mappings_;
     streams::stream_registry& streams_;
-    storage::store& store_;
+    storage::log_store& store_;
     const kinesd::clock& clock_;
     invoke_function invoke_;
     esm_metrics& metrics_;

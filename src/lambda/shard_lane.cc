@@ -100,9 +100,11 @@ bool shard_lane::parents_done(const streams::stream_state& s) const {
         // A short grace after closing lets appends routed just before the
         // reshard land before the parent counts as read to its end.
         if (!p->closed_ms || *p->closed_ms + 1000 > now) return false;
+        // Drained only by what every front end appended.
+        ctx_.store.refresh_tip(*p->log);
         const auto committed = p->log->committed.load();
         if (p->log->trimmed_below.load() > committed) continue;
-        auto cp = ctx_.registry.load_checkpoint(m->uuid, p->log->cf_name);
+        auto cp = ctx_.registry.load_checkpoint(m->uuid, p->log->name);
         if (!cp || cp->stream_uid != stream_uid_ || cp->next <= committed) return false;
     }
     return true;
@@ -110,18 +112,20 @@ bool shard_lane::parents_done(const streams::stream_state& s) const {
 
 void shard_lane::save(std::uint64_t next) {
     const auto m = source_->get();
-    ctx_.registry.save_checkpoint(m->uuid, log_->cf_name, {stream_uid_, next});
+    ctx_.registry.save_checkpoint(m->uuid, log_->name, {stream_uid_, next});
 }
 
 void shard_lane::choose_start(const mapping& m) {
-    auto cp = ctx_.registry.load_checkpoint(m.uuid, log_->cf_name);
+    auto cp = ctx_.registry.load_checkpoint(m.uuid, log_->name);
     if (cp && cp->stream_uid == stream_uid_) {
         next_ = cp->next;
     } else {
         // LATEST: what arrives after the mapping was made, in this shard
         // and in the ones a later reshard makes.
-        if (m.starting_position == "LATEST")
+        if (m.starting_position == "LATEST") {
+            ctx_.store.refresh_tip(*log_);
             next_ = ctx_.store.counter_at_time(*log_, m.created_ms);
+        }
         else if (m.starting_position == "AT_TIMESTAMP" && m.starting_position_timestamp)
             next_ = ctx_.store.counter_at_time(*log_, std::int64_t(*m.starting_position_timestamp * 1000.0));
         else

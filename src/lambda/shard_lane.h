@@ -28,7 +28,7 @@
 #include "lambda/invoke.h"
 #include "lambda/kinesis_event.h"
 #include "lambda/mapping_registry.h"
-#include "storage/store.h"
+#include "storage/log_store.h"
 #include "streams/commit_notifier.h"
 #include "streams/stream_registry.h"
 
@@ -67,7 +67,7 @@ private:
 struct lane_context {
     mapping_registry& registry;
     streams::stream_registry& streams;
-    storage::store& store;
+    storage::log_store& store;
     const kinesd::clock& clock;
     const invoke_function& invoke;
     delivery::s3_client* s3;  // null: failures to S3 cannot be written

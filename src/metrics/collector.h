@@ -16,7 +16,7 @@
 #include "common/clock.h"
 #include "delivery/firehose_registry.h"
 #include "metrics/request_counters.h"
-#include "storage/store.h"
+#include "storage/log_store.h"
 #include "streams/stream_registry.h"
 
 namespace kinesd::metrics {
@@ -24,7 +24,7 @@ namespace kinesd::metrics {
 struct collector_sources {
     const streams::stream_registry& streams;
     const delivery::firehose_registry* firehose = nullptr;  // null: no Firehose families
-    const storage::store* store = nullptr;
+    const storage::log_store* store = nullptr;
     const request_counters* requests = nullptr;
     // For kinesd_requests_total's labels: row i of `requests` is
     // {service, action}; the unknown row is {"", "unknown"}.

@@ -98,7 +98,10 @@ public:
     virtual void scan_meta(std::string_view prefix,
                            const std::function<void(std::string_view key, std::string_view value)>& fn) const = 0;
     // Compare-and-swap. A revision names one version of a key's value and is
-    // never 0; revision 0 means "absent". get_meta_revision sets *revision to
+    // never 0; revision 0 means "absent". Each change of a key, a deletion
+    // included, gets a higher revision than the one before, so a follower
+    // can tell a stale notice from a fresh one (RocksDB numbers them in
+    // memory from its start; JetStream uses the bucket's sequence). get_meta_revision sets *revision to
     // 0 when the key is absent. put_meta_if writes only while the key is at
     // `expected` (0: only if absent, so exactly one of several creators
     // wins) and sets *revision to the new one; otherwise it answers
@@ -108,11 +111,13 @@ public:
                                std::uint64_t* revision) = 0;
     virtual status delete_meta_if(std::string_view key, std::uint64_t expected) = 0;
     // Calls fn for every later change of a key under `prefix`, made by this
-    // or any other front end: the new value, or null when it was deleted.
-    // Runs on a backend thread, in the order the changes were made; fn must
-    // hand slow work elsewhere. Returns an id for unwatch_meta. On RocksDB
-    // only this process writes, and fn sees its own changes.
-    using meta_watcher = std::function<void(std::string_view key, const std::string* value)>;
+    // or any other front end: the new value and its revision, or null and
+    // the deletion's revision when it was deleted. Runs on a backend thread, in the
+    // order the changes were made; fn must hand slow work elsewhere.
+    // Returns an id for unwatch_meta. On RocksDB only this process writes,
+    // and fn sees its own changes.
+    using meta_watcher =
+        std::function<void(std::string_view key, const std::string* value, std::uint64_t revision)>;
     virtual std::uint64_t watch_meta(std::string_view prefix, meta_watcher fn) = 0;
     virtual void unwatch_meta(std::uint64_t id) = 0;
 

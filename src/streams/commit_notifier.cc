@@ -4,7 +4,7 @@
 
 namespace kinesd::streams {
 
-commit_notifier::commit_notifier(storage::store& store) : store_(store) {
+commit_notifier::commit_notifier(storage::log_store& store) : store_(store) {
     store_.set_commit_listener([this](storage::shard_log& shard) { on_commit(shard); });
 }
 

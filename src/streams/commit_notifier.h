@@ -9,7 +9,7 @@
 #include <unordered_map>
 #include <vector>
 
-#include "storage/store.h"
+#include "storage/log_store.h"
 
 namespace kinesd::streams {
 
@@ -17,7 +17,7 @@ class commit_notifier {
 public:
     // Installs itself as the store's commit listener; the store must outlive
     // it, and the destructor removes the listener again.
-    explicit commit_notifier(storage::store& store);
+    explicit commit_notifier(storage::log_store& store);
     ~commit_notifier();
     commit_notifier(const commit_notifier&) = delete;
     commit_notifier& operator=(const commit_notifier&) = delete;
@@ -45,7 +45,7 @@ private:
     template <typename Due>
     std::vector<std::function<void()>> take(storage::shard_log& shard, Due due);
 
-    storage::store& store_;
+    storage::log_store& store_;
     std::mutex mutex_;
     std::unordered_map<storage::shard_log*, std::vector<waiter>> waiting_;
     token next_token_ = 1;

@@ -58,7 +58,7 @@ std::uint64_t expiry_worker::run_once() {
             if (below <= before) continue;
             auto status = store.trim(log, below);
             if (!status.ok()) {
-                spdlog::error("expiring records of {} failed: {}", log.cf_name, status.ToString());
+                spdlog::error("expiring records of {} failed: {}", log.name, status.to_string());
                 continue;
             }
             trimmed += below - before;

@@ -11,7 +11,7 @@
 
 namespace kinesd::streams {
 
-stream_registry::stream_registry(storage::store& store, const kinesd::clock& clock, registry_options options)
+stream_registry::stream_registry(storage::log_store& store, const kinesd::clock& clock, registry_options options)
     : store_(store), clock_(clock), options_(options) {}
 
 void stream_registry::attach_logs(stream_state& s, bool create) {
@@ -49,7 +49,7 @@ std::set<std::string> stream_registry::load() {
         attach_metrics(*s);
         for (auto& shard : s->shards)
             if (!shard.open()) shard.log->closed = true;
-        for (auto& shard : s->shards) referenced.insert(shard.log->cf_name);
+        for (auto& shard : s->shards) referenced.insert(shard.log->name);
         streams_[s->name] = s;
     });
     spdlog::info("loaded {} streams", streams_.size());
@@ -105,7 +105,7 @@ std::size_t stream_registry::open_shard_total(const std::function<bool(std::stri
 void stream_registry::persist(const stream_state& s) {
     auto status = store_.put_meta(storage::keys::stream_meta_key(s.name), s.to_json().dump());
     if (!status.ok()) {
-        spdlog::error("persisting stream {} failed: {}", s.name, status.ToString());
+        spdlog::error("persisting stream {} failed: {}", s.name, status.to_string());
         throw api_error::internal();
     }
 }
@@ -131,10 +131,8 @@ stream_snapshot stream_registry::update(std::string_view name, const std::functi
     // Shards this change closes stop taking appends before the change is
     // visible: a reader that sees a shard closed and reads it to its end
     // must never be followed by a late record in it.
-    bool closed_any = false;
     for (auto& shard : copy->shards)
-        if (!shard.open() && shard.log && !shard.log->closed.exchange(true)) closed_any = true;
-    if (closed_any) store_.fence();
+        if (!shard.open() && shard.log && !shard.log->closed.load()) store_.close_shard(*shard.log);
     attach_logs(*copy, true);
     attach_metrics(*copy);
     for (auto& shard : copy->shards)
@@ -152,7 +150,7 @@ void stream_registry::remove(std::string_view name) {
     if (it == streams_.end()) return;
     auto s = it->second;
     auto status = store_.delete_meta(storage::keys::stream_meta_key(s->name));
-    if (!status.ok()) spdlog::error("deleting metadata of stream {} failed: {}", s->name, status.ToString());
+    if (!status.ok()) spdlog::error("deleting metadata of stream {} failed: {}", s->name, status.to_string());
     streams_.erase(it);
     for (auto& shard : s->shards)
         if (shard.log) store_.drop_shard(shard.log);

@@ -17,7 +17,7 @@
 #include <vector>
 
 #include "common/clock.h"
-#include "storage/store.h"
+#include "storage/log_store.h"
 #include "streams/stream_state.h"
 
 namespace kinesd::streams {
@@ -34,7 +34,7 @@ struct registry_options {
 
 class stream_registry {
 public:
-    stream_registry(storage::store& store, const kinesd::clock& clock, registry_options options);
+    stream_registry(storage::log_store& store, const kinesd::clock& clock, registry_options options);
 
     // Loads every stream from the meta column family and attaches its shard
     // logs. Returns the column families the streams use, so that the caller
@@ -74,7 +74,7 @@ public:
     // once. Set once before serving.
     void set_change_listener(std::function<void(std::uint64_t uid)> listener) { change_listener_ = std::move(listener); }
     const kinesd::clock& clock() const { return clock_; }
-    storage::store& store() { return store_; }
+    storage::log_store& store() { return store_; }
 
     // Unlocked helpers for `check` callbacks.
     bool contains_unlocked(std::string_view name) const { return streams_.count(std::string(name)) != 0; }
@@ -87,7 +87,7 @@ private:
     // Gives the stream and its consumers their counters where they have none yet.
     void attach_metrics(stream_state& s) const;
 
-    storage::store& store_;
+    storage::log_store& store_;
     const kinesd::clock& clock_;
     registry_options options_;
     mutable std::shared_mutex mutex_;

@@ -11,7 +11,7 @@
 #include <nlohmann/json.hpp>
 
 #include "common/uint128.h"
-#include "storage/store.h"
+#include "storage/log_store.h"
 #include "streams/stream_metrics.h"
 
 namespace kinesd::streams {

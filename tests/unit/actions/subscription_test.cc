@@ -19,6 +19,7 @@
 #include "codec/event_stream.h"
 #include "common/clock.h"
 #include "kinesd/api_error.h"
+#include "storage/rocksdb_store.h"
 #include "streams/commit_notifier.h"
 #include "streams/stream_registry.h"
 
@@ -64,8 +65,8 @@ protected:
         fs::remove_all(dir_, ec);
     }
 
-    static storage::store_options options(const fs::path& dir) {
-        storage::store_options o;
+    static storage::rocksdb_options options(const fs::path& dir) {
+        storage::rocksdb_options o;
         o.path = dir.string();
         o.mode = storage::durability::none;
         return o;
@@ -83,7 +84,7 @@ protected:
         req->entries.push_back({stream_->shards[0].log.get(), "key", *owned});
         req->owner = owned;
         std::promise<void> done;
-        req->done = [&done](const rocksdb::Status&) { done.set_value(); };
+        req->done = [&done](const storage::status&) { done.set_value(); };
         store_.append(req);
         done.get_future().wait();
     }
@@ -146,7 +147,7 @@ protected:
     static inline int counter_ = 0;
     fs::path dir_;
     kinesd::clock clock_;
-    storage::store store_;
+    storage::rocksdb_store store_;
     streams::stream_registry registry_;
     service service_;
     boost::asio::thread_pool pool_{2};

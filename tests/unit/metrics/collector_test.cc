@@ -13,7 +13,7 @@
 #include "common/clock.h"
 #include "metrics/collector.h"
 #include "metrics/exposition.h"
-#include "storage/store.h"
+#include "storage/rocksdb_store.h"
 #include "streams/stream_registry.h"
 
 namespace kinesd::metrics {
@@ -35,8 +35,8 @@ protected:
         fs::remove_all(dir_, ec);
     }
 
-    static storage::store_options options(const fs::path& dir) {
-        storage::store_options o;
+    static storage::rocksdb_options options(const fs::path& dir) {
+        storage::rocksdb_options o;
         o.path = dir.string();
         o.mode = storage::durability::none;
         return o;
@@ -79,7 +79,7 @@ protected:
     static inline std::atomic<int> counter_{0};
     fs::path dir_;
     kinesd::clock clock_;
-    storage::store store_;
+    storage::rocksdb_store store_;
     streams::stream_registry registry_;
     request_counters requests_;
 };

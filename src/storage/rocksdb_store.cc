@@ -1,7 +1,6 @@
-#include "storage/store.h"
+#include "storage/rocksdb_store.h"
 
 #include <rocksdb/cache.h>
-#include <rocksdb/experimental.h>
 #include <rocksdb/sst_partitioner.h>
 #include <rocksdb/table.h>
 #include <rocksdb/write_buffer_manager.h>
@@ -16,20 +15,19 @@
 #include <stdexcept>
 
 #include "common/clock.h"
-#include "common/cpu_relax.h"
 #include "storage/keys.h"
 #include "storage/wal_file_system.h"
 
 namespace kinesd::storage {
 
-store::store(const store_options& options, const kinesd::clock& clock) : options_(options), clock_(clock) {
+rocksdb_store::rocksdb_store(const rocksdb_options& options, const kinesd::clock& clock) : options_(options), clock_(clock) {
     write_options_.sync = options_.mode == durability::sync;
     write_options_.disableWAL = options_.mode == durability::none;
     open_db();
     writer_ = std::thread([this] { writer_loop(); });
 }
 
-store::~store() {
+rocksdb_store::~rocksdb_store() {
     {
         std::lock_guard lock(queue_mutex_);
         stopping_ = true;
@@ -63,7 +61,7 @@ int open_files_budget(int wanted) {
 
 }  // namespace
 
-rocksdb::ColumnFamilyOptions store::shard_cf_options() const {
+rocksdb::ColumnFamilyOptions rocksdb_store::shard_cf_options() const {
     rocksdb::ColumnFamilyOptions cf;
     // Shards are append-only logs whose payloads are often already compressed
     // by producers; compressing them again costs CPU on the write path and
@@ -91,7 +89,7 @@ rocksdb::ColumnFamilyOptions store::shard_cf_options() const {
     return cf;
 }
 
-rocksdb::ColumnFamilyOptions store::records_cf_options() const {
+rocksdb::ColumnFamilyOptions rocksdb_store::records_cf_options() const {
     rocksdb::ColumnFamilyOptions cf = shard_cf_options();
     // Every shard writes here: the memtable gets most of the shared budget.
     cf.write_buffer_size = std::max(options_.shard_write_buffer_bytes, options_.write_buffer_total_bytes / 2);
@@ -139,7 +137,7 @@ public:
 
 }  // namespace
 
-void store::open_db() {
+void rocksdb_store::open_db() {
     std::filesystem::create_directories(options_.path);
     cache_ = rocksdb::NewLRUCache(options_.block_cache_bytes);
     write_buffers_ = std::make_shared<rocksdb::WriteBufferManager>(options_.write_buffer_total_bytes, cache_);
@@ -221,8 +219,8 @@ void store::open_db() {
         } else if (names[i] == keys::records_cf) {
             records_ = handles[i];
         } else {
-            auto shard = std::make_shared<shard_log>();
-            shard->cf_name = names[i];
+            auto shard = std::make_shared<rocksdb_shard>();
+            shard->name = names[i];
             shard->cf = handles[i];
             shards_[names[i]] = shard;
         }
@@ -234,21 +232,21 @@ void store::open_db() {
     // before deleting anything.
     std::size_t in_records = 0;
     scan_meta(keys::shard_meta_prefix, [&](std::string_view key, std::string_view) {
-        auto shard = std::make_shared<shard_log>();
-        shard->cf_name = std::string(key.substr(keys::shard_meta_prefix.size()));
+        auto shard = std::make_shared<rocksdb_shard>();
+        shard->name = std::string(key.substr(keys::shard_meta_prefix.size()));
         shard->cf = records_;
-        shard->prefix = keys::shard_prefix(shard->cf_name);
+        shard->prefix = keys::shard_prefix(shard->name);
         std::uint64_t last = 0;
         std::int64_t arrival = 0;
         std::string value;
-        if (get_meta(keys::counter_meta_key(shard->cf_name), &value)) keys::decode_counter_meta(value, &last, &arrival);
+        if (get_meta(keys::counter_meta_key(shard->name), &value)) keys::decode_counter_meta(value, &last, &arrival);
         std::uint64_t first = 1;
-        if (get_meta(keys::trim_meta_key(shard->cf_name), &value)) first = std::max(first, keys::decode_counter(value));
+        if (get_meta(keys::trim_meta_key(shard->name), &value)) first = std::max(first, keys::decode_counter(value));
         shard->trimmed_below = first;
         shard->committed = last;
         shard->next_counter = last + 1;
         shard->last_arrival_ms = arrival;
-        shards_[shard->cf_name] = std::move(shard);
+        shards_[shard->name] = std::move(shard);
         ++in_records;
     });
     spdlog::info("opened data directory {} ({} shards, {} of them in column families of their own)", options_.path,
@@ -260,27 +258,20 @@ void store::open_db() {
                   memtables >> 10, cache_->GetUsage() >> 10, table_readers >> 10);
 }
 
-rocksdb::Status store::put_meta(std::string_view key, std::string_view value) {
+rocksdb::Status rocksdb_store::write_meta(std::string_view key, const std::string_view* value) {
     rocksdb::WriteOptions w;
     w.sync = options_.mode != durability::none;
     rocksdb::WriteBatch batch;
-    if (auto s = batch.Put(meta_, key, value); !s.ok()) return s;
+    auto s = value ? batch.Put(meta_, key, *value) : batch.Delete(meta_, key);
+    if (!s.ok()) return s;
     return write_to_db(w, batch);
 }
 
-rocksdb::Status store::delete_meta(std::string_view key) {
-    rocksdb::WriteOptions w;
-    w.sync = options_.mode != durability::none;
-    rocksdb::WriteBatch batch;
-    if (auto s = batch.Delete(meta_, key); !s.ok()) return s;
-    return write_to_db(w, batch);
-}
-
-bool store::get_meta(std::string_view key, std::string* value) const {
+bool rocksdb_store::get_meta(std::string_view key, std::string* value) const {
     return db_->Get(rocksdb::ReadOptions(), meta_, key, value).ok();
 }
 
-void store::scan_meta(std::string_view prefix,
+void rocksdb_store::scan_meta(std::string_view prefix,
                       const std::function<void(std::string_view, std::string_view)>& fn) const {
     std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(rocksdb::ReadOptions(), meta_));
     for (it->Seek(prefix); it->Valid() && it->key().starts_with(prefix); it->Next())
@@ -290,11 +281,11 @@ void store::scan_meta(std::string_view prefix,
 // A shard of an older data directory: the last counter handed out is the
 // larger of the persisted counter and the last key (they agree unless a trim
 // removed the tail), the first live record bounds trimmed_below.
-void store::recover_column_family_shard(shard_log& shard) {
+void rocksdb_store::recover_column_family_shard(rocksdb_shard& shard) {
     std::uint64_t last = 0;
     std::int64_t arrival = 0;
     std::string value;
-    if (get_meta(keys::counter_meta_key(shard.cf_name), &value)) keys::decode_counter_meta(value, &last, &arrival);
+    if (get_meta(keys::counter_meta_key(shard.name), &value)) keys::decode_counter_meta(value, &last, &arrival);
     std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(rocksdb::ReadOptions(), shard.cf));
     it->SeekToLast();
     if (it->Valid()) {
@@ -306,32 +297,32 @@ void store::recover_column_family_shard(shard_log& shard) {
     }
     it->SeekToFirst();
     std::uint64_t first = it->Valid() ? keys::decode_counter(it->key().ToStringView()) : last + 1;
-    if (get_meta(keys::trim_meta_key(shard.cf_name), &value)) first = std::max(first, keys::decode_counter(value));
+    if (get_meta(keys::trim_meta_key(shard.name), &value)) first = std::max(first, keys::decode_counter(value));
     shard.trimmed_below = first;
     shard.committed = last;
     shard.next_counter = last + 1;
     shard.last_arrival_ms = arrival;
 }
 
-shard_ref store::open_shard(const std::string& cf_name, bool create) {
+shard_ref rocksdb_store::open_shard(const std::string& name, bool create) {
     if (!create) {
         std::lock_guard lock(shards_mutex_);
-        auto it = shards_.find(cf_name);
-        return it == shards_.end() ? nullptr : it->second;
+        auto it = shards_.find(name);
+        return it == shards_.end() ? nullptr : shard_ref(it->second);
     }
-    return open_shards({cf_name}).front();
+    return open_shards({name}).front();
 }
 
-std::vector<shard_ref> store::open_shards(const std::vector<std::string>& cf_names) {
+std::vector<shard_ref> rocksdb_store::open_shards(const std::vector<std::string>& names) {
     std::lock_guard lock(shards_mutex_);
     rocksdb::WriteBatch batch;
-    std::vector<shard_ref> created;
-    for (auto& name : cf_names) {
+    std::vector<std::shared_ptr<rocksdb_shard>> created;
+    for (auto& name : names) {
         if (shards_.count(name) ||
-            std::any_of(created.begin(), created.end(), [&](const shard_ref& s) { return s->cf_name == name; }))
+            std::any_of(created.begin(), created.end(), [&](const auto& s) { return s->name == name; }))
             continue;
-        auto shard = std::make_shared<shard_log>();
-        shard->cf_name = name;
+        auto shard = std::make_shared<rocksdb_shard>();
+        shard->name = name;
         shard->cf = records_;
         shard->prefix = keys::shard_prefix(name);
         batch.Put(meta_, keys::shard_meta_key(name), rocksdb::Slice());
@@ -343,24 +334,15 @@ std::vector<shard_ref> store::open_shards(const std::vector<std::string>& cf_nam
         auto s = write_to_db(w, batch);
         if (!s.ok())
             throw std::runtime_error("cannot create " + std::to_string(created.size()) + " shards: " + s.ToString());
-        for (auto& shard : created) shards_[shard->cf_name] = shard;
+        for (auto& shard : created) shards_[shard->name] = shard;
     }
     std::vector<shard_ref> out;
-    out.reserve(cf_names.size());
-    for (auto& name : cf_names) out.push_back(shards_.at(name));
+    out.reserve(names.size());
+    for (auto& name : names) out.push_back(shards_.at(name));
     return out;
 }
 
-void store::drop_shard(const shard_ref& shard) {
-    {
-        std::lock_guard lock(queue_mutex_);
-        queue_.push_back(task{nullptr, shard, nullptr});
-        queued_.store(queue_.size(), std::memory_order_release);
-    }
-    queue_cv_.notify_one();
-}
-
-void store::drop_unreferenced(const std::set<std::string>& keep) {
+void rocksdb_store::drop_unreferenced(const std::set<std::string>& keep) {
     std::vector<shard_ref> orphans;
     {
         std::lock_guard lock(shards_mutex_);
@@ -368,249 +350,19 @@ void store::drop_unreferenced(const std::set<std::string>& keep) {
             if (!keep.count(name)) orphans.push_back(shard);
     }
     for (auto& shard : orphans) {
-        spdlog::info("dropping column family {} that no stream references", shard->cf_name);
+        spdlog::info("dropping shard {} that no stream references", shard->name);
         drop_shard(shard);
     }
 }
 
-void store::append(std::shared_ptr<append_request> request) {
-    {
-        std::lock_guard lock(queue_mutex_);
-        queue_.push_back(task{std::move(request), nullptr, nullptr});
-        queued_.store(queue_.size(), std::memory_order_release);
-        appends_pending_.fetch_add(1, std::memory_order_relaxed);
-    }
-    queue_cv_.notify_one();
-}
-
-void store::await_next_append() const {
-    const auto until = std::chrono::steady_clock::now() + options_.spin;
-    while (queued_.load(std::memory_order_acquire) == 0 && std::chrono::steady_clock::now() < until) cpu_relax();
-}
-
-void store::writer_loop() {
-    std::vector<task> tasks;
-    for (;;) {
-        {
-            // Only for a client putting alone. Among many clients, a writer
-            // that polls takes each put as it arrives, syncs it alone while
-            // the rest pile up, and takes the core the clients need.
-            if (lone_client() && options_.spin.count() > 0) await_next_append();
-            std::unique_lock lock(queue_mutex_);
-            queue_cv_.wait(lock, [this] { return stopping_ || !queue_.empty(); });
-            if (queue_.empty() && stopping_) return;
-            // Take what fits in one group commit; the rest waits for the next.
-            std::size_t bytes = 0;
-            while (!queue_.empty()) {
-                auto& t = queue_.front();
-                // drops and fences run alone, after the appends queued before them
-                if ((t.drop || t.fence) && !tasks.empty()) break;
-                std::size_t size = 0;
-                if (t.append)
-                    for (auto& e : t.append->entries) size += e.data.size() + e.partition_key.size() + 32;
-                if (!tasks.empty() && bytes + size > options_.max_batch_bytes) break;
-                bytes += size;
-                tasks.push_back(std::move(t));
-                queue_.pop_front();
-                queued_.store(queue_.size(), std::memory_order_relaxed);
-                if (tasks.back().drop || tasks.back().fence) break;
-            }
-        }
-        const bool lone_append = tasks.size() == 1 && tasks.front().append;
-        const unsigned streak = lone_commits_.load(std::memory_order_relaxed);
-        lone_commits_.store(lone_append ? std::min(streak + 1, lone_commits_for_polling) : 0,
-                            std::memory_order_relaxed);
-        commit(tasks);
-        tasks.clear();
-    }
-}
-
-void store::fence() {
-    auto done = std::make_shared<std::promise<void>>();
-    auto ready = done->get_future();
-    {
-        std::lock_guard lock(queue_mutex_);
-        queue_.push_back(task{nullptr, nullptr, done});
-        queued_.store(queue_.size(), std::memory_order_release);
-    }
-    queue_cv_.notify_one();
-    ready.wait();
-}
-
-namespace {
-// ThreadSanitizer records a frame only when an instrumented function is
-// entered; RocksDB is not instrumented, so without this call write_to_db
-// itself would never show in a report's stack.
-[[gnu::noinline]] rocksdb::Status write_batch(rocksdb::DB& db, const rocksdb::WriteOptions& options,
-                                              rocksdb::WriteBatch& batch) {
-    return db.Write(options, &batch);
-}
-}  // namespace
-
-rocksdb::Status store::write_to_db(const rocksdb::WriteOptions& options, rocksdb::WriteBatch& batch) {
-    return write_batch(*db_, options, batch);
-}
-
-void store::commit(std::vector<task>& tasks) {
-    if (tasks.size() == 1 && tasks[0].fence) {
-        // A fence also gives a failing store its chance to resume without a put.
-        if (write_failed_) resume_if_due();
-        tasks[0].fence->set_value();
-        return;
-    }
-    if (tasks.size() == 1 && tasks[0].drop) {
-        drop_now(*tasks[0].drop);
-        return;
-    }
-
-    // Sized up front: grown by doubling, a group of 4 MiB requests would
-    // briefly hold its old and new buffers, up to three times its size.
-    std::size_t batch_bytes = 1024;
-    for (auto& t : tasks)
-        for (auto& e : t.append->entries) batch_bytes += e.data.size() + e.partition_key.size() + 64;
-    rocksdb::WriteBatch batch(batch_bytes);
-    char key[keys::max_record_key_size];
-    // Every record a shard gets in this commit goes into one chunk (split at
-    // max_chunk_bytes), so RocksDB sees one entry per shard, not per record.
-    // A chunk is gathered into the batch from the requests' own bytes: built
-    // as a string first, every byte of a commit was held twice.
-    struct open_chunk {
-        shard_log* shard;
-        std::uint64_t first_counter;
-        std::int64_t arrival_ms;
-        std::size_t bytes;  // as stored
-        std::vector<const append_entry*> records;
-    };
-    std::vector<open_chunk> chunks;
-    std::string heads;
-    std::vector<rocksdb::Slice> parts;
-    auto seal = [&](open_chunk& c) {
-        if (c.records.empty()) return;
-        char head[keys::chunk_head_size];
-        keys::write_chunk_head(head, c.arrival_ms, std::uint32_t(c.records.size()));
-        heads.resize(c.records.size() * keys::chunk_record_head_size);
-        parts.clear();
-        parts.emplace_back(head, sizeof head);
-        for (std::size_t i = 0; i < c.records.size(); ++i) {
-            const append_entry& e = *c.records[i];
-            char* record_head = heads.data() + i * keys::chunk_record_head_size;
-            keys::write_chunk_record_head(record_head, e.partition_key.size(), e.data.size(), e.encrypted);
-            parts.emplace_back(record_head, keys::chunk_record_head_size);
-            parts.emplace_back(e.partition_key.data(), e.partition_key.size());
-            parts.emplace_back(e.data.data(), e.data.size());
-        }
-        const rocksdb::Slice k(key, keys::encode_record_key(c.shard->prefix, c.first_counter, key));
-        batch.Put(c.shard->cf, rocksdb::SliceParts(&k, 1), rocksdb::SliceParts(parts.data(), int(parts.size())));
-        c.records.clear();
-        c.bytes = keys::chunk_head_size;
-    };
-    std::vector<shard_log*> touched;
-    std::int64_t now = clock_.now_ms();
-    std::vector<rocksdb::Status> rejected(tasks.size());
-    for (std::size_t i = 0; i < tasks.size(); ++i) {
-        auto& req = *tasks[i].append;
-        for (auto& e : req.entries) {
-            if (e.shard->dropped) rejected[i] = rocksdb::Status::NotFound("shard dropped");
-            else if (e.shard->closed) rejected[i] = rocksdb::Status::Aborted("shard closed by a reshard");
-        }
-        if (!rejected[i].ok()) continue;
-        for (auto& e : req.entries) {
-            shard_log& shard = *e.shard;
-            auto chunk = std::find_if(chunks.begin(), chunks.end(), [&](const open_chunk& c) { return c.shard == &shard; });
-            if (chunk == chunks.end()) {
-                // Arrival times never go backwards within a shard, so
-                // AT_TIMESTAMP can binary-search by counter.
-                std::int64_t arrival = std::max(now, shard.last_arrival_ms.load(std::memory_order_relaxed));
-                shard.last_arrival_ms.store(arrival, std::memory_order_relaxed);
-                chunk = chunks.insert(chunks.end(),
-                                      open_chunk{&shard, shard.next_counter, arrival, keys::chunk_head_size, {}});
-                touched.push_back(&shard);
-            } else if (chunk->bytes + e.data.size() + e.partition_key.size() > options_.max_chunk_bytes) {
-                seal(*chunk);
-                chunk->first_counter = shard.next_counter;
-            }
-            e.counter = shard.next_counter++;
-            e.arrival_ms = shard.last_arrival_ms.load(std::memory_order_relaxed);
-            chunk->records.push_back(&e);
-            chunk->bytes += keys::chunk_record_head_size + e.partition_key.size() + e.data.size();
-        }
-    }
-    for (auto& c : chunks) seal(c);
-    for (auto* shard : touched) {
-        char counter[16];
-        keys::encode_counter_meta(shard->next_counter - 1, shard->last_arrival_ms.load(std::memory_order_relaxed),
-                                  counter);
-        batch.Put(meta_, keys::counter_meta_key(shard->cf_name), rocksdb::Slice(counter, 16));
-    }
-    rocksdb::Status status = rocksdb::Status::OK();
-    if (batch.Count()) {
-        // While storage is failing, batches fail fast instead of each
-        // waiting on a disk that cannot take them.
-        status = resume_if_due() ? write_to_db(write_options_, batch) : write_failure_;
-        if (!status.ok()) note_write_failure(status);
-    }
-    if (!status.ok()) {
-        // Nothing of the batch is visible: its counters are handed out again.
-        for (auto* shard : touched) shard->next_counter = shard->committed.load() + 1;
-    } else {
-        for (auto* shard : touched) shard->committed.store(shard->next_counter - 1, std::memory_order_release);
-    }
-    std::vector<std::pair<std::shared_ptr<append_request>, rocksdb::Status>> finished;
-    finished.reserve(tasks.size());
-    for (std::size_t i = 0; i < tasks.size(); ++i)
-        finished.emplace_back(std::move(tasks[i].append), rejected[i].ok() ? status : rejected[i]);
-    auto complete = [this, finished = std::move(finished)] {
-        for (auto& [req, result] : finished) req->done(result);
-        appends_pending_.fetch_sub(finished.size(), std::memory_order_release);
-    };
-    std::lock_guard lock(runner_mutex_);
-    if (status.ok() && commit_listener_) {
-        // Pairs with the fence in a watcher's registration: either it sees
-        // the new `committed`, or this sees its watcher count.
-        std::atomic_thread_fence(std::memory_order_seq_cst);
-        for (auto* shard : touched)
-            if (shard->watchers.load(std::memory_order_relaxed) > 0) commit_listener_(*shard);
-    }
-    if (completion_runner_)
-        completion_runner_(std::move(complete));
-    else
-        complete();
-}
-
-void store::set_commit_listener(commit_listener listener) {
-    std::lock_guard lock(runner_mutex_);
-    commit_listener_ = std::move(listener);
-}
-
-void store::set_completion_runner(completion_runner runner) {
-    std::lock_guard lock(runner_mutex_);
-    completion_runner_ = std::move(runner);
-}
-
-namespace {
-// Often enough that writes resume soon after space is freed; seldom enough
-// that a disk that stays full is not hammered by flush attempts.
-constexpr auto resume_interval = std::chrono::milliseconds(250);
-}  // namespace
-
-void store::retry_writes() {
-    {
-        std::lock_guard lock(queue_mutex_);
-        if (stopping_) return;
-        queue_.push_back(task{nullptr, nullptr, std::make_shared<std::promise<void>>()});
-        queued_.store(queue_.size(), std::memory_order_release);
-    }
-    queue_cv_.notify_one();
-}
-
-std::string store::unwritable_reason() const {
+std::string rocksdb_store::unwritable_reason() const {
     if (stopped_.load(std::memory_order_relaxed)) return "storage is stopped";
     if (!failing_.load(std::memory_order_relaxed)) return {};
     std::lock_guard lock(failure_mutex_);
     return "storage refuses writes: " + failure_text_;
 }
 
-std::uint64_t store::live_data_bytes() const {
+std::uint64_t rocksdb_store::live_data_bytes() const {
     std::uint64_t total = 0, value = 0;
     for (auto* cf : {default_cf_, meta_, records_})
         if (cf && db_->GetIntProperty(cf, rocksdb::DB::Properties::kEstimateLiveDataSize, &value)) total += value;
@@ -625,45 +377,9 @@ std::uint64_t store::live_data_bytes() const {
     return total;
 }
 
-bool store::resume_if_due() {
-    if (!write_failed_) return true;
-    const auto now = std::chrono::steady_clock::now();
-    if (now - last_resume_attempt_ < resume_interval) return false;
-    last_resume_attempt_ = now;
-    // After a failed WAL write RocksDB stays in a background-error state;
-    // Resume() flushes the memtables to a fresh WAL and clears it once the
-    // disk takes writes again (and is a no-op when there is no such state).
-    auto s = db_->Resume();
-    if (!s.ok()) {
-        spdlog::debug("storage still failing: {}", s.ToString());
-        return false;
-    }
-    const auto took = std::chrono::duration_cast<std::chrono::milliseconds>(now - failed_since_).count();
-    // At warn, so that whoever filters for the error also sees it end.
-    spdlog::warn("storage writable again after {} ms ({} batches refused meanwhile)", took, refused_batches_);
-    write_failed_ = false;
-    failing_ = false;
-    refused_batches_ = 0;
-    return true;
-}
-
-void store::note_write_failure(const rocksdb::Status& status) {
-    ++refused_batches_;
-    if (write_failed_) return;
-    // One line per episode: every put fails while it lasts.
-    spdlog::error("storage write failed, refusing writes until it recovers: {}", status.ToString());
-    write_failed_ = true;
-    write_failure_ = status;
-    {
-        std::lock_guard lock(failure_mutex_);
-        failure_text_ = status.ToString();
-    }
-    failing_ = true;
-    failed_since_ = last_resume_attempt_ = std::chrono::steady_clock::now();
-}
-
-std::size_t store::read(const shard_log& shard, std::uint64_t from, std::size_t limit, std::size_t max_bytes,
-                        const std::function<bool(const record_view&)>& fn) const {
+std::size_t rocksdb_store::read(shard_log& log, std::uint64_t from, std::size_t limit, std::size_t max_bytes,
+                                const std::function<bool(const record_view&)>& fn) {
+    const auto& shard = static_cast<const rocksdb_shard&>(log);
     std::uint64_t last = shard.committed.load(std::memory_order_acquire);
     from = std::max(from, shard.trimmed_below.load(std::memory_order_acquire));
     if (from > last || limit == 0 || shard.dropped) return 0;
@@ -703,7 +419,7 @@ std::size_t store::read(const shard_log& shard, std::uint64_t from, std::size_t 
     return count;
 }
 
-bool store::first_at_or_after(const shard_log& shard, std::uint64_t counter, record_view* out) const {
+bool rocksdb_store::first_at_or_after(shard_log& shard, std::uint64_t counter, record_view* out) {
     bool found = false;
     read(shard, counter, 1, SIZE_MAX, [&](const record_view& v) {
         *out = v;
@@ -713,7 +429,7 @@ bool store::first_at_or_after(const shard_log& shard, std::uint64_t counter, rec
     return found;
 }
 
-std::uint64_t store::counter_at_time(const shard_log& shard, std::int64_t t_ms) const {
+std::uint64_t rocksdb_store::counter_at_time(shard_log& shard, std::int64_t t_ms) {
     std::uint64_t lo = shard.trimmed_below.load(), hi = shard.committed.load() + 1;
     while (lo < hi) {
         std::uint64_t mid = lo + (hi - lo) / 2;
@@ -729,16 +445,17 @@ std::uint64_t store::counter_at_time(const shard_log& shard, std::int64_t t_ms) 
     return lo;
 }
 
-rocksdb::Status store::trim(shard_log& shard, std::uint64_t below) {
-    if (below <= shard.trimmed_below.load()) return rocksdb::Status::OK();
+status rocksdb_store::trim(shard_log& log, std::uint64_t below) {
+    auto& shard = static_cast<rocksdb_shard&>(log);
+    if (below <= shard.trimmed_below.load()) return status::success();
     // Readers stop seeing the range before the tombstone is written.
     shard.trimmed_below.store(below, std::memory_order_release);
     // Only whole chunks go: the one holding `below` stays, and readers skip
     // its records under trimmed_below, which is kept for the next start.
     char horizon[8], lower[keys::max_record_key_size], upper[keys::max_record_key_size];
     keys::encode_counter(below, horizon);
-    if (auto s = put_meta(keys::trim_meta_key(shard.cf_name), rocksdb::Slice(horizon, 8).ToStringView()); !s.ok())
-        return s;
+    const std::string_view horizon_value(horizon, 8);
+    if (auto s = write_meta(keys::trim_meta_key(shard.name), &horizon_value); !s.ok()) return to_status(s);
     const rocksdb::Slice lower_slice(lower, keys::encode_record_key(shard.prefix, 0, lower));
     std::size_t upper_size = keys::encode_record_key(shard.prefix, below, upper);
     {
@@ -746,7 +463,7 @@ rocksdb::Status store::trim(shard_log& shard, std::uint64_t below) {
         ro.iterate_lower_bound = &lower_slice;
         std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(ro, shard.cf));
         it->SeekForPrev(rocksdb::Slice(upper, upper_size));
-        if (!it->Valid()) return rocksdb::Status::OK();
+        if (!it->Valid()) return status::success();
         const auto start = keys::record_key_counter(it->key().ToStringView());
         keys::chunk_reader chunk;
         const bool whole_chunk_below = chunk.open(it->value().ToStringView()) && start + chunk.count() <= below;
@@ -754,11 +471,13 @@ rocksdb::Status store::trim(shard_log& shard, std::uint64_t below) {
     }
     rocksdb::WriteOptions w;
     rocksdb::WriteBatch batch;
-    if (auto s = batch.DeleteRange(shard.cf, lower_slice, rocksdb::Slice(upper, upper_size)); !s.ok()) return s;
-    return write_to_db(w, batch);
+    if (auto s = batch.DeleteRange(shard.cf, lower_slice, rocksdb::Slice(upper, upper_size)); !s.ok())
+        return to_status(s);
+    return to_status(write_to_db(w, batch));
 }
 
-void store::compact(shard_log& shard) {
+void rocksdb_store::compact(shard_log& log) {
+    auto& shard = static_cast<rocksdb_shard&>(log);
     rocksdb::CompactRangeOptions o;
     o.bottommost_level_compaction = rocksdb::BottommostLevelCompaction::kForce;
     if (shard.prefix.empty()) {
@@ -771,42 +490,6 @@ void store::compact(shard_log& shard) {
     const rocksdb::Slice begin(lower, keys::encode_record_key(shard.prefix, 0, lower));
     const rocksdb::Slice end(upper, keys::encode_record_key(shard.prefix, shard.trimmed_below.load(), upper));
     db_->CompactRange(o, shard.cf, &begin, &end).PermitUncheckedError();
-}
-
-// Writer thread, alone in its commit: nothing of the shard is queued behind.
-void store::drop_now(shard_log& shard) {
-    shard.dropped = true;
-    std::lock_guard lock(shards_mutex_);
-    rocksdb::WriteBatch batch;
-    if (shard.cf && shard.prefix.empty()) {
-        auto s = db_->DropColumnFamily(shard.cf);
-        if (!s.ok()) spdlog::error("dropping column family {} failed: {}", shard.cf_name, s.ToString());
-        // The handle stays valid (a reader may still hold this shard) and
-        // is destroyed with the store.
-        dropped_handles_.push_back(shard.cf);
-    } else if (shard.cf) {
-        char lower[keys::max_record_key_size], upper[keys::max_record_key_size];
-        const rocksdb::Slice begin(lower, keys::encode_record_key(shard.prefix, 0, lower));
-        const rocksdb::Slice end(upper, keys::encode_record_key(shard.prefix, UINT64_MAX, upper));
-        batch.DeleteRange(shard.cf, begin, end);
-    }
-    batch.Delete(meta_, keys::shard_meta_key(shard.cf_name));
-    batch.Delete(meta_, keys::counter_meta_key(shard.cf_name));
-    batch.Delete(meta_, keys::trim_meta_key(shard.cf_name));
-    rocksdb::WriteOptions w;
-    w.sync = options_.mode != durability::none;
-    auto s = write_to_db(w, batch);
-    if (!s.ok()) {
-        spdlog::error("deleting shard {} failed: {}", shard.cf_name, s.ToString());
-    } else if (!shard.prefix.empty()) {
-        // Appended data mostly moves down the levels without rewrites, so
-        // without a hint the tombstone might never meet the files it covers.
-        char lower[keys::max_record_key_size], upper[keys::max_record_key_size];
-        const rocksdb::Slice begin(lower, keys::encode_record_key(shard.prefix, 0, lower));
-        const rocksdb::Slice end(upper, keys::encode_record_key(shard.prefix, UINT64_MAX, upper));
-        rocksdb::experimental::SuggestCompactRange(db_.get(), shard.cf, &begin, &end).PermitUncheckedError();
-    }
-    shards_.erase(shard.cf_name);
 }
 
 }  // namespace kinesd::storage

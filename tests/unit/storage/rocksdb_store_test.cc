@@ -1,4 +1,4 @@
-#include "storage/store.h"
+#include "storage/rocksdb_store.h"
 
 #include <rocksdb/db.h>
 
@@ -13,6 +13,7 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <random>
 #include <set>
 #include <string>
@@ -39,30 +40,35 @@ struct input {
 
 // Submits one request through the writer thread; the future is its result.
 // Returns the request so the caller can read the counters the writer assigned.
-std::shared_ptr<append_request> append_async(store& st, std::vector<input> inputs,
-                                             std::future<rocksdb::Status>* result) {
+std::shared_ptr<append_request> append_async(rocksdb_store& st, std::vector<input> inputs,
+                                             std::future<status>* result) {
     auto owned = std::make_shared<std::vector<input>>(std::move(inputs));
     auto req = std::make_shared<append_request>();
     for (auto& in : *owned) req->entries.push_back(append_entry{in.shard.get(), in.partition_key, in.data});
     req->owner = owned;
-    auto done = std::make_shared<std::promise<rocksdb::Status>>();
+    auto done = std::make_shared<std::promise<status>>();
     *result = done->get_future();
-    req->done = [done](const rocksdb::Status& s) { done->set_value(s); };
+    req->done = [done](const status& s) { done->set_value(s); };
     st.append(req);
     return req;
 }
 
 // Submits one request and waits for its completion.
-std::shared_ptr<append_request> append_and_wait(store& st, std::vector<input> inputs, rocksdb::Status* status = nullptr) {
-    std::future<rocksdb::Status> result;
+std::shared_ptr<append_request> append_and_wait(rocksdb_store& st, std::vector<input> inputs,
+                                                 status* result_status = nullptr) {
+    std::future<status> result;
     auto req = append_async(st, std::move(inputs), &result);
-    rocksdb::Status s = result.get();
-    if (status)
-        *status = s;
+    status s = result.get();
+    if (result_status)
+        *result_status = s;
     else
-        EXPECT_TRUE(s.ok()) << s.ToString();
+        EXPECT_TRUE(s.ok()) << s.to_string();
     return req;
 }
+
+// The RocksDB side of a shard this store handed out.
+rocksdb_shard& rs(const shard_ref& s) { return static_cast<rocksdb_shard&>(*s); }
+rocksdb_shard& rs(shard_log& s) { return static_cast<rocksdb_shard&>(s); }
 
 struct read_record {
     std::uint64_t counter;
@@ -71,7 +77,7 @@ struct read_record {
     std::string data;
 };
 
-std::vector<read_record> read_all(const store& st, const shard_log& shard, std::uint64_t from = 0,
+std::vector<read_record> read_all(rocksdb_store& st, shard_log& shard, std::uint64_t from = 0,
                                   std::size_t limit = SIZE_MAX, std::size_t max_bytes = SIZE_MAX) {
     std::vector<read_record> out;
     st.read(shard, from, limit, max_bytes, [&](const record_view& v) {
@@ -99,21 +105,21 @@ protected:
         std::error_code ec;
         fs::remove_all(dir_, ec);
     }
-    store& open() {
+    rocksdb_store& open() {
         store_.reset();
-        store_ = std::make_unique<store>(options_, clock_);
+        store_ = std::make_unique<rocksdb_store>(options_, clock_);
         return *store_;
     }
     void close() { store_.reset(); }
 
     fs::path dir_;
-    store_options options_;
+    rocksdb_options options_;
     kinesd::clock clock_;
-    std::unique_ptr<store> store_;
+    std::unique_ptr<rocksdb_store> store_;
 };
 
 TEST_F(StoreTest, AppendsFromManyThreadsGetIncreasingCountersPerShard) {
-    store& st = open();
+    rocksdb_store& st = open();
     shard_ref a = st.open_shard(keys::shard_cf_name(1, 0), true);
     shard_ref b = st.open_shard(keys::shard_cf_name(1, 1), true);
     ASSERT_NE(a, nullptr);
@@ -173,7 +179,7 @@ TEST_F(StoreTest, AppendsFromManyThreadsGetIncreasingCountersPerShard) {
 }
 
 TEST_F(StoreTest, ReadHonoursFromLimitAndMaxBytes) {
-    store& st = open();
+    rocksdb_store& st = open();
     shard_ref s = st.open_shard(keys::shard_cf_name(2, 0), true);
     std::vector<input> batch;
     for (int i = 1; i <= 20; ++i) batch.push_back({s, "k", std::string(100, char('a' + i % 26))});
@@ -219,13 +225,13 @@ TEST_F(StoreTest, ReadHonoursFromLimitAndMaxBytes) {
 TEST_F(StoreTest, ReopenContinuesCountersAndKeepsRecords) {
     const std::string name = keys::shard_cf_name(3, 0);
     {
-        store& st = open();
+        rocksdb_store& st = open();
         shard_ref s = st.open_shard(name, true);
         for (int i = 0; i < 5; ++i) append_and_wait(st, {{s, "key" + std::to_string(i), "v" + std::to_string(i)}});
         ASSERT_TRUE(st.put_meta("stream/x", "{\"a\":1}").ok());
         close();
     }
-    store& st = open();
+    rocksdb_store& st = open();
     EXPECT_EQ(st.open_shard(keys::shard_cf_name(3, 99), false), nullptr);
     shard_ref s = st.open_shard(name, false);
     ASSERT_NE(s, nullptr);
@@ -249,12 +255,12 @@ TEST_F(StoreTest, SyncDurabilityAlsoAppendsAndReopens) {
     options_.mode = durability::sync;
     const std::string name = keys::shard_cf_name(3, 1);
     {
-        store& st = open();
+        rocksdb_store& st = open();
         shard_ref s = st.open_shard(name, true);
         append_and_wait(st, {{s, "k", "one"}, {s, "k", "two"}});
         close();
     }
-    store& st = open();
+    rocksdb_store& st = open();
     shard_ref s = st.open_shard(name, false);
     ASSERT_NE(s, nullptr);
     auto records = read_all(st, *s);
@@ -265,7 +271,7 @@ TEST_F(StoreTest, SyncDurabilityAlsoAppendsAndReopens) {
 TEST_F(StoreTest, TrimHidesAndDeletesOlderRecords) {
     const std::string name = keys::shard_cf_name(4, 0);
     {
-        store& st = open();
+        rocksdb_store& st = open();
         shard_ref s = st.open_shard(name, true);
         // One request each: one chunk each, so whole chunks can go.
         for (int i = 1; i <= 10; ++i) append_and_wait(st, {{s, "k", "r" + std::to_string(i)}});
@@ -287,14 +293,14 @@ TEST_F(StoreTest, TrimHidesAndDeletesOlderRecords) {
         st.compact(*s);
         std::vector<std::uint64_t> keys_left;
         {
-            std::unique_ptr<rocksdb::Iterator> it(st.db()->NewIterator(rocksdb::ReadOptions(), s->cf));
-            for (it->Seek(s->prefix); it->Valid() && it->key().starts_with(s->prefix); it->Next())
+            std::unique_ptr<rocksdb::Iterator> it(st.db()->NewIterator(rocksdb::ReadOptions(), rs(s).cf));
+            for (it->Seek(rs(s).prefix); it->Valid() && it->key().starts_with(rs(s).prefix); it->Next())
                 keys_left.push_back(keys::record_key_counter(it->key().ToStringView()));
         }
         EXPECT_EQ(keys_left, (std::vector<std::uint64_t>{6, 7, 8, 9, 10}));
         close();
     }
-    store& st = open();
+    rocksdb_store& st = open();
     shard_ref s = st.open_shard(name, false);
     ASSERT_NE(s, nullptr);
     EXPECT_EQ(s->trimmed_below.load(), 6u);
@@ -304,7 +310,7 @@ TEST_F(StoreTest, TrimHidesAndDeletesOlderRecords) {
 TEST_F(StoreTest, OneRequestIsOneChunkAndTrimInsideItHidesTheOlderPart) {
     const std::string name = keys::shard_cf_name(4, 2);
     {
-        store& st = open();
+        rocksdb_store& st = open();
         shard_ref s = st.open_shard(name, true);
         shard_ref other = st.open_shard(keys::shard_cf_name(4, 3), true);
         std::vector<input> batch;
@@ -319,8 +325,8 @@ TEST_F(StoreTest, OneRequestIsOneChunkAndTrimInsideItHidesTheOlderPart) {
 
         std::vector<std::uint64_t> keys_stored;
         {
-            std::unique_ptr<rocksdb::Iterator> it(st.db()->NewIterator(rocksdb::ReadOptions(), s->cf));
-            for (it->Seek(s->prefix); it->Valid() && it->key().starts_with(s->prefix); it->Next())
+            std::unique_ptr<rocksdb::Iterator> it(st.db()->NewIterator(rocksdb::ReadOptions(), rs(s).cf));
+            for (it->Seek(rs(s).prefix); it->Valid() && it->key().starts_with(rs(s).prefix); it->Next())
                 keys_stored.push_back(keys::record_key_counter(it->key().ToStringView()));
         }
         EXPECT_EQ(keys_stored, (std::vector<std::uint64_t>{1, 4}));
@@ -339,7 +345,7 @@ TEST_F(StoreTest, OneRequestIsOneChunkAndTrimInsideItHidesTheOlderPart) {
         close();
     }
     // The horizon inside the chunk survives a restart.
-    store& st = open();
+    rocksdb_store& st = open();
     shard_ref s = st.open_shard(name, false);
     ASSERT_NE(s, nullptr);
     EXPECT_EQ(s->trimmed_below.load(), 3u);
@@ -352,14 +358,14 @@ TEST_F(StoreTest, OneRequestIsOneChunkAndTrimInsideItHidesTheOlderPart) {
 
 TEST_F(StoreTest, ChunksSplitAtTheirSizeBoundAndReadAcrossTheSeam) {
     options_.max_chunk_bytes = 1000;
-    store& st = open();
+    rocksdb_store& st = open();
     shard_ref s = st.open_shard(keys::shard_cf_name(4, 4), true);
     std::vector<input> batch;
     for (int i = 0; i < 10; ++i) batch.push_back({s, "k" + std::to_string(i), std::string(300, char('a' + i))});
     append_and_wait(st, batch);
     std::size_t entries = 0;
     {
-        std::unique_ptr<rocksdb::Iterator> it(st.db()->NewIterator(rocksdb::ReadOptions(), s->cf));
+        std::unique_ptr<rocksdb::Iterator> it(st.db()->NewIterator(rocksdb::ReadOptions(), rs(s).cf));
         for (it->SeekToFirst(); it->Valid(); it->Next()) ++entries;
     }
     EXPECT_GT(entries, 1u);
@@ -379,18 +385,18 @@ TEST_F(StoreTest, OpenShardsCreatesTheMissingOnesTogether) {
     const std::vector<std::string> names = {keys::shard_cf_name(9, 0), keys::shard_cf_name(9, 1),
                                             keys::shard_cf_name(9, 2)};
     {
-        store& st = open();
+        rocksdb_store& st = open();
         shard_ref existing = st.open_shard(names[1], true);
         append_and_wait(st, {{existing, "k", "kept"}});
         auto logs = st.open_shards(names);
         ASSERT_EQ(logs.size(), 3u);
         EXPECT_EQ(logs[1], existing);
-        for (auto& log : logs) ASSERT_NE(log->cf, nullptr);
+        for (auto& log : logs) ASSERT_NE(rs(log).cf, nullptr);
         EXPECT_EQ(logs[0], st.open_shard(names[0], false));
         append_and_wait(st, {{logs[0], "k", "a"}, {logs[2], "k", "c"}});
         close();
     }
-    store& st = open();
+    rocksdb_store& st = open();
     for (auto& name : names) ASSERT_NE(st.open_shard(name, false), nullptr) << name;
     EXPECT_EQ(read_all(st, *st.open_shard(names[0], false)).at(0).data, "a");
     EXPECT_EQ(read_all(st, *st.open_shard(names[1], false)).at(0).data, "kept");
@@ -400,14 +406,14 @@ TEST_F(StoreTest, OpenShardsCreatesTheMissingOnesTogether) {
 TEST_F(StoreTest, CountersContinueAfterEverythingWasTrimmed) {
     const std::string name = keys::shard_cf_name(4, 1);
     {
-        store& st = open();
+        rocksdb_store& st = open();
         shard_ref s = st.open_shard(name, true);
         append_and_wait(st, {{s, "k", "1"}, {s, "k", "2"}, {s, "k", "3"}});
         ASSERT_TRUE(st.trim(*s, 4).ok());
         EXPECT_TRUE(read_all(st, *s).empty());
         close();
     }
-    store& st = open();
+    rocksdb_store& st = open();
     shard_ref s = st.open_shard(name, false);
     ASSERT_NE(s, nullptr);
     EXPECT_EQ(s->committed.load(), 3u);
@@ -420,7 +426,7 @@ TEST_F(StoreTest, CountersContinueAfterEverythingWasTrimmed) {
 }
 
 TEST_F(StoreTest, CounterAtTimeFindsFirstRecordAtOrAfter) {
-    store& st = open();
+    rocksdb_store& st = open();
     shard_ref s = st.open_shard(keys::shard_cf_name(5, 0), true);
     EXPECT_EQ(st.counter_at_time(*s, 0), 1u) << "empty shard";
 
@@ -451,7 +457,7 @@ TEST_F(StoreTest, CounterAtTimeFindsFirstRecordAtOrAfter) {
 }
 
 TEST_F(StoreTest, ArrivalTimesNeverGoBackwardsInAShard) {
-    store& st = open();
+    rocksdb_store& st = open();
     shard_ref s = st.open_shard(keys::shard_cf_name(5, 1), true);
     clock_.set_offset_ms(3600 * 1000);
     auto first = append_and_wait(st, {{s, "k", "later clock"}});
@@ -463,13 +469,13 @@ TEST_F(StoreTest, ArrivalTimesNeverGoBackwardsInAShard) {
 
 // Waits until every task queued before this call has run: the writer thread
 // works in queue order.
-void barrier(store& st, const shard_ref& any_live_shard) { append_and_wait(st, {{any_live_shard, "k", "barrier"}}); }
+void barrier(rocksdb_store& st, const shard_ref& any_live_shard) { append_and_wait(st, {{any_live_shard, "k", "barrier"}}); }
 
 // Keys stored under a shard's prefix in its column family.
-std::vector<std::uint64_t> stored_keys(store& st, const shard_log& s) {
+std::vector<std::uint64_t> stored_keys(rocksdb_store& st, shard_log& s) {
     std::vector<std::uint64_t> out;
-    std::unique_ptr<rocksdb::Iterator> it(st.db()->NewIterator(rocksdb::ReadOptions(), s.cf));
-    for (it->Seek(s.prefix); it->Valid() && it->key().starts_with(s.prefix); it->Next())
+    std::unique_ptr<rocksdb::Iterator> it(st.db()->NewIterator(rocksdb::ReadOptions(), rs(s).cf));
+    for (it->Seek(rs(s).prefix); it->Valid() && it->key().starts_with(rs(s).prefix); it->Next())
         out.push_back(keys::record_key_counter(it->key().ToStringView()));
     return out;
 }
@@ -477,7 +483,7 @@ std::vector<std::uint64_t> stored_keys(store& st, const shard_log& s) {
 TEST_F(StoreTest, DropShardRemovesItsRecords) {
     const std::string gone = keys::shard_cf_name(6, 0), kept = keys::shard_cf_name(6, 1);
     {
-        store& st = open();
+        rocksdb_store& st = open();
         shard_ref a = st.open_shard(gone, true);
         shard_ref b = st.open_shard(kept, true);
         append_and_wait(st, {{a, "k", "a1"}, {a, "k", "a2"}, {b, "k", "b1"}});
@@ -490,12 +496,12 @@ TEST_F(StoreTest, DropShardRemovesItsRecords) {
         EXPECT_EQ(stored_keys(st, *b).size(), 2u);  // b1 and the barrier's record
         EXPECT_EQ(st.open_shard(gone, false), nullptr);
 
-        rocksdb::Status status;
-        append_and_wait(st, {{a, "k", "too late"}}, &status);
-        EXPECT_TRUE(status.IsNotFound()) << status.ToString();
+        status result;
+        append_and_wait(st, {{a, "k", "too late"}}, &result);
+        EXPECT_TRUE(result.is_not_found()) << result.to_string();
         close();
     }
-    store& st = open();
+    rocksdb_store& st = open();
     EXPECT_EQ(st.open_shard(gone, false), nullptr);
     ASSERT_NE(st.open_shard(kept, false), nullptr);
     // A shard created again under the same name starts from the beginning.
@@ -517,13 +523,13 @@ TEST_F(StoreTest, DropQueuedBehindAppendsRunsAfterThem) {
     auto scenario = [&] {
         options_.path = shared_dir(::getppid()).string();
         options_.mode = durability::sync;
-        store& st = open();
+        rocksdb_store& st = open();
         shard_ref busy = st.open_shard(keys::shard_cf_name(7, 0), true);
         shard_ref doomed = st.open_shard(keys::shard_cf_name(7, 1), true);
         shard_ref live = st.open_shard(keys::shard_cf_name(7, 2), true);
         std::vector<input> big;
         for (int i = 0; i < 4000; ++i) big.push_back({busy, "k", std::string(1024, 'b')});
-        std::vector<std::future<rocksdb::Status>> results;
+        std::vector<std::future<status>> results;
         auto submit = [&](std::vector<input> inputs) {
             results.emplace_back();
             append_async(st, std::move(inputs), &results.back());
@@ -546,7 +552,7 @@ TEST_F(StoreTest, DropQueuedBehindAppendsRunsAfterThem) {
 }
 
 TEST_F(StoreTest, CompletionsRunWhereTheRunnerPutsThemAfterTheCommit) {
-    store& st = open();
+    rocksdb_store& st = open();
     shard_ref shard = st.open_shard(keys::shard_cf_name(9, 0), true);
     std::mutex m;
     std::condition_variable cv;
@@ -561,8 +567,8 @@ TEST_F(StoreTest, CompletionsRunWhereTheRunnerPutsThemAfterTheCommit) {
     for (auto& in : *owned) req->entries.push_back(append_entry{in.shard.get(), in.partition_key, in.data});
     req->owner = owned;
     std::atomic<int> calls{0};
-    rocksdb::Status seen = rocksdb::Status::Incomplete();
-    req->done = [&](const rocksdb::Status& s) {
+    status seen = status::other("not completed");
+    req->done = [&](const status& s) {
         seen = s;
         ++calls;
     };
@@ -584,7 +590,7 @@ TEST_F(StoreTest, CompletionsRunWhereTheRunnerPutsThemAfterTheCommit) {
     req.reset();  // the handed-over work keeps the request alive
     complete();
     EXPECT_EQ(calls.load(), 1);
-    EXPECT_TRUE(seen.ok()) << seen.ToString();
+    EXPECT_TRUE(seen.ok()) << seen.to_string();
     EXPECT_EQ(st.appends_pending(), 0u);
 
     // Unset again, completions run on the writer before append_and_wait returns.
@@ -599,7 +605,7 @@ TEST_F(StoreTest, CompletionsRunWhereTheRunnerPutsThemAfterTheCommit) {
 // once must all be taken, in order.
 TEST_F(StoreTest, AWriterThatPollsForTheNextAppendTakesEveryOne) {
     options_.spin = std::chrono::microseconds(2000);
-    store& st = open();
+    rocksdb_store& st = open();
     shard_ref shard = st.open_shard(keys::shard_cf_name(10, 0), true);
     std::uint64_t last = 0;
     for (int i = 0; i < 60; ++i) {
@@ -630,12 +636,12 @@ TEST_F(StoreTest, AWriterThatPollsForTheNextAppendTakesEveryOne) {
 // Polling is for a client putting alone: it takes a run of commits of one
 // put each, and one commit of several puts ends it.
 TEST_F(StoreTest, OnlyARunOfLoneCommitsCountsAsALoneClient) {
-    store& st = open();
+    rocksdb_store& st = open();
     shard_ref shard = st.open_shard(keys::shard_cf_name(11, 0), true);
     EXPECT_FALSE(st.lone_client());
-    for (unsigned i = 1; i <= store::lone_commits_for_polling; ++i) {
+    for (unsigned i = 1; i <= rocksdb_store::lone_commits_for_polling; ++i) {
         append_and_wait(st, {{shard, "k", "lone"}});
-        EXPECT_EQ(st.lone_client(), i == store::lone_commits_for_polling) << "after " << i << " lone commits";
+        EXPECT_EQ(st.lone_client(), i == rocksdb_store::lone_commits_for_polling) << "after " << i << " lone commits";
     }
 
     // Hold the writer inside its first completion so that the next three
@@ -647,7 +653,7 @@ TEST_F(StoreTest, OnlyARunOfLoneCommitsCountsAsALoneClient) {
         if (!held.exchange(true)) released.wait();
         complete();
     });
-    std::vector<std::future<rocksdb::Status>> results(4);
+    std::vector<std::future<status>> results(4);
     for (int i = 0; i < 4; ++i) {
         append_async(st, {{shard, "k", "many"}}, &results[i]);
         // the first goes alone; wait until the writer holds on it
@@ -663,22 +669,22 @@ TEST_F(StoreTest, OnlyARunOfLoneCommitsCountsAsALoneClient) {
 }
 
 TEST_F(StoreTest, DropUnreferencedKeepsOnlyNamedShards) {
-    store& st = open();
+    rocksdb_store& st = open();
     shard_ref a = st.open_shard(keys::shard_cf_name(8, 0), true);
     shard_ref b = st.open_shard(keys::shard_cf_name(8, 1), true);
     shard_ref c = st.open_shard(keys::shard_cf_name(8, 2), true);
-    st.drop_unreferenced({a->cf_name});
+    st.drop_unreferenced({a->name});
     barrier(st, a);
     EXPECT_FALSE(a->dropped.load());
     EXPECT_TRUE(b->dropped.load());
     EXPECT_TRUE(c->dropped.load());
-    EXPECT_NE(st.open_shard(a->cf_name, false), nullptr);
-    EXPECT_EQ(st.open_shard(b->cf_name, false), nullptr);
-    EXPECT_EQ(st.open_shard(c->cf_name, false), nullptr);
+    EXPECT_NE(st.open_shard(a->name, false), nullptr);
+    EXPECT_EQ(st.open_shard(b->name, false), nullptr);
+    EXPECT_EQ(st.open_shard(c->name, false), nullptr);
 }
 
 TEST_F(StoreTest, MetaPutGetDeleteAndScan) {
-    store& st = open();
+    rocksdb_store& st = open();
     ASSERT_TRUE(st.put_meta("stream/a", "1").ok());
     ASSERT_TRUE(st.put_meta("stream/b", "2").ok());
     ASSERT_TRUE(st.put_meta("streams", "not under the prefix").ok());
@@ -699,11 +705,99 @@ TEST_F(StoreTest, MetaPutGetDeleteAndScan) {
     EXPECT_EQ(seen.size(), 1u);
 }
 
+TEST_F(StoreTest, MetaCompareAndSwapWritesOnlyAtTheExpectedRevision) {
+    rocksdb_store& st = open();
+    std::uint64_t rev = 99;
+    std::string v;
+    ASSERT_TRUE(st.get_meta_revision("lease/a", &v, &rev).ok());
+    EXPECT_EQ(rev, 0u);
+
+    // Only one of two creators wins.
+    std::uint64_t first = 0, second = 0;
+    ASSERT_TRUE(st.put_meta_if("lease/a", "one", 0, &first).ok());
+    EXPECT_NE(first, 0u);
+    EXPECT_TRUE(st.put_meta_if("lease/a", "two", 0, &second).is_conflict());
+    ASSERT_TRUE(st.get_meta("lease/a", &v));
+    EXPECT_EQ(v, "one");
+
+    ASSERT_TRUE(st.get_meta_revision("lease/a", &v, &rev).ok());
+    EXPECT_EQ(rev, first);
+    EXPECT_EQ(v, "one");
+    ASSERT_TRUE(st.put_meta_if("lease/a", "two", first, &second).ok());
+    EXPECT_NE(second, first);
+    EXPECT_TRUE(st.put_meta_if("lease/a", "three", first, &rev).is_conflict());
+    EXPECT_TRUE(st.delete_meta_if("lease/a", first).is_conflict());
+    ASSERT_TRUE(st.get_meta("lease/a", &v));
+    EXPECT_EQ(v, "two");
+
+    ASSERT_TRUE(st.delete_meta_if("lease/a", second).ok());
+    EXPECT_FALSE(st.get_meta("lease/a", &v));
+    ASSERT_TRUE(st.get_meta_revision("lease/a", &v, &rev).ok());
+    EXPECT_EQ(rev, 0u);
+
+    // A plain write changes the revision a later compare must name.
+    ASSERT_TRUE(st.put_meta("lease/b", "x").ok());
+    ASSERT_TRUE(st.get_meta_revision("lease/b", nullptr, &rev).ok());
+    ASSERT_TRUE(st.put_meta("lease/b", "y").ok());
+    EXPECT_TRUE(st.put_meta_if("lease/b", "z", rev, nullptr).is_conflict());
+}
+
+TEST_F(StoreTest, ConcurrentCreatorsHaveExactlyOneWinner) {
+    rocksdb_store& st = open();
+    std::atomic<int> winners{0}, conflicts{0};
+    std::vector<std::thread> threads;
+    for (int i = 0; i < 8; ++i)
+        threads.emplace_back([&, i] {
+            auto s = st.put_meta_if("lease/x", "owner" + std::to_string(i), 0, nullptr);
+            if (s.ok()) ++winners;
+            if (s.is_conflict()) ++conflicts;
+        });
+    for (auto& t : threads) t.join();
+    EXPECT_EQ(winners.load(), 1);
+    EXPECT_EQ(conflicts.load(), 7);
+}
+
+TEST_F(StoreTest, MetaWatchersSeeChangesUnderTheirPrefixUntilUnwatched) {
+    rocksdb_store& st = open();
+    std::vector<std::pair<std::string, std::optional<std::string>>> seen;
+    auto id = st.watch_meta("lease/", [&](std::string_view key, const std::string* value) {
+        seen.emplace_back(std::string(key), value ? std::optional<std::string>(*value) : std::nullopt);
+        // Called under no lock of the store: reading back works.
+        std::string v;
+        st.get_meta(key, &v);
+    });
+    ASSERT_TRUE(st.put_meta("lease/a", "1").ok());
+    ASSERT_TRUE(st.put_meta("stream/a", "not watched").ok());
+    std::uint64_t rev = 0;
+    ASSERT_TRUE(st.put_meta_if("lease/b", "2", 0, &rev).ok());
+    EXPECT_TRUE(st.put_meta_if("lease/b", "3", 0, nullptr).is_conflict());  // no change, no call
+    ASSERT_TRUE(st.delete_meta_if("lease/b", rev).ok());
+    ASSERT_TRUE(st.delete_meta("lease/a").ok());
+    using change = std::pair<std::string, std::optional<std::string>>;
+    EXPECT_EQ(seen, (std::vector<change>{{"lease/a", "1"}, {"lease/b", "2"}, {"lease/b", std::nullopt},
+                                         {"lease/a", std::nullopt}}));
+    st.unwatch_meta(id);
+    ASSERT_TRUE(st.put_meta("lease/c", "4").ok());
+    EXPECT_EQ(seen.size(), 4u);
+}
+
+TEST_F(StoreTest, CloseShardRefusesLaterAppendsAsAborted) {
+    rocksdb_store& st = open();
+    shard_ref s = st.open_shard(keys::shard_cf_name(9, 0), true);
+    append_and_wait(st, {{s, "k", "before"}});
+    st.close_shard(*s);
+    EXPECT_TRUE(s->closed.load());
+    status result;
+    append_and_wait(st, {{s, "k", "after"}}, &result);
+    EXPECT_TRUE(result.is_aborted()) << result.to_string();
+    EXPECT_EQ(read_all(st, *s).size(), 1u);
+}
+
 TEST_F(StoreTest, ShardsShareOneColumnFamilyAndSurviveARestart) {
     std::vector<std::string> names;
     for (std::uint32_t i = 0; i < 50; ++i) names.push_back(keys::shard_cf_name(10 + i % 5, i));
     {
-        store& st = open();
+        rocksdb_store& st = open();
         auto logs = st.open_shards(names);
         append_and_wait(st, {{logs[3], "k", "x"}, {logs[3], "k", "y"}, {logs[4], "k", "z"}});
         ASSERT_TRUE(st.trim(*logs[3], 2).ok());
@@ -714,7 +808,7 @@ TEST_F(StoreTest, ShardsShareOneColumnFamilyAndSurviveARestart) {
     std::sort(families.begin(), families.end());
     EXPECT_EQ(families, (std::vector<std::string>{"default", "meta", "records"}));
 
-    store& st = open();
+    rocksdb_store& st = open();
     for (auto& name : names) ASSERT_NE(st.open_shard(name, false), nullptr) << name;
     auto three = st.open_shard(names[3], false);
     EXPECT_EQ(three->committed.load(), 2u);
@@ -747,10 +841,10 @@ TEST_F(StoreTest, ShardsInColumnFamiliesOfTheirOwnStillReadWriteAndDrop) {
         delete raw;
     }
     {
-        store& st = open();
+        rocksdb_store& st = open();
         shard_ref s = st.open_shard(old_name, false);
         ASSERT_NE(s, nullptr);
-        EXPECT_TRUE(s->prefix.empty());
+        EXPECT_TRUE(rs(s).prefix.empty());
         EXPECT_EQ(s->committed.load(), 2u);
         EXPECT_EQ(append_and_wait(st, {{s, "k", "new-3"}})->entries[0].arrival_ms >= 1000, true);
         auto records = read_all(st, *s);
@@ -761,7 +855,7 @@ TEST_F(StoreTest, ShardsInColumnFamiliesOfTheirOwnStillReadWriteAndDrop) {
         EXPECT_EQ(read_all(st, *s).size(), 1u);
         close();
     }
-    store& st = open();
+    rocksdb_store& st = open();
     shard_ref s = st.open_shard(old_name, false);
     ASSERT_NE(s, nullptr);
     EXPECT_EQ(read_all(st, *s).at(0).data, "new-3");

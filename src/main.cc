@@ -61,6 +61,9 @@
 #include "metrics/exposition.h"
 #include "metrics/request_counters.h"
 #include "storage/keys.h"
+#include "common/node_id.h"
+#include "storage/lease_keeper.h"
+#include "storage/meta_follower.h"
 #include "storage/open_store.h"
 #include "streams/commit_notifier.h"
 #include "streams/expiry_worker.h"
@@ -105,7 +108,7 @@ void raise_open_file_limit() {
 // CURRENT. Anything else means the directory belongs to someone else.
 bool is_store_file(const std::string& name) {
     static const char* const prefixes[] = {"LOCK", "LOG", "IDENTITY", "MANIFEST-", "OPTIONS-", "CURRENT"};
-    if (name == "kinesd.pid") return true;  // data_dir_lock's
+    if (name == "kinesd.pid" || name == "node-id") return true;  // data_dir_lock's, load_node_id's
     for (const char* prefix : prefixes)
         if (name.rfind(prefix, 0) == 0) return true;
     for (const char* suffix : {".log", ".sst", ".blob", ".dbtmp"})
@@ -279,6 +282,23 @@ std::vector<std::string> split_list(const std::string& text) {
     return out;
 }
 
+void follow_registries(kinesd::storage::meta_follower& follower, kinesd::streams::stream_registry& streams,
+                       kinesd::delivery::firehose_registry& firehose, kinesd::lambda::mapping_registry& mappings) {
+    using value_type = std::optional<std::string>;
+    follower.follow(std::string(kinesd::storage::keys::stream_meta_prefix),
+                    [&streams](const std::string& key, const value_type& value, std::uint64_t revision) {
+                        streams.apply_stored(key, value ? &*value : nullptr, revision);
+                    });
+    follower.follow(std::string(kinesd::storage::keys::firehose_meta_prefix),
+                    [&firehose](const std::string& key, const value_type& value, std::uint64_t revision) {
+                        firehose.apply_stored(key, value ? &*value : nullptr, revision);
+                    });
+    follower.follow(std::string(kinesd::lambda::mapping_registry::meta_prefix),
+                    [&mappings](const std::string& key, const value_type& value, std::uint64_t revision) {
+                        mappings.apply_stored(key, value ? &*value : nullptr, revision);
+                    });
+}
+
 // The HMAC key of shard iterators and paging tokens, created once per store
 // so that iterators survive restarts.
 std::string load_secret(kinesd::storage::log_store& store) {
@@ -341,14 +361,22 @@ int run(const kinesd::config::settings& cfg) {
     kinesd::streams::registry_options registry_options{cfg.create_stream_ms, cfg.delete_stream_ms,
                                                        cfg.update_stream_ms, cfg.metrics};
     kinesd::streams::stream_registry registry(store, clock, registry_options);
+    kinesd::delivery::firehose_registry firehose(store, clock, {cfg.create_stream_ms, cfg.delete_stream_ms});
+    kinesd::lambda::mapping_registry mappings(store, clock);
+    // Other front ends on the same store change what the registries hold;
+    // watching starts before loading so that no change falls in between.
+    kinesd::storage::meta_follower follower(store);
+    follow_registries(follower, registry, firehose, mappings);
+    follower.start();
     // Column families that nobody references are leftovers of a deletion cut
     // short by a crash.
     std::set<std::string> referenced = registry.load();
-    kinesd::delivery::firehose_registry firehose(store, clock, {cfg.create_stream_ms, cfg.delete_stream_ms});
     referenced.merge(firehose.load());
     store.drop_unreferenced(referenced);
-    kinesd::lambda::mapping_registry mappings(store, clock);
     mappings.load();
+    // Delivery streams and mappings run where their lease is held.
+    kinesd::storage::lease_keeper leases(store, clock, kinesd::load_node_id(cfg.data_dir));
+    spdlog::info("node id {}", leases.owner());
 
     kinesd::actions::service_settings service_settings;
     service_settings.region = cfg.region;
@@ -457,6 +485,8 @@ int run(const kinesd::config::settings& cfg) {
     delivery_options.http_timeout_ms = cfg.firehose_http_timeout_ms;
     delivery_options.http_ca_file = cfg.firehose_http_ca_file;
     kinesd::delivery::delivery_manager delivery(firehose, registry, store, clock, delivery_options);
+    delivery.use_leases(leases);
+    esm_poller.use_leases(leases);
     delivery.start();
     esm_poller.start();
     spdlog::info("kinesd listening on {}:{} (data in {}, durability {})", cfg.host, server.local_port(), cfg.data_dir,

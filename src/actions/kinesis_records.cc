@@ -11,6 +11,7 @@
 // own validity both paths share the same code.
 #include <chrono>
 #include <cstring>
+#include <thread>
 
 #include <spdlog/spdlog.h>
 
@@ -321,8 +322,32 @@ void count_put(const pending_put& put, const streams::stream_state& s, const std
     m->put_records_latency.observe_since(put.started);
 }
 
+// The stream to route a put again with: read afresh from the store until a
+// target of the last routing no longer shows open, waiting up to about a
+// second for the front end that closed it to publish the change.
+streams::stream_snapshot reroute_snapshot(const pending_put& put) {
+    auto& registry = put.svc.streams();
+    streams::stream_snapshot s;
+    for (int i = 0; i < 40; ++i) {
+        s = registry.reload(put.stream);
+        if (!s) return s;
+        bool routes_to_closed = false;
+        for (std::size_t r = 0; r < put.records.size() && !routes_to_closed; ++r) {
+            if (!put.throttled[r].empty()) continue;
+            const auto* target = s->route(put.hashes[r]);
+            routes_to_closed = target && target->log && target->log->closed.load();
+        }
+        if (!routes_to_closed) return s;
+        std::this_thread::sleep_for(std::chrono::milliseconds(25));
+    }
+    return s;
+}
+
 void submit(std::shared_ptr<pending_put> put) {
-    auto s = put->svc.streams().find(put->stream);
+    // Again after a shard refused the records as closed: on a store shared
+    // with other front ends, the reshard may have been made by one of them
+    // and not reached this registry yet. This runs on a worker.
+    auto s = put->attempt == 0 ? put->svc.streams().find(put->stream) : reroute_snapshot(*put);
     if (!s)
         return put->reply->fail(api_error::resource_not_found(
             "Stream " + std::string(service::name_of_key(put->stream)) + " under account " +

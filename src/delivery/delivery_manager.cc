@@ -8,6 +8,12 @@
 
 namespace kinesd::delivery {
 
+namespace {
+
+std::string lease_name(const delivery_stream& s) { return "firehose/" + s.name + "/" + std::to_string(s.uid); }
+
+}  // namespace
+
 delivery_manager::delivery_manager(firehose_registry& registry, streams::stream_registry& streams,
                                    storage::log_store& store, const kinesd::clock& clock, delivery_options options)
     : registry_(registry),
@@ -51,7 +57,8 @@ void delivery_manager::reconcile() {
         for (auto it = workers_.begin(); it != workers_.end();) {
             auto found = std::find_if(streams.begin(), streams.end(), [&](auto& s) { return s->name == it->first; });
             bool keep = found != streams.end() && (*found)->uid == it->second.stream->uid &&
-                        (*found)->status(now) == delivery_status::active;
+                        (*found)->status(now) == delivery_status::active &&
+                        (!leases_ || leases_->hold(lease_name(**found)));
             if (keep) {
                 ++it;
                 continue;
@@ -65,6 +72,7 @@ void delivery_manager::reconcile() {
             if (s->status(now) != delivery_status::active) continue;
             auto it = workers_.find(s->name);
             if (it == workers_.end()) {
+                if (leases_ && !leases_->hold(lease_name(*s))) continue;  // another front end delivers it
                 auto worker = std::make_shared<delivery_worker>(ctx, s);
                 worker->start();
                 workers_.emplace(s->name, running{worker, s});
@@ -102,6 +110,8 @@ delivery_manager::stop_report delivery_manager::stop(std::chrono::steady_clock::
     for (auto& [name, r] : workers) r.worker->request_stop(true, until);
     for (auto& [name, r] : workers) {
         r.worker->join();
+        // What was flushed is checkpointed: another front end may go on now.
+        if (leases_ && r.worker->flushed().complete) leases_->release(lease_name(*r.stream));
         const auto& f = r.worker->flushed();
         ++report.streams;
         if (f.complete) continue;

@@ -23,6 +23,7 @@
 #include "delivery/delivery_worker.h"
 #include "delivery/firehose_registry.h"
 #include "delivery/s3_client.h"
+#include "storage/lease_keeper.h"
 #include "storage/log_store.h"
 #include "streams/stream_registry.h"
 
@@ -53,6 +54,11 @@ public:
     // Runs one reconciliation pass now (tests; the control thread does it
     // every 100 ms).
     void reconcile();
+    // With several front ends on one store, a delivery stream is delivered
+    // by the one holding its lease ("firehose/<name>/<uid>"); the others
+    // keep no worker for it and take over once the lease expires. Set
+    // before start().
+    void use_leases(storage::lease_keeper& leases) { leases_ = &leases; }
 
 private:
     struct running {
@@ -72,6 +78,8 @@ private:
     // HTTP endpoint requests, apart: an endpoint that never answers holds a
     // thread for the whole request timeout, and must not hold up S3 uploads.
     std::unique_ptr<boost::asio::thread_pool> http_pool_;
+
+    storage::lease_keeper* leases_ = nullptr;
 
     std::mutex workers_mutex_;
     std::map<std::string, running> workers_;

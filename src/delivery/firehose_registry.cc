@@ -44,6 +44,11 @@ std::set<std::string> firehose_registry::load() {
         if (s->log) referenced.insert(s->log->name);
         streams_[s->name] = s;
     });
+    for (auto& [name, s] : streams_) {
+        std::string value;
+        std::uint64_t revision = 0;
+        if (store_.get_meta_revision(meta_key(name), &value, &revision).ok()) revisions_[name] = revision;
+    }
     // Checkpoints of streams deleted (or re-created) just before a crash.
     std::vector<std::string> stale;
     store_.scan_meta(storage::keys::firehose_checkpoint_prefix, [&](std::string_view key, std::string_view value) {
@@ -74,12 +79,27 @@ std::vector<delivery_snapshot> firehose_registry::list() const {
     return out;
 }
 
-void firehose_registry::persist(const delivery_stream& s) {
-    auto status = store_.put_meta(meta_key(s.name), s.to_json().dump());
+bool firehose_registry::persist(const delivery_stream& s, std::uint64_t expected) {
+    std::uint64_t revision = 0;
+    auto status = store_.put_meta_if(meta_key(s.name), s.to_json().dump(), expected, &revision);
+    if (status.is_conflict()) return false;
     if (!status.ok()) {
         spdlog::error("persisting delivery stream {} failed: {}", s.name, status.to_string());
         throw api_error::internal();
     }
+    revisions_[s.name] = revision;
+    return true;
+}
+
+void firehose_registry::refresh_locked(std::string_view name) {
+    std::string value;
+    std::uint64_t revision = 0;
+    auto st = store_.get_meta_revision(meta_key(name), &value, &revision);
+    if (!st.ok()) {
+        spdlog::error("reading delivery stream {} failed: {}", name, st.to_string());
+        throw api_error::internal();
+    }
+    if (revision != 0) apply_stored_locked(name, &value, revision);
 }
 
 delivery_snapshot firehose_registry::create(delivery_stream state,
@@ -90,20 +110,35 @@ delivery_snapshot firehose_registry::create(delivery_stream state,
     // A stale checkpoint of an earlier stream of this name must not apply.
     delete_checkpoints(s->name, std::nullopt);
     attach_log(*s);
-    persist(*s);
+    // Created only if absent: of front ends creating one name at once,
+    // exactly one wins.
+    if (!persist(*s, 0)) {
+        if (s->log) store_.drop_shard(s->log);
+        refresh_locked(s->name);
+        check(*this);
+        throw api_error::resource_in_use("Firehose " + s->name + " already exists.");
+    }
     streams_[s->name] = s;
     return s;
 }
 
 delivery_snapshot firehose_registry::update(std::string_view name, const std::function<void(delivery_stream&)>& fn) {
     std::unique_lock lock(mutex_);
-    auto it = streams_.find(name);
-    if (it == streams_.end()) return nullptr;
-    auto copy = std::make_shared<delivery_stream>(*it->second);
-    fn(*copy);
-    persist(*copy);
-    it->second = copy;
-    return copy;
+    for (int attempt = 1;; ++attempt) {
+        auto it = streams_.find(name);
+        if (it == streams_.end()) return nullptr;
+        auto copy = std::make_shared<delivery_stream>(*it->second);
+        fn(*copy);
+        auto known = revisions_.find(name);
+        if (persist(*copy, known == revisions_.end() ? 0 : known->second)) {
+            streams_[copy->name] = copy;
+            return copy;
+        }
+        // Another front end changed it meanwhile: fn runs again on that.
+        if (attempt == 5) throw api_error::concurrent_modification(
+            "Firehose " + std::string(name) + " is being changed by another request.");
+        refresh_locked(name);
+    }
 }
 
 void firehose_registry::delete_checkpoints(std::string_view name, std::optional<std::uint64_t> keep_uid) {

@@ -67,8 +67,16 @@ public:
     std::optional<std::uint64_t> checkpoint(const delivery_stream& s, const std::string& shard) const;
     bool save_checkpoint(const delivery_stream& s, const std::string& shard, std::uint64_t next);
 
+    // A change of a delivery stream's metadata seen by the metadata watcher
+    // (value null: deleted), applied when newer than what this registry
+    // holds (firehose_registry_follow.cc).
+    void apply_stored(std::string_view key, const std::string* value, std::uint64_t revision);
+
 private:
-    void persist(const delivery_stream& s);
+    // False when another front end changed the stream since `expected`.
+    bool persist(const delivery_stream& s, std::uint64_t expected);
+    void refresh_locked(std::string_view name);
+    void apply_stored_locked(std::string_view name, const std::string* value, std::uint64_t revision);
     void attach_log(delivery_stream& s);
     void delete_checkpoints(std::string_view name, std::optional<std::uint64_t> keep_uid);
 
@@ -77,6 +85,9 @@ private:
     firehose_registry_options options_;
     mutable std::shared_mutex mutex_;
     std::map<std::string, delivery_snapshot, std::less<>> streams_;
+    // The stored revision of each stream's metadata held here (of its
+    // deletion, for a deleted one).
+    std::map<std::string, std::uint64_t, std::less<>> revisions_;
 };
 
 }  // namespace kinesd::delivery

@@ -11,7 +11,6 @@ namespace kinesd::lambda {
 
 namespace {
 
-constexpr std::string_view meta_prefix = "esm/";
 constexpr std::string_view checkpoint_prefix = "esm-checkpoint/";
 
 std::string checkpoint_key(std::string_view uuid, std::string_view shard_cf) {
@@ -35,6 +34,12 @@ void mapping_registry::load() {
         auto m = std::make_shared<mapping>(mapping::from_store(j));
         mappings_[m->uuid] = std::move(m);
     });
+    for (auto& [uuid, m] : mappings_) {
+        std::string value;
+        std::uint64_t revision = 0;
+        if (store_.get_meta_revision(std::string(meta_prefix) + uuid, &value, &revision).ok())
+            revisions_[uuid] = revision;
+    }
     spdlog::info("loaded {} event source mappings", mappings_.size());
 }
 
@@ -55,12 +60,16 @@ std::vector<mapping_snapshot> mapping_registry::list() const {
     return out;
 }
 
-void mapping_registry::persist(const mapping& m) {
-    auto status = store_.put_meta(std::string(meta_prefix) + m.uuid, m.to_store().dump());
+bool mapping_registry::persist(const mapping& m, std::uint64_t expected) {
+    std::uint64_t revision = 0;
+    auto status = store_.put_meta_if(std::string(meta_prefix) + m.uuid, m.to_store().dump(), expected, &revision);
+    if (status.is_conflict()) return false;
     if (!status.ok()) {
         spdlog::error("persisting event source mapping {} failed: {}", m.uuid, status.to_string());
         throw api_error::internal();
     }
+    revisions_[m.uuid] = revision;
+    return true;
 }
 
 mapping_snapshot mapping_registry::create(mapping m,
@@ -70,20 +79,32 @@ mapping_snapshot mapping_registry::create(mapping m,
     for (auto& [uuid, existing] : mappings_) all.push_back(existing);
     check(all);
     auto snapshot = std::make_shared<mapping>(std::move(m));
-    persist(*snapshot);
+    // UUIDs are random: a conflict here means a broken random source.
+    if (!persist(*snapshot, 0)) throw api_error::internal();
     mappings_[snapshot->uuid] = snapshot;
     return snapshot;
 }
 
 mapping_snapshot mapping_registry::update(std::string_view uuid, const std::function<void(mapping&)>& fn) {
     std::unique_lock lock(mutex_);
-    auto it = mappings_.find(uuid);
-    if (it == mappings_.end()) return nullptr;
-    auto copy = std::make_shared<mapping>(*it->second);
-    fn(*copy);
-    persist(*copy);
-    it->second = copy;
-    return copy;
+    for (int attempt = 1;; ++attempt) {
+        auto it = mappings_.find(uuid);
+        if (it == mappings_.end()) return nullptr;
+        auto copy = std::make_shared<mapping>(*it->second);
+        fn(*copy);
+        auto known = revisions_.find(uuid);
+        if (persist(*copy, known == revisions_.end() ? 0 : known->second)) {
+            mappings_[copy->uuid] = copy;
+            return copy;
+        }
+        // Another front end changed it meanwhile: fn runs again on that.
+        if (attempt == 5) throw api_error::internal();
+        std::string value;
+        std::uint64_t revision = 0;
+        auto st = store_.get_meta_revision(std::string(meta_prefix) + std::string(uuid), &value, &revision);
+        if (!st.ok()) throw api_error::internal();
+        apply_stored_locked(uuid, revision ? &value : nullptr, revision);
+    }
 }
 
 void mapping_registry::set_result(std::string_view uuid, const std::string& result) {

@@ -49,13 +49,24 @@ public:
 
     const kinesd::clock& clock() const { return clock_; }
 
+    // A change of a mapping seen by the metadata watcher (value null:
+    // deleted), applied when newer than what this registry holds
+    // (mapping_registry_follow.cc).
+    void apply_stored(std::string_view key, const std::string* value, std::uint64_t revision);
+    static constexpr std::string_view meta_prefix = "esm/";
+
 private:
-    void persist(const mapping& m);
+    // False when another front end changed the mapping since `expected`.
+    bool persist(const mapping& m, std::uint64_t expected);
+    void apply_stored_locked(std::string_view uuid, const std::string* value, std::uint64_t revision);
 
     storage::log_store& store_;
     const kinesd::clock& clock_;
     mutable std::shared_mutex mutex_;
     std::map<std::string, mapping_snapshot, std::less<>> mappings_;
+    // The stored revision of each mapping held here (of its deletion, for a
+    // deleted one).
+    std::map<std::string, std::uint64_t, std::less<>> revisions_;
 };
 
 }  // namespace kinesd::lambda

@@ -58,6 +58,9 @@ void poller::loop() {
     for (auto& [uuid, run] : runs_)
         for (auto& [cf, lane] : run.lanes) lane->request_stop();
     runs_.clear();
+    // Checkpoints are written as batches finish: another front end may go on.
+    if (leases_)
+        for (auto& m : mappings_.list()) leases_->release("esm/" + m->uuid);
 }
 
 void poller::refresh() {
@@ -65,7 +68,7 @@ void poller::refresh() {
     const auto now = clock_.now_ms();
     std::map<std::string, mapping_snapshot> wanted;
     for (auto& m : mappings_.list())
-        if (m->active(now)) wanted[m->uuid] = m;
+        if (m->active(now) && (!leases_ || leases_->hold("esm/" + m->uuid))) wanted[m->uuid] = m;
     for (auto it = runs_.begin(); it != runs_.end();) {
         if (wanted.count(it->first)) {
             ++it;

@@ -22,6 +22,7 @@
 #include "lambda/invoke.h"
 #include "lambda/mapping_registry.h"
 #include "lambda/shard_lane.h"
+#include "storage/lease_keeper.h"
 #include "storage/log_store.h"
 #include "streams/stream_registry.h"
 
@@ -38,6 +39,9 @@ public:
     void stop();
     // A mapping changed: look now rather than at the next refresh.
     void wake();
+    // With several front ends on one store, a mapping's lanes run on the
+    // front end holding its lease ("esm/<uuid>"). Set before start().
+    void use_leases(storage::lease_keeper& leases) { leases_ = &leases; }
 
 private:
     struct run_state {
@@ -60,6 +64,7 @@ private:
     std::string default_account_;
     std::unique_ptr<delivery::s3_client> s3_;
     streams::commit_notifier* notifier_;
+    storage::lease_keeper* leases_ = nullptr;
 
     std::map<std::string, run_state> runs_;  // by mapping UUID; the poller thread's alone
     std::mutex mutex_;

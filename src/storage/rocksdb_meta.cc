@@ -15,40 +15,52 @@ status to_status(const rocksdb::Status& s) {
     return status::other(s.ToString());
 }
 
-std::uint64_t rocksdb_store::revision_of(std::string_view value) {
-    // FNV-1a, then a finalising mix so that similar values spread.
-    std::uint64_t h = 0xcbf29ce484222325ull;
-    for (unsigned char c : value) h = (h ^ c) * 0x100000001b3ull;
-    h ^= h >> 33;
-    h *= 0xff51afd7ed558ccdull;
-    h ^= h >> 33;
-    return h == 0 ? 1 : h;
+std::uint64_t rocksdb_store::revision_locked(std::string_view key, bool present) const {
+    std::lock_guard lock(revisions_mutex_);
+    auto it = revisions_.find(std::string(key));
+    if (!present) return 0;
+    if (it != revisions_.end() && it->second != 0) return it->second;
+    const auto r = ++last_revision_;
+    revisions_[std::string(key)] = r;
+    return r;
+}
+
+std::uint64_t rocksdb_store::next_revision_locked(std::string_view key) {
+    std::lock_guard lock(revisions_mutex_);
+    const auto r = ++last_revision_;
+    revisions_[std::string(key)] = r;
+    return r;
 }
 
 status rocksdb_store::put_meta(std::string_view key, std::string_view value) {
     rocksdb::Status s;
+    std::uint64_t revision = 0;
     {
         std::lock_guard lock(meta_lock(key));
         s = write_meta(key, &value);
+        if (s.ok()) revision = next_revision_locked(key);
     }
     if (!s.ok()) return to_status(s);
     const std::string copy(value);
-    notify_watchers(key, &copy);
+    notify_watchers(key, &copy, revision);
     return status::success();
 }
 
 status rocksdb_store::delete_meta(std::string_view key) {
     rocksdb::Status s;
+    std::uint64_t revision = 0;
     {
         std::lock_guard lock(meta_lock(key));
         s = write_meta(key, nullptr);
+        if (s.ok()) revision = next_revision_locked(key);
     }
     if (!s.ok()) return to_status(s);
-    notify_watchers(key, nullptr);
+    notify_watchers(key, nullptr, revision);
     return status::success();
 }
 
 status rocksdb_store::get_meta_revision(std::string_view key, std::string* value, std::uint64_t* revision) const {
+    std::lock_guard lock(meta_lock(key));
     std::string found;
     auto s = db_->Get(rocksdb::ReadOptions(), meta_, key, &found);
     if (s.IsNotFound()) {
@@ -57,36 +69,44 @@ status rocksdb_store::get_meta_revision(std::string_view key, std::string* value
         return status::success();
     }
     if (!s.ok()) return to_status(s);
-    *revision = revision_of(found);
+    *revision = revision_locked(key, true);
     if (value) *value = std::move(found);
     return status::success();
 }
 
 status rocksdb_store::put_meta_if(std::string_view key, std::string_view value, std::uint64_t expected,
                                   std::uint64_t* revision) {
+    std::uint64_t next = 0;
     {
         std::lock_guard lock(meta_lock(key));
-        std::uint64_t current = 0;
-        if (auto s = get_meta_revision(key, nullptr, &current); !s.ok()) return s;
+        std::string found;
+        auto s = db_->Get(rocksdb::ReadOptions(), meta_, key, &found);
+        if (!s.ok() && !s.IsNotFound()) return to_status(s);
+        const std::uint64_t current = revision_locked(key, s.ok());
         if (current != expected) return status::conflict("metadata " + std::string(key) + " changed");
-        if (auto s = write_meta(key, &value); !s.ok()) return to_status(s);
+        if (auto w = write_meta(key, &value); !w.ok()) return to_status(w);
+        next = next_revision_locked(key);
     }
-    if (revision) *revision = revision_of(value);
+    if (revision) *revision = next;
     const std::string copy(value);
-    notify_watchers(key, &copy);
+    notify_watchers(key, &copy, next);
     return status::success();
 }
 
 status rocksdb_store::delete_meta_if(std::string_view key, std::uint64_t expected) {
+    std::uint64_t next = 0;
     {
         std::lock_guard lock(meta_lock(key));
-        std::uint64_t current = 0;
-        if (auto s = get_meta_revision(key, nullptr, &current); !s.ok()) return s;
+        std::string found;
+        auto s = db_->Get(rocksdb::ReadOptions(), meta_, key, &found);
+        if (!s.ok() && !s.IsNotFound()) return to_status(s);
+        const std::uint64_t current = revision_locked(key, s.ok());
         if (current != expected) return status::conflict("metadata " + std::string(key) + " changed");
         if (current == 0) return status::success();
-        if (auto s = write_meta(key, nullptr); !s.ok()) return to_status(s);
+        if (auto w = write_meta(key, nullptr); !w.ok()) return to_status(w);
+        next = next_revision_locked(key);
     }
-    notify_watchers(key, nullptr);
+    notify_watchers(key, nullptr, next);
     return status::success();
 }
 
@@ -104,7 +124,7 @@ void rocksdb_store::unwatch_meta(std::uint64_t id) {
 
 // Called with no lock of the store held: a watcher may read or write
 // metadata itself.
-void rocksdb_store::notify_watchers(std::string_view key, const std::string* value) {
+void rocksdb_store::notify_watchers(std::string_view key, const std::string* value, std::uint64_t revision) {
     std::vector<std::shared_ptr<meta_watcher>> matching;
     {
         std::lock_guard lock(watch_mutex_);
@@ -112,7 +132,7 @@ void rocksdb_store::notify_watchers(std::string_view key, const std::string* val
         for (const auto& w : watches_)
             if (key.starts_with(w.prefix)) matching.push_back(w.fn);
     }
-    for (const auto& fn : matching) (*fn)(key, value);
+    for (const auto& fn : matching) (*fn)(key, value, revision);
 }
 
 }  // namespace kinesd::storage

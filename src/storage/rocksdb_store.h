@@ -26,6 +26,7 @@
 #include <string>
 #include <string_view>
 #include <thread>
+#include <unordered_map>
 #include <vector>
 
 #include <rocksdb/db.h>
@@ -100,12 +101,11 @@ public:
     status delete_meta_if(std::string_view key, std::uint64_t expected) override;
     // Only this process writes the directory, so a watcher sees exactly the
     // changes made through this store, each called on the thread that made
-    // it once the write returned. Changes made concurrently by two threads
-    // may reach a watcher in either order.
+    // it once the write returned. Changes of one key made concurrently by
+    // two threads may reach a watcher in either order; their revisions tell
+    // which is the later.
     std::uint64_t watch_meta(std::string_view prefix, meta_watcher fn) override;
     void unwatch_meta(std::uint64_t id) override;
-    // The revision of a value: a 64-bit hash of it, never 0.
-    static std::uint64_t revision_of(std::string_view value);
 
     // ---- shards (new ones created with one synced write)
     shard_ref open_shard(const std::string& name, bool create) override;
@@ -185,7 +185,7 @@ private:
     bool resume_if_due();
     void note_write_failure(const rocksdb::Status& status);
     rocksdb::Status write_meta(std::string_view key, const std::string_view* value);
-    void notify_watchers(std::string_view key, const std::string* value);
+    void notify_watchers(std::string_view key, const std::string* value, std::uint64_t revision);
     void open_db();
     rocksdb::ColumnFamilyOptions shard_cf_options() const;
     rocksdb::ColumnFamilyOptions records_cf_options() const;
@@ -235,10 +235,19 @@ private:
     // One of them, chosen by the key, is held across a compare-and-swap's
     // read and write and by every other write of that key, so none lands
     // between the two; writes of different keys still share group commits.
-    std::array<std::mutex, 16> meta_locks_;
-    std::mutex& meta_lock(std::string_view key) {
+    mutable std::array<std::mutex, 16> meta_locks_;
+    std::mutex& meta_lock(std::string_view key) const {
         return meta_locks_[std::hash<std::string_view>{}(key) % meta_locks_.size()];
     }
+    // Revisions live in memory, numbered from this process's start: nobody
+    // holds one across a restart (registries read them afresh when they
+    // load). A key gets one when first read or written; a deletion keeps
+    // its own, so a late notice of an older change is recognised.
+    std::uint64_t revision_locked(std::string_view key, bool present) const;  // under meta_lock(key)
+    std::uint64_t next_revision_locked(std::string_view key);                  // under meta_lock(key)
+    mutable std::mutex revisions_mutex_;
+    mutable std::uint64_t last_revision_ = 0;                                        // under revisions_mutex_
+    mutable std::unordered_map<std::string, std::uint64_t> revisions_;               // under revisions_mutex_
     struct meta_watch {
         std::uint64_t id;
         std::string prefix;

@@ -31,6 +31,15 @@ void stream_registry::attach_logs(stream_state& s, bool create) {
     }
 }
 
+bool stream_registry::attach_logs_existing(stream_state& s) {
+    for (auto& shard : s.shards) {
+        if (shard.log) continue;
+        shard.log = store_.open_shard(storage::keys::shard_cf_name(s.uid, shard.index), false);
+        if (!shard.log) return false;
+    }
+    return true;
+}
+
 void stream_registry::attach_metrics(stream_state& s) const {
     if (!options_.metrics) return;
     if (!s.metrics) s.metrics = std::make_shared<stream_metrics>();
@@ -47,11 +56,19 @@ std::set<std::string> stream_registry::load() {
         auto s = std::make_shared<stream_state>(stream_state::from_json(j));
         attach_logs(*s, false);
         attach_metrics(*s);
+        // Closed in the metadata but maybe not yet in storage, if the front
+        // end that closed it died in between.
         for (auto& shard : s->shards)
-            if (!shard.open()) shard.log->closed = true;
+            if (!shard.open() && !shard.log->closed.load()) store_.close_shard(*shard.log);
         for (auto& shard : s->shards) referenced.insert(shard.log->name);
         streams_[s->name] = s;
     });
+    for (auto& [name, s] : streams_) {
+        std::string value;
+        std::uint64_t revision = 0;
+        if (store_.get_meta_revision(storage::keys::stream_meta_key(name), &value, &revision).ok())
+            revisions_[name] = revision;
+    }
     spdlog::info("loaded {} streams", streams_.size());
     return referenced;
 }
@@ -102,12 +119,32 @@ std::size_t stream_registry::open_shard_total(const std::function<bool(std::stri
     return open_shard_total_unlocked(include);
 }
 
-void stream_registry::persist(const stream_state& s) {
-    auto status = store_.put_meta(storage::keys::stream_meta_key(s.name), s.to_json().dump());
+bool stream_registry::persist(const stream_state& s, std::uint64_t expected) {
+    std::uint64_t revision = 0;
+    auto status = store_.put_meta_if(storage::keys::stream_meta_key(s.name), s.to_json().dump(), expected, &revision);
+    if (status.is_conflict()) return false;
     if (!status.ok()) {
         spdlog::error("persisting stream {} failed: {}", s.name, status.to_string());
         throw api_error::internal();
     }
+    revisions_[s.name] = revision;
+    return true;
+}
+
+std::uint64_t stream_registry::known_revision(std::string_view name) const {
+    auto it = revisions_.find(name);
+    return it == revisions_.end() ? 0 : it->second;
+}
+
+void stream_registry::refresh_locked(std::string_view name) {
+    std::string value;
+    std::uint64_t revision = 0;
+    auto st = store_.get_meta_revision(storage::keys::stream_meta_key(name), &value, &revision);
+    if (!st.ok()) {
+        spdlog::error("reading stream {} failed: {}", name, st.to_string());
+        throw api_error::internal();
+    }
+    if (revision != 0) apply_stored_locked(name, &value, revision);
 }
 
 stream_snapshot stream_registry::create(stream_state state,
@@ -117,31 +154,49 @@ stream_snapshot stream_registry::create(stream_state state,
     auto s = std::make_shared<stream_state>(std::move(state));
     attach_logs(*s, true);
     attach_metrics(*s);
-    persist(*s);
+    // Created only if absent: of front ends creating one name at once,
+    // exactly one wins, and the others answer as if they had known.
+    if (!persist(*s, 0)) {
+        for (auto& shard : s->shards)
+            if (shard.log) store_.drop_shard(shard.log);
+        refresh_locked(s->name);
+        check(*this);
+        throw api_error::resource_in_use("Stream " + s->name + " already exists.");
+    }
     streams_[s->name] = s;
     return s;
 }
 
 stream_snapshot stream_registry::update(std::string_view name, const std::function<void(stream_state&)>& fn) {
     std::unique_lock lock(mutex_);
-    auto it = streams_.find(name);
-    if (it == streams_.end()) return nullptr;
-    auto copy = std::make_shared<stream_state>(*it->second);
-    fn(*copy);
-    // Shards this change closes stop taking appends before the change is
-    // visible: a reader that sees a shard closed and reads it to its end
-    // must never be followed by a late record in it.
-    for (auto& shard : copy->shards)
-        if (!shard.open() && shard.log && !shard.log->closed.load()) store_.close_shard(*shard.log);
-    attach_logs(*copy, true);
-    attach_metrics(*copy);
-    for (auto& shard : copy->shards)
-        if (!shard.open()) shard.log->closed = true;
-    persist(*copy);
-    it->second = copy;
-    lock.unlock();
-    if (change_listener_) change_listener_(copy->uid);
-    return copy;
+    for (int attempt = 1;; ++attempt) {
+        auto it = streams_.find(name);
+        if (it == streams_.end()) return nullptr;
+        auto copy = std::make_shared<stream_state>(*it->second);
+        fn(*copy);
+        attach_logs(*copy, true);
+        attach_metrics(*copy);
+        // Written over the revision this snapshot came from: a change another
+        // front end made meanwhile is read, and fn runs again on it.
+        if (!persist(*copy, known_revision(name))) {
+            if (attempt == max_update_attempts) throw api_error::limit_exceeded(
+                "Stream " + std::string(name) + " is being changed by another request; retry the change.");
+            refresh_locked(name);
+            continue;
+        }
+        // Shards this change closes stop taking appends, on every front end,
+        // before the change is visible here: a reader that sees a shard
+        // closed and reads it to its end must never be followed by a late
+        // record in it. Front ends that learn of the change close the shards
+        // too before they show it (apply_stored), so a front end that died
+        // between the write and this line leaves nothing half done.
+        for (auto& shard : copy->shards)
+            if (!shard.open() && !shard.log->closed.load()) store_.close_shard(*shard.log);
+        streams_[copy->name] = copy;
+        lock.unlock();
+        if (change_listener_) change_listener_(copy->uid);
+        return copy;
+    }
 }
 
 void stream_registry::remove(std::string_view name) {

@@ -81,9 +81,29 @@ public:
     std::size_t open_shard_total_unlocked() const;
     std::size_t open_shard_total_unlocked(const std::function<bool(std::string_view name)>& include) const;
 
+    // ---- following other front ends (stream_registry_follow.cc)
+    // A change of a stream's metadata, seen by the metadata watcher (value
+    // null: deleted). Applied when its revision is newer than what this
+    // registry holds; its own changes come back here and are skipped.
+    void apply_stored(std::string_view key, const std::string* value, std::uint64_t revision);
+    // Reads the stream's metadata again and applies it if newer: for a put
+    // whose shard another front end closed before this one heard of it.
+    stream_snapshot reload(std::string_view name);
+
+    // Tries of update() against changes other front ends make meanwhile.
+    static constexpr int max_update_attempts = 5;
+
 private:
-    void persist(const stream_state& s);
+    // False when another front end changed the stream since `expected`.
+    bool persist(const stream_state& s, std::uint64_t expected);
+    std::uint64_t known_revision(std::string_view name) const;
+    // Reads and applies the stored stream (under the exclusive lock).
+    void refresh_locked(std::string_view name);
+    bool apply_stored_locked(std::string_view name, const std::string* value, std::uint64_t revision);
     void attach_logs(stream_state& s, bool create);
+    // Opens the logs the stream's shards lack without creating any; false
+    // if one does not exist.
+    bool attach_logs_existing(stream_state& s);
     // Gives the stream and its consumers their counters where they have none yet.
     void attach_metrics(stream_state& s) const;
 
@@ -92,6 +112,9 @@ private:
     registry_options options_;
     mutable std::shared_mutex mutex_;
     std::map<std::string, stream_snapshot, std::less<>> streams_;
+    // The stored revision of each stream's metadata this registry holds
+    // (of its deletion, for a deleted one).
+    std::map<std::string, std::uint64_t, std::less<>> revisions_;
     std::function<void(std::uint64_t)> change_listener_;
 };
 

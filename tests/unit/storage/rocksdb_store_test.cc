@@ -760,8 +760,10 @@ TEST_F(StoreTest, ConcurrentCreatorsHaveExactlyOneWinner) {
 TEST_F(StoreTest, MetaWatchersSeeChangesUnderTheirPrefixUntilUnwatched) {
     rocksdb_store& st = open();
     std::vector<std::pair<std::string, std::optional<std::string>>> seen;
-    auto id = st.watch_meta("lease/", [&](std::string_view key, const std::string* value) {
+    std::vector<std::uint64_t> revisions;
+    auto id = st.watch_meta("lease/", [&](std::string_view key, const std::string* value, std::uint64_t revision) {
         seen.emplace_back(std::string(key), value ? std::optional<std::string>(*value) : std::nullopt);
+        revisions.push_back(revision);
         // Called under no lock of the store: reading back works.
         std::string v;
         st.get_meta(key, &v);
@@ -776,6 +778,12 @@ TEST_F(StoreTest, MetaWatchersSeeChangesUnderTheirPrefixUntilUnwatched) {
     using change = std::pair<std::string, std::optional<std::string>>;
     EXPECT_EQ(seen, (std::vector<change>{{"lease/a", "1"}, {"lease/b", "2"}, {"lease/b", std::nullopt},
                                          {"lease/a", std::nullopt}}));
+    // Every change, a deletion too, carries a revision above the last.
+    ASSERT_EQ(revisions.size(), 4u);
+    EXPECT_EQ(revisions[1], rev);
+    EXPECT_LT(revisions[0], revisions[1]);
+    EXPECT_LT(revisions[1], revisions[2]);
+    EXPECT_LT(revisions[2], revisions[3]);
     st.unwatch_meta(id);
     ASSERT_TRUE(st.put_meta("lease/c", "4").ok());
     EXPECT_EQ(seen.size(), 4u);

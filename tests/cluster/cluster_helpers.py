@@ -80,6 +80,9 @@ class ClusterTestCase(unittest.TestCase):
         outcome = super().run(result)
         if len(result.failures) + len(result.errors) > before:
             for server in self.servers:
+                if server.process is not None and server.process.poll() is not None:
+                    sys.stderr.write("kinesd on port %s exited with status %s\n"
+                                     % (server.port, server.process.returncode))
                 server.dump_log()
             if self.cluster is not None:
                 sys.stderr.write(self.cluster.logs() + "\n")
@@ -151,10 +154,12 @@ class Ledger:
 
 
 class Producer(threading.Thread):
-    """PutRecords of `batch` records, one call after another, until stopped.
-    Each record's data names it, so a reader can tell one from another."""
+    """PutRecords of `batch` records, `pause` seconds apart, until stopped.
+    Each record's data names it, so a reader can tell one from another. The
+    pause keeps the number of records, and so the time to read them all
+    back, moderate."""
 
-    def __init__(self, label, client, stream, ledger, stop, batch=50, size=100):
+    def __init__(self, label, client, stream, ledger, stop, batch=25, size=100, pause=0.05):
         super().__init__(name="producer-" + label, daemon=True)
         self.label = label
         self.client = client
@@ -163,6 +168,7 @@ class Producer(threading.Thread):
         self.stop_event = stop
         self.batch = batch
         self.size = size
+        self.pause = pause
         self.rng = random.Random(label)
         self.count = 0
 
@@ -190,12 +196,13 @@ class Producer(threading.Thread):
                 else:
                     failed += 1
             self.ledger.add(acks, failed)
+            self.stop_event.wait(self.pause)
 
 
-def run_producers(specs, stream, ledger):
+def run_producers(specs, stream, ledger, **options):
     """Starts one Producer per (label, client); returns (threads, stop event)."""
     stop = threading.Event()
-    threads = [Producer(label, client, stream, ledger, stop) for label, client in specs]
+    threads = [Producer(label, client, stream, ledger, stop, **options) for label, client in specs]
     for thread in threads:
         thread.start()
     return threads, stop
@@ -212,16 +219,18 @@ def stop_producers(threads, stop):
 # -- reading back --------------------------------------------------------------------
 
 
-def read_stream(client, stream):
+def read_stream(client, stream, deadline=None):
     """{shard id: [(sequence number, data), ...]} of every shard, each read from
-    TRIM_HORIZON until GetRecords says it is caught up."""
+    TRIM_HORIZON until GetRecords says it is caught up, or until `deadline`
+    (time.monotonic()) has passed: a server that keeps answering empty pages
+    while behind must not hold the suite past its timeout."""
     shards = [s["ShardId"] for s in client.list_shards(StreamName=stream)["Shards"]]
     out = {}
     for shard in shards:
         iterator = client.get_shard_iterator(StreamName=stream, ShardId=shard,
                                              ShardIteratorType="TRIM_HORIZON")["ShardIterator"]
         records = []
-        while iterator:
+        while iterator and (deadline is None or time.monotonic() < deadline):
             page = client.get_records(ShardIterator=iterator, Limit=10000)
             records += [(r["SequenceNumber"], r["Data"]) for r in page["Records"]]
             if not page["Records"] and page.get("MillisBehindLatest", 0) == 0:
@@ -231,39 +240,54 @@ def read_stream(client, stream):
     return out
 
 
-def check_acks(client, stream, acks):
+def check_acks(client, stream, acks, t0=None, deadline=None):
     """What is wrong with `acks` as read through `client`: a list of lines,
     empty when every acknowledged record is at its sequence number in its
-    shard, exactly once."""
-    stored = read_stream(client, stream)
-    at = {}
-    occurrences = collections.Counter()
+    shard, exactly once. Lines tell a record stored nowhere from one stored
+    at another place, and give how far each shard was read; with `t0`, when
+    each example was sent and acknowledged, in seconds after t0."""
+    stored = read_stream(client, stream, deadline)
+    at, where = {}, collections.defaultdict(list)
     for shard, records in stored.items():
         for seq, data in records:
             at[(shard, seq)] = data
-            occurrences[data] += 1
+            where[data].append((shard, seq))
+    absent = [a for a in acks if (a.shard, a.seq) not in at]
+    kinds = (
+        ("stored nowhere", [a for a in absent if not where[a.data]]),
+        ("stored elsewhere than acknowledged", [a for a in absent if where[a.data]]),
+        ("holding other data", [a for a in acks if (a.shard, a.seq) in at and at[(a.shard, a.seq)] != a.data]),
+        ("stored more than once", [a for a in acks if len(where[a.data]) > 1]),
+    )
     problems = []
-    missing = [a for a in acks if (a.shard, a.seq) not in at]
-    wrong = [a for a in acks if (a.shard, a.seq) in at and at[(a.shard, a.seq)] != a.data]
-    duplicated = [a for a in acks if occurrences[a.data] > 1]
-    for what, items in (("missing", missing), ("holding other data", wrong), ("stored more than once", duplicated)):
+    for what, items in kinds:
         if items:
             problems.append("%d of %d acknowledged records %s, e.g. %s" % (
-                len(items), len(acks), what,
-                "; ".join("%s %s %r via %s" % (a.shard, a.seq, a.data[:24], a.via) for a in items[:10])))
+                len(items), len(acks), what, "; ".join(
+                    "%s %s %r via %s (found at %s%s)" % (
+                        a.shard, a.seq, a.data[:24], a.via, where[a.data] or "-",
+                        "" if t0 is None else ", sent %+.2f s, acked %+.2f s" % (a.sent - t0, a.acked - t0))
+                    for a in items[:6])))
+    if problems:
+        last = {shard: (len(records), records[-1][0] if records else "-") for shard, records in stored.items()}
+        problems.append("read per shard (records, last sequence number): %r" % last)
     return problems
 
 
-def assert_all_acked_readable(test, client, stream, acks, what, timeout=30.0):
-    """Reads until every acknowledged record is found (a front end may learn
-    of another's appends a moment later), then fails with what is missing."""
-    deadline = time.monotonic() + timeout
-    while True:
-        problems = check_acks(client, stream, acks)
-        if not problems or time.monotonic() > deadline:
-            break
-        time.sleep(0.5)
-    test.assertEqual([], problems, "read through %s" % what)
+def assert_all_acked_readable(test, clients, stream, acks, t0=None, timeout=20.0):
+    """Reads through each (name, client) until every acknowledged record is
+    found (a front end may learn of another's appends a moment later), then
+    fails with what is wrong through any of them."""
+    failures = []
+    for name, client in clients:
+        deadline = time.monotonic() + timeout
+        while True:
+            problems = check_acks(client, stream, acks, t0, deadline + 10.0)
+            if not problems or time.monotonic() > deadline:
+                break
+            time.sleep(0.5)
+        failures += ["through %s: %s" % (name, p) for p in problems]
+    test.assertEqual([], failures, "\n".join(failures))
 
 
 def main(argv=None):

@@ -23,12 +23,12 @@ class FrontendLoss(ClusterTestCase):
         ledger = Ledger()
         threads, stop = run_producers([("a1", a), ("a2", a), ("b1", b), ("b2", b)], stream, ledger)
         try:
-            wait_until(lambda: len({x.via for x in ledger.acks}) == 4 and len(ledger.acks) >= 400,
+            wait_until(lambda: len({x.via for x in ledger.acks}) == 4 and len(ledger.acks) >= 200,
                        "acknowledgements through both front ends", timeout=60)
             time.sleep(2.0)
             server_a.kill9()
             killed_at = time.monotonic()
-            wait_until(lambda: len([x for x in ledger.acked_between(killed_at) if x.via.startswith("b")]) >= 500,
+            wait_until(lambda: len([x for x in ledger.acked_between(killed_at) if x.via.startswith("b")]) >= 300,
                        "puts through B acknowledged after A was killed", timeout=60)
         finally:
             stop_producers(threads, stop)
@@ -41,7 +41,7 @@ class FrontendLoss(ClusterTestCase):
         self.assertGreater(len(through_a), 0)
         self.assertEqual(len(acks), len({(x.shard, x.seq) for x in acks}),
                          "two acknowledged records share a shard and sequence number")
-        assert_all_acked_readable(self, b, stream, acks, "B after A was killed")
+        assert_all_acked_readable(self, [("B after A was killed", b)], stream, acks, t0=killed_at)
         # B still serves the control plane too.
         self.assertIn(stream, b.list_streams(Limit=1000)["StreamNames"])
         answer = b.put_record(StreamName=stream, Data=b"after", PartitionKey="k")

@@ -71,8 +71,9 @@ class LeaderLoss(ClusterTestCase):
         acks = list(ledger.acks)
         self.assertEqual(len(acks), len({(x.shard, x.seq) for x in acks}),
                          "two acknowledged records share a shard and sequence number")
-        for name, client in (("A", a), ("B", b)):
-            assert_all_acked_readable(self, client, stream, acks, name)
+        held = {name: v[1] for name, v in self.cluster.streams(self.prefix).items()}
+        sys.stderr.write("messages per JetStream stream: %r\n" % held)
+        assert_all_acked_readable(self, [("A", a), ("B", b)], stream, acks, t0=killed_at)
         sys.stderr.write("all %d acknowledged records read through A and B at their sequence numbers\n"
                          % len(acks))
 

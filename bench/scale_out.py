@@ -126,7 +126,7 @@ def create_stream(kinesd, name, shards):
 def throughput_rows(kinesd, cluster, backend, args):
     rows = []
     for shards in args.shards:
-        stream = "bench-%s-%d-%d" % (backend, shards, random.getrandbits(24))
+        stream = "bench-%s-%d-%d" % (backend.split()[0], shards, random.getrandbits(24))
         create_stream(kinesd, stream, shards)
         rate, records, failed, errors, kcpu, ncpu = measure(kinesd, cluster, stream, args)
         per_k = lambda cpu: "%.4f" % (cpu * 1000.0 / records) if records else "-"  # noqa: E731

@@ -48,6 +48,8 @@ if [ ${#missing[@]} -gt 0 ]; then
   DEBIAN_FRONTEND=noninteractive $sudo_cmd apt-get install -y -qq --no-install-recommends "${missing[@]}"
 fi
 
+bash scripts/deps/nats.sh $([ $with_tests -eq 1 ] && echo --test)
+
 if [ $with_tests -eq 1 ]; then
   (cd tests/integration/js && npm ci --no-audit --no-fund --loglevel=error)
   # s3rver: the S3-compatible server the Firehose delivery tests write into.

@@ -1,0 +1,58 @@
+#!/usr/bin/env bash
+# The NATS JetStream storage backend (--storage nats) and its tests.
+#
+# Always: the NATS C client kinesd links (libnats-dev, 3.4.1 on Debian 12),
+# from Debian's packages.
+# With --test: two servers for the storage conformance suite, Debian's
+# nats-server (2.9.10) and the current release built from its Go module into
+# ${XDG_CACHE_HOME:-~/.cache}/kinesd/nats-server-<version>/nats-server, where
+# the suite looks for it (or KINESD_NATS_SERVER_CURRENT names another). Both
+# steps do nothing when their result is already there.
+set -euo pipefail
+
+current_version=2.15.3
+
+with_tests=0
+for arg in "$@"; do
+  case "$arg" in
+    --test) with_tests=1 ;;
+    *) echo "usage: $0 [--test]" >&2; exit 2 ;;
+  esac
+done
+
+sudo_cmd=""
+[ "$(id -u)" -ne 0 ] && sudo_cmd="sudo"
+
+packages=(libnats-dev)
+[ $with_tests -eq 1 ] && packages+=(nats-server)
+missing=()
+for p in "${packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+  $sudo_cmd apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $sudo_cmd apt-get install -y -qq --no-install-recommends "${missing[@]}"
+fi
+[ $with_tests -eq 1 ] || exit 0
+
+target_dir="${XDG_CACHE_HOME:-$HOME/.cache}/kinesd/nats-server-$current_version"
+if [ -x "$target_dir/nats-server" ] && "$target_dir/nats-server" --version | grep -q "v$current_version"; then
+  exit 0
+fi
+
+go_bin=""
+for candidate in "$(command -v go || true)" /usr/local/go/bin/go /usr/local/bin/go /usr/lib/go/bin/go; do
+  if [ -n "$candidate" ] && [ -x "$candidate" ]; then go_bin="$candidate"; break; fi
+done
+if [ -z "$go_bin" ]; then
+  # scripts/deps/go.sh installs a go recent enough; Debian's can switch
+  # itself to the release the server's go.mod asks for.
+  $sudo_cmd apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $sudo_cmd apt-get install -y -qq --no-install-recommends golang-go ca-certificates
+  go_bin=$(command -v go)
+fi
+mkdir -p "$target_dir"
+# Built outside any module, so no go.mod of ours decides versions.
+(cd "$target_dir" && GOTOOLCHAIN=auto GOBIN="$target_dir" GOFLAGS=-mod=mod \
+   "$go_bin" install "github.com/nats-io/nats-server/v2@v$current_version")
+"$target_dir/nats-server" --version

@@ -1,0 +1,109 @@
+"""Two kinesd front ends on one JetStream cluster serve the same streams:
+what one creates, writes or deletes, the other describes, reads and stops
+serving, with the same sequence numbers.
+
+  test_shared_streams.py [--nats debian|current]
+"""
+import base64
+
+import cluster_helpers
+from cluster_helpers import ClusterTestCase, read_stream
+from kinesis_helpers import wait_until
+
+
+class SharedStreams(ClusterTestCase):
+
+    def test_created_on_a_written_and_read_on_b(self):
+        a, b = self.clients
+        stream = self.create_shared(shards=2)
+        described = b.describe_stream(StreamName=stream)["StreamDescription"]
+        self.assertEqual("ACTIVE", described["StreamStatus"])
+        self.assertEqual(sorted(s["ShardId"] for s in a.describe_stream(StreamName=stream)
+                                ["StreamDescription"]["Shards"]),
+                         sorted(s["ShardId"] for s in described["Shards"]))
+
+        # PutRecord through A and through B, alternately, into both shards.
+        written = {}
+        for i in range(40):
+            client = a if i % 2 == 0 else b
+            data = b"rec-%d" % i
+            answer = client.put_record(StreamName=stream, Data=data, PartitionKey="key-%d" % i)
+            written[(answer["ShardId"], answer["SequenceNumber"])] = data
+        self.assertEqual(2, len({shard for shard, _ in written}), "40 keys should reach both shards")
+
+        for name, client in (("B", b), ("A", a)):
+            def complete():
+                got = {(shard, seq): data for shard, records in read_stream(client, stream).items()
+                       for seq, data in records}
+                return got if all(k in got for k in written) else None
+            got = wait_until(complete, "every record read through %s" % name, timeout=30)
+            self.assertEqual(written, got, "read through %s: shard, sequence number and data" % name)
+
+        # Sequence numbers grow in put order within a shard, whichever front end took the put.
+        by_shard = {}
+        for (shard, seq), data in written.items():
+            by_shard.setdefault(shard, []).append((int(data.split(b"-")[1]), int(seq)))
+        for shard, pairs in by_shard.items():
+            pairs.sort()
+            seqs = [seq for _, seq in pairs]
+            self.assertEqual(sorted(seqs), seqs, "shard %s: sequence numbers out of put order" % shard)
+
+    def test_put_records_through_b_read_through_a(self):
+        a, b = self.clients
+        stream = self.create_shared(shards=3)
+        records = [{"Data": b"batch-%d" % i, "PartitionKey": "pk-%d" % i} for i in range(300)]
+        answer = b.put_records(StreamName=stream, Records=records)
+        self.assertEqual(0, answer.get("FailedRecordCount", 0), answer)
+        expected = {(e["ShardId"], e["SequenceNumber"]): r["Data"] for r, e in zip(records, answer["Records"])}
+
+        def complete():
+            got = {(shard, seq): data for shard, recs in read_stream(a, stream).items() for seq, data in recs}
+            return got if all(k in got for k in expected) else None
+        got = wait_until(complete, "the PutRecords batch read through A", timeout=30)
+        self.assertEqual(expected, got)
+
+        # GetRecords through A and B return the very same records from the same iterator type.
+        for shard in {shard for shard, _ in expected}:
+            pages = []
+            for client in (a, b):
+                iterator = client.get_shard_iterator(StreamName=stream, ShardId=shard,
+                                                     ShardIteratorType="AT_SEQUENCE_NUMBER",
+                                                     StartingSequenceNumber=min(
+                                                         (s for sh, s in expected if sh == shard), key=int)
+                                                     )["ShardIterator"]
+                page = client.get_records(ShardIterator=iterator, Limit=1000)["Records"]
+                pages.append([(r["SequenceNumber"], r["PartitionKey"], base64.b64encode(r["Data"]))
+                              for r in page])
+            self.assertEqual(pages[0], pages[1], "shard %s read through A and through B" % shard)
+
+    def test_list_streams_agree_and_delete_propagates(self):
+        a, b = self.clients
+        streams = [self.create_shared(shards=1) for _ in range(3)]
+
+        def names(client):
+            return sorted(client.list_streams(Limit=1000)["StreamNames"])
+        listed = wait_until(lambda: names(a) if names(a) == names(b) and set(streams) <= set(names(a)) else None,
+                            "ListStreams to agree on A and B", timeout=30)
+        self.assertTrue(set(streams) <= set(listed), listed)
+
+        gone = streams[0]
+        a.delete_stream(StreamName=gone)
+
+        def deleted_on_b():
+            try:
+                b.describe_stream_summary(StreamName=gone)
+                return False
+            except b.exceptions.ResourceNotFoundException:
+                return gone not in names(b)
+        wait_until(deleted_on_b, "stream %s deleted through A to disappear on B" % gone, timeout=30)
+        with self.assertRaises(b.exceptions.ResourceNotFoundException):
+            b.put_record(StreamName=gone, Data=b"late", PartitionKey="k")
+        self.assertEqual(names(a), names(b))
+        # The others are untouched.
+        for stream in streams[1:]:
+            self.assertEqual("ACTIVE", b.describe_stream_summary(StreamName=stream)
+                             ["StreamDescriptionSummary"]["StreamStatus"])
+
+
+if __name__ == "__main__":
+    cluster_helpers.main()

@@ -395,6 +395,52 @@ void jetstream_store::on_read_reply(natsMsg* msg) {
     natsMsg_Destroy(msg);
 }
 
+void jetstream_store::request_all(const std::vector<std::string>& subjects,
+                                  const std::function<void(std::size_t, natsMsg*)>& fn) {
+    if (subjects.empty()) return;
+    auto read = std::make_shared<pending_read>();
+    const std::uint64_t read_id = next_read_id_.fetch_add(1);
+    {
+        std::lock_guard lock(reads_mutex_);
+        reads_.emplace(read_id, read);
+    }
+    const std::string base = read_inbox_ + std::to_string(read_id);
+    const std::size_t depth = std::max<std::size_t>(1, tuning_.read_pipeline);
+    std::size_t sent = 0, answered = 0;
+    while (answered < subjects.size()) {
+        for (; sent < subjects.size() && sent - answered < depth; ++sent) {
+            {
+                std::lock_guard lock(read->mutex);
+                read->slots.push_back(nullptr);
+            }
+            const std::string reply = base + "." + std::to_string(sent);
+            natsConnection_PublishRequest(connection_, subjects[sent].c_str(), reply.c_str(), nullptr, 0);
+        }
+        natsMsg* m = nullptr;
+        {
+            std::unique_lock lock(read->mutex);
+            if (!read->cv.wait_for(lock, options_.publish_timeout, [&] { return read->slots[answered] != nullptr; })) {
+                spdlog::warn("storage: requests timed out ({} of {} answered)", answered, subjects.size());
+                break;
+            }
+            std::swap(m, read->slots[answered]);
+        }
+        fn(answered, m);
+        natsMsg_Destroy(m);
+        ++answered;
+    }
+    {
+        std::lock_guard lock(reads_mutex_);
+        reads_.erase(read_id);
+    }
+    std::lock_guard lock(read->mutex);
+    read->finished = true;
+    for (auto*& m : read->slots) {
+        natsMsg_Destroy(m);
+        m = nullptr;
+    }
+}
+
 std::size_t jetstream_store::fetch(js_shard& shard, std::uint64_t from, std::size_t count, std::size_t max_bytes,
                                    const std::function<bool(std::uint64_t, std::string_view)>& fn) {
     if (count == 0) return 0;

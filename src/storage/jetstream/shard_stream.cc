@@ -572,17 +572,19 @@ std::size_t jetstream_store::read(shard_log& base, std::uint64_t from, std::size
     from = std::max(from, shard.trimmed_below.load(std::memory_order_acquire));
     if (limit == 0 || shard.dropped) return 0;
     std::size_t count = 0, bytes = 0;
-    std::int64_t arrival = 0;
     std::uint64_t last = 0;
     fetch(shard, from, limit, max_bytes, [&](std::uint64_t seq, std::string_view payload) {
         record_frame frame;
         if (!decode_record_frame(payload, frame)) return true;  // not ours: skipped
-        arrival = std::max(arrival, frame.arrival_ms);
         last = seq;
         ++count;
         bytes += frame.partition_key.size() + frame.data.size();
-        return fn(record_view{seq, arrival, frame.partition_key, frame.data, frame.encrypted}) && bytes < max_bytes &&
-               count < limit;
+        // The arrival time exactly as stamped, even where it is below an
+        // earlier record's (a republish that landed after later records):
+        // it is part of the sequence number the put answered, and a read
+        // must print that same number.
+        return fn(record_view{seq, frame.arrival_ms, frame.partition_key, frame.data, frame.encrypted}) &&
+               bytes < max_bytes && count < limit;
     });
     raise(shard.committed, last);
     return count;

@@ -14,7 +14,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 runtime_packages=(librocksdb7.8 libspdlog1.10 libfmt9 libnghttp2-14 libsnappy1v5 libssl3 zlib1g libprometheus-cpp-core1.0 libjq1
-                  ca-certificates curl)
+                  libnats3.4 ca-certificates curl)
 configure_args=(-G Ninja -DCMAKE_BUILD_TYPE=Release -DKINESD_BUILD_TESTS=OFF)
 
 build_packages() {

@@ -25,7 +25,7 @@ sudo_cmd=""
 [ "$(id -u)" -ne 0 ] && sudo_cmd="sudo"
 
 build_packages=(g++ cmake ninja-build pkg-config libboost-dev nlohmann-json3-dev librocksdb-dev libspdlog-dev
-                libssl-dev zlib1g-dev libsnappy-dev libzstd-dev libnghttp2-dev prometheus-cpp-dev libjq-dev)
+                libssl-dev zlib1g-dev libsnappy-dev libzstd-dev libnghttp2-dev prometheus-cpp-dev libjq-dev libnats-dev)
 test_packages=(libgtest-dev libgmock-dev python3 python3-boto3 awscli nodejs npm curl)
 # llvm brings llvm-symbolizer, which turns sanitizer reports into file:line.
 sanitize_packages=(clang libclang-rt-14-dev llvm)
@@ -48,9 +48,8 @@ if [ ${#missing[@]} -gt 0 ]; then
   DEBIAN_FRONTEND=noninteractive $sudo_cmd apt-get install -y -qq --no-install-recommends "${missing[@]}"
 fi
 
-bash scripts/deps/nats.sh $([ $with_tests -eq 1 ] && echo --test)
-
 if [ $with_tests -eq 1 ]; then
+  bash scripts/deps/nats.sh
   (cd tests/integration/js && npm ci --no-audit --no-fund --loglevel=error)
   # s3rver: the S3-compatible server the Firehose delivery tests write into.
   (cd tests/integration/s3 && npm ci --no-audit --no-fund --loglevel=error)

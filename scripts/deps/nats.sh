@@ -1,9 +1,7 @@
 #!/usr/bin/env bash
-# The NATS JetStream storage backend (--storage nats) and its tests.
-#
-# Always: the NATS C client kinesd links (libnats-dev, 3.4.1 on Debian 12),
-# from Debian's packages.
-# With --test: two servers for the storage conformance suite, Debian's
+# The servers the tests of the NATS JetStream storage backend (--storage
+# nats) run against; the C client kinesd links (libnats-dev) is a build
+# package of scripts/install-deps.sh. Two servers: Debian's
 # nats-server (2.9.10) and the current release built from its Go module into
 # ${XDG_CACHE_HOME:-~/.cache}/kinesd/nats-server-<version>/nats-server, where
 # the suite looks for it (or KINESD_NATS_SERVER_CURRENT names another). Both
@@ -12,19 +10,10 @@ set -euo pipefail
 
 current_version=2.15.3
 
-with_tests=0
-for arg in "$@"; do
-  case "$arg" in
-    --test) with_tests=1 ;;
-    *) echo "usage: $0 [--test]" >&2; exit 2 ;;
-  esac
-done
-
 sudo_cmd=""
 [ "$(id -u)" -ne 0 ] && sudo_cmd="sudo"
 
-packages=(libnats-dev)
-[ $with_tests -eq 1 ] && packages+=(nats-server)
+packages=(nats-server)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
@@ -33,7 +22,6 @@ if [ ${#missing[@]} -gt 0 ]; then
   $sudo_cmd apt-get update -qq
   DEBIAN_FRONTEND=noninteractive $sudo_cmd apt-get install -y -qq --no-install-recommends "${missing[@]}"
 fi
-[ $with_tests -eq 1 ] || exit 0
 
 target_dir="${XDG_CACHE_HOME:-$HOME/.cache}/kinesd/nats-server-$current_version"
 if [ -x "$target_dir/nats-server" ] && "$target_dir/nats-server" --version | grep -q "v$current_version"; then

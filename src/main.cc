@@ -108,7 +108,9 @@ void raise_open_file_limit() {
 // CURRENT. Anything else means the directory belongs to someone else.
 bool is_store_file(const std::string& name) {
     static const char* const prefixes[] = {"LOCK", "LOG", "IDENTITY", "MANIFEST-", "OPTIONS-", "CURRENT"};
-    if (name == "kinesd.pid" || name == "node-id") return true;  // data_dir_lock's, load_node_id's
+    // data_dir_lock's, load_node_id's and the self-signed certificate's: with
+    // --storage nats they are all the directory holds.
+    if (name == "kinesd.pid" || name == "node-id" || name == "tls") return true;
     for (const char* prefix : prefixes)
         if (name.rfind(prefix, 0) == 0) return true;
     for (const char* suffix : {".log", ".sst", ".blob", ".dbtmp"})

@@ -182,7 +182,8 @@ public:
     // The record at `counter` or the first after it; false if none.
     virtual bool first_at_or_after(shard_log& shard, std::uint64_t counter, record_view* out) = 0;
     // First counter whose record arrived at or after t_ms (committed + 1
-    // when none did). Arrival times never decrease within a shard.
+    // when none did). Arrival times do not decrease within a shard, except
+    // by clock skew between front ends or a republish on a shared backend.
     virtual std::uint64_t counter_at_time(shard_log& shard, std::int64_t t_ms) = 0;
     // Deletes every record with counter < `below`.
     virtual status trim(shard_log& shard, std::uint64_t below) = 0;

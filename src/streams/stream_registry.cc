@@ -6,6 +6,7 @@
 #include <set>
 #include <stdexcept>
 
+#include "common/crash_point.h"
 #include "kinesd/api_error.h"
 #include "storage/keys.h"
 
@@ -190,6 +191,9 @@ stream_snapshot stream_registry::update(std::string_view name, const std::functi
         // record in it. Front ends that learn of the change close the shards
         // too before they show it (apply_stored), so a front end that died
         // between the write and this line leaves nothing half done.
+        bool closing = false;
+        for (auto& shard : copy->shards) closing |= !shard.open() && !shard.log->closed.load();
+        if (closing) crash_point("reshard-written");
         for (auto& shard : copy->shards)
             if (!shard.open() && !shard.log->closed.load()) store_.close_shard(*shard.log);
         streams_[copy->name] = copy;

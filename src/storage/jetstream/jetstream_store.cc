@@ -134,16 +134,15 @@ jetstream_store::~jetstream_store() {
         std::lock_guard lock(registry_mutex);
         registry.erase(registration_);
     }
-    if (read_sub_) {
-        natsSubscription_Unsubscribe(read_sub_);
-        natsSubscription_Destroy(read_sub_);
-    }
+    if (read_sub_) natsSubscription_Unsubscribe(read_sub_);
     if (kv_) kvStore_Destroy(kv_);
     if (js_) jsCtx_Destroy(js_);
-    if (connection_) {
-        natsConnection_Close(connection_);
-        natsConnection_Destroy(connection_);
-    }
+    // Subscriptions are freed only once the connection is closed (its reader
+    // thread joined): the client library may still be delivering to them.
+    if (connection_) natsConnection_Close(connection_);
+    if (read_sub_) natsSubscription_Destroy(read_sub_);
+    free_watches();
+    if (connection_) natsConnection_Destroy(connection_);
     if (nats_options_) natsOptions_Destroy(nats_options_);
 }
 

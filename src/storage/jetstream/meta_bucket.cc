@@ -141,34 +141,43 @@ status jetstream_store::delete_meta_if(std::string_view key, std::uint64_t expec
 void jetstream_store::scan_meta(std::string_view prefix,
                                 const std::function<void(std::string_view, std::string_view)>& fn) const {
     // Every encoded key is a single subject token, so the server cannot
-    // filter by prefix: one pass over the bucket's latest values, filtered
-    // here, then handed out in key order as the RocksDB backend does.
-    kvWatcher* watcher = nullptr;
-    kvWatchOptions wo;
-    kvWatchOptions_Init(&wo);
-    wo.IgnoreDeletes = true;
-    natsStatus s = kvStore_WatchAll(&watcher, kv_, &wo);
+    // filter by prefix: the bucket's subjects (its keys) come from the stream
+    // state, the matching ones' latest values from direct gets, answered on
+    // the reply subscription every read uses. (A key-value watcher would do
+    // it in one call, but destroying one while an update arrives trips the
+    // client library's subscription race described at on_read_reply.)
+    auto* self = const_cast<jetstream_store*>(this);
+    const std::string stream = "KV_" + bucket_;
+    const std::string filter = kv_subject_prefix_ + ">";
+    jsOptions o;
+    jsOptions_Init(&o);
+    o.Stream.Info.SubjectsFilter = filter.c_str();
+    jsStreamInfo* info = nullptr;
+    jsErrCode code = jsErrCode(0);
+    natsStatus s = js_GetStreamInfo(&info, js_, stream.c_str(), &o, &code);
     if (s != NATS_OK) {
         spdlog::error("storage: scanning metadata failed: {}", nats_error(s));
         return;
     }
-    const std::string encoded_prefix = encode_meta_key(prefix);
+    const std::string encoded_prefix = kv_subject_prefix_ + encode_meta_key(prefix);
+    std::vector<std::string> subjects;
+    if (info->State.Subjects)
+        for (int i = 0; i < info->State.Subjects->Count; ++i)
+            if (std::string_view(info->State.Subjects->List[i].Subject).starts_with(encoded_prefix))
+                subjects.emplace_back(info->State.Subjects->List[i].Subject);
+    jsStreamInfo_Destroy(info);
+    std::vector<std::string> requests;
+    requests.reserve(subjects.size());
+    for (auto& subject : subjects) requests.push_back(api_prefix_ + ".DIRECT.GET." + stream + "." + subject);
     std::map<std::string, std::string, std::less<>> found;
-    for (;;) {
-        kvEntry* e = nullptr;
-        s = kvWatcher_Next(&e, watcher, options_.publish_timeout.count());
-        if (s != NATS_OK) {
-            spdlog::error("storage: scanning metadata failed: {}", nats_error(s));
-            break;
-        }
-        if (!e) break;  // the initial values are all there
-        std::string_view encoded = kvEntry_Key(e);
+    self->request_all(requests, [&](std::size_t i, natsMsg* m) {
+        const char* value = nullptr;
+        if (natsMsg_GetDataLength(m) == 0 && natsMsgHeader_Get(m, "Status", &value) == NATS_OK) return;
+        if (natsMsgHeader_Get(m, "KV-Operation", &value) == NATS_OK) return;  // deleted or purged
         std::string key;
-        if (encoded.starts_with(encoded_prefix) && decode_meta_key(encoded, &key))
-            found[key].assign(static_cast<const char*>(kvEntry_Value(e)), std::size_t(kvEntry_ValueLen(e)));
-        kvEntry_Destroy(e);
-    }
-    kvWatcher_Destroy(watcher);
+        if (decode_meta_key(std::string_view(subjects[i]).substr(kv_subject_prefix_.size()), &key))
+            found[key].assign(natsMsg_GetData(m), std::size_t(natsMsg_GetDataLength(m)));
+    });
     for (auto& [key, value] : found) fn(key, value);
 }
 
@@ -233,7 +242,8 @@ void jetstream_store::unwatch_meta(std::uint64_t id) {
         if (it == watches_.end()) return;
         w = std::move(it->second);
         watches_.erase(it);
-        // The library may still be delivering one message to it.
+        // Unsubscribed now, freed with the connection: the library may
+        // still be delivering a message to it.
         stopped_watches_.push_back(w);
     }
     {
@@ -250,7 +260,11 @@ void jetstream_store::stop_watches() {
         for (auto& [id, w] : watches_) ids.push_back(id);
     }
     for (auto id : ids) unwatch_meta(id);
+}
+
+void jetstream_store::free_watches() {
     for (auto& w : stopped_watches_) natsSubscription_Destroy(w->sub);
+    stopped_watches_.clear();
 }
 
 }  // namespace kinesd::storage::jetstream

@@ -395,6 +395,52 @@ void jetstream_store::on_read_reply(natsMsg* msg) {
     natsMsg_Destroy(msg);
 }
 
+void jetstream_store::request_all(const std::vector<std::string>& subjects,
+                                  const std::function<void(std::size_t, natsMsg*)>& fn) {
+    if (subjects.empty()) return;
+    auto read = std::make_shared<pending_read>();
+    const std::uint64_t read_id = next_read_id_.fetch_add(1);
+    {
+        std::lock_guard lock(reads_mutex_);
+        reads_.emplace(read_id, read);
+    }
+    const std::string base = read_inbox_ + std::to_string(read_id);
+    const std::size_t depth = std::max<std::size_t>(1, tuning_.read_pipeline);
+    std::size_t sent = 0, answered = 0;
+    while (answered < subjects.size()) {
+        for (; sent < subjects.size() && sent - answered < depth; ++sent) {
+            {
+                std::lock_guard lock(read->mutex);
+                read->slots.push_back(nullptr);
+            }
+            const std::string reply = base + "." + std::to_string(sent);
+            natsConnection_PublishRequest(connection_, subjects[sent].c_str(), reply.c_str(), nullptr, 0);
+        }
+        natsMsg* m = nullptr;
+        {
+            std::unique_lock lock(read->mutex);
+            if (!read->cv.wait_for(lock, options_.publish_timeout, [&] { return read->slots[answered] != nullptr; })) {
+                spdlog::warn("storage: requests timed out ({} of {} answered)", answered, subjects.size());
+                break;
+            }
+            std::swap(m, read->slots[answered]);
+        }
+        fn(answered, m);
+        natsMsg_Destroy(m);
+        ++answered;
+    }
+    {
+        std::lock_guard lock(reads_mutex_);
+        reads_.erase(read_id);
+    }
+    std::lock_guard lock(read->mutex);
+    read->finished = true;
+    for (auto*& m : read->slots) {
+        natsMsg_Destroy(m);
+        m = nullptr;
+    }
+}
+
 std::size_t jetstream_store::fetch(js_shard& shard, std::uint64_t from, std::size_t count, std::size_t max_bytes,
                                    const std::function<bool(std::uint64_t, std::string_view)>& fn) {
     if (count == 0) return 0;
@@ -526,17 +572,19 @@ std::size_t jetstream_store::read(shard_log& base, std::uint64_t from, std::size
     from = std::max(from, shard.trimmed_below.load(std::memory_order_acquire));
     if (limit == 0 || shard.dropped) return 0;
     std::size_t count = 0, bytes = 0;
-    std::int64_t arrival = 0;
     std::uint64_t last = 0;
     fetch(shard, from, limit, max_bytes, [&](std::uint64_t seq, std::string_view payload) {
         record_frame frame;
         if (!decode_record_frame(payload, frame)) return true;  // not ours: skipped
-        arrival = std::max(arrival, frame.arrival_ms);
         last = seq;
         ++count;
         bytes += frame.partition_key.size() + frame.data.size();
-        return fn(record_view{seq, arrival, frame.partition_key, frame.data, frame.encrypted}) && bytes < max_bytes &&
-               count < limit;
+        // The arrival time exactly as stamped, even where it is below an
+        // earlier record's (a republish that landed after later records):
+        // it is part of the sequence number the put answered, and a read
+        // must print that same number.
+        return fn(record_view{seq, frame.arrival_ms, frame.partition_key, frame.data, frame.encrypted}) &&
+               bytes < max_bytes && count < limit;
     });
     raise(shard.committed, last);
     return count;

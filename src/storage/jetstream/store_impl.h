@@ -129,12 +129,16 @@ private:
     // returns false to stop.
     std::size_t fetch(js_shard& shard, std::uint64_t from, std::size_t count, std::size_t max_bytes,
                       const std::function<bool(std::uint64_t seq, std::string_view payload)>& fn);
+    // Sends a request without a body to each subject, keeping a pipeline of
+    // them in flight, and hands fn each answer in order (stops at a timeout).
+    void request_all(const std::vector<std::string>& subjects, const std::function<void(std::size_t, natsMsg*)>& fn);
     // The stream leader's copy of the record at `seq` or the first after it.
     bool leader_get(js_shard& shard, std::uint64_t seq, std::uint64_t* found, std::string* payload);
     // meta_bucket.cc
     void open_bucket();
     status classify(natsStatus s, const char* what) const;
-    void stop_watches();
+    void stop_watches();  // unsubscribes every watch
+    void free_watches();  // after the connection closed
     static void on_meta_change(natsConnection*, natsSubscription*, natsMsg* msg, void* closure);
 
     jetstream_options options_;

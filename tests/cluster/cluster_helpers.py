@@ -240,6 +240,19 @@ def read_stream(client, stream, deadline=None):
     return out
 
 
+def sequence_parts(sequence_number):
+    """(counter, arrival second) of a 56-digit sequence number, laid out as
+    streams/encoding.h describes: from the low end a trailing nibble, the
+    shard index (32 bits), the arrival second (36), zero (8), the counter (64)."""
+    value = int(sequence_number)
+    return (value >> 80) & (2 ** 64 - 1), (value >> 36) & (2 ** 36 - 1)
+
+
+def _difference(acked, found):
+    (c1, t1), (c2, t2) = sequence_parts(acked), sequence_parts(found)
+    return "counter %+d, arrival second %+d" % (c2 - c1, t2 - t1)
+
+
 def check_acks(client, stream, acks, t0=None, deadline=None):
     """What is wrong with `acks` as read through `client`: a list of lines,
     empty when every acknowledged record is at its sequence number in its
@@ -264,8 +277,9 @@ def check_acks(client, stream, acks, t0=None, deadline=None):
         if items:
             problems.append("%d of %d acknowledged records %s, e.g. %s" % (
                 len(items), len(acks), what, "; ".join(
-                    "%s %s %r via %s (found at %s%s)" % (
+                    "%s %s %r via %s (found at %s%s%s)" % (
                         a.shard, a.seq, a.data[:24], a.via, where[a.data] or "-",
+                        "; " + _difference(a.seq, where[a.data][0][1]) if where[a.data] else "",
                         "" if t0 is None else ", sent %+.2f s, acked %+.2f s" % (a.sent - t0, a.acked - t0))
                     for a in items[:6])))
     if problems:

@@ -37,7 +37,7 @@ struct settings {
     std::string nats_url = "nats://127.0.0.1:4222";  // comma-separated
     int nats_replicas = 3;
     std::string nats_prefix = "kinesd";
-    std::int64_t nats_publish_timeout_ms = 10000;
+    std::int64_t nats_publish_timeout_ms = 3000;
     // identity and limits
     std::string region = "us-east-1";
     std::string account_id = "000000000000";

@@ -17,7 +17,7 @@ struct jetstream_options {
     std::string prefix = "kinesd";
     // How long one publish may wait for its acknowledgement before the
     // append fails as unavailable (and may be retried, deduplicated).
-    std::chrono::milliseconds publish_timeout{10000};
+    std::chrono::milliseconds publish_timeout{3000};
     // Window within which JetStream drops a republished message id.
     std::chrono::seconds duplicate_window{120};
     // Retention of records, as the stream's MaxAge; 0 keeps them until

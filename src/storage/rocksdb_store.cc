@@ -16,6 +16,7 @@
 
 #include "common/clock.h"
 #include "storage/keys.h"
+#include "storage/time_search.h"
 #include "storage/wal_file_system.h"
 
 namespace kinesd::storage {
@@ -430,19 +431,7 @@ bool rocksdb_store::first_at_or_after(shard_log& shard, std::uint64_t counter, r
 }
 
 std::uint64_t rocksdb_store::counter_at_time(shard_log& shard, std::int64_t t_ms) {
-    std::uint64_t lo = shard.trimmed_below.load(), hi = shard.committed.load() + 1;
-    while (lo < hi) {
-        std::uint64_t mid = lo + (hi - lo) / 2;
-        record_view v{};
-        if (!first_at_or_after(shard, mid, &v)) {
-            hi = mid;
-        } else if (v.arrival_ms >= t_ms) {
-            hi = mid;
-        } else {
-            lo = v.counter + 1;
-        }
-    }
-    return lo;
+    return search_counter_at_time(*this, shard, t_ms);
 }
 
 status rocksdb_store::trim(shard_log& log, std::uint64_t below) {

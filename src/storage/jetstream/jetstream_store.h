@@ -43,8 +43,9 @@ struct jetstream_tuning {
     // round trip.
     std::size_t read_pipeline = 128;
     // Republishes of one entry after a timeout or no responder, before the
-    // append fails as unavailable.
-    int publish_retries = 2;
+    // append fails as unavailable: with the default timeout, about 12 s in
+    // all, beyond the few seconds a leader election takes.
+    int publish_retries = 3;
 };
 
 // Connects and opens (creating when missing) the metadata bucket. Throws

@@ -16,6 +16,7 @@
 #include "storage/jetstream/names.h"
 #include "storage/jetstream/record_frame.h"
 #include "storage/jetstream/store_impl.h"
+#include "storage/time_search.h"
 
 namespace kinesd::storage::jetstream {
 
@@ -607,19 +608,7 @@ bool jetstream_store::first_at_or_after(shard_log& base, std::uint64_t counter, 
 }
 
 std::uint64_t jetstream_store::counter_at_time(shard_log& shard, std::int64_t t_ms) {
-    std::uint64_t lo = shard.trimmed_below.load(), hi = shard.committed.load() + 1;
-    while (lo < hi) {
-        std::uint64_t mid = lo + (hi - lo) / 2;
-        record_view v{};
-        if (!first_at_or_after(shard, mid, &v) || v.counter >= hi) {
-            hi = mid;
-        } else if (v.arrival_ms >= t_ms) {
-            hi = mid;
-        } else {
-            lo = v.counter + 1;
-        }
-    }
-    return lo;
+    return search_counter_at_time(*this, shard, t_ms);
 }
 
 status jetstream_store::trim(shard_log& base, std::uint64_t below) {

@@ -4,6 +4,11 @@ The binary comes from the environment variable KINESD_BIN. Each server gets a
 free loopback port, a fresh temporary data directory (or the one it is given)
 and a log file that collects its stdout and stderr, so a failing test can show
 what the server said.
+
+With KINESD_TEST_STORAGE=nats every server keeps its records in NATS
+JetStream instead of RocksDB (see nats_storage.py): the same suites then
+check the protocol on the other backend. A suite whose prerequisites for
+that are missing exits with SKIPPED at import.
 """
 import ctypes
 import http.client
@@ -16,6 +21,9 @@ import sys
 import tempfile
 import time
 
+import nats_storage
+
+nats_storage.exit_if_unavailable()
 
 # Memory bounds are set for a normal build. Under AddressSanitizer the same
 # server needs about twice the memory (shadow memory, quarantine), so the
@@ -121,7 +129,8 @@ class KinesdServer:
 
     def _command(self, port):
         return [self.binary, "--host", self.host, "--port", str(port),
-                "--data-dir", self.data_dir, "--log-level", "warn"] + self.extra_args
+                "--data-dir", self.data_dir, "--log-level", "warn"] + \
+            nats_storage.storage_args(self.data_dir) + self.extra_args
 
     def _launch(self, port):
         command = self._command(port)

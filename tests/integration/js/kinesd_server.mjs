@@ -1,6 +1,9 @@
 // Starts and stops the kinesd binary named by KINESD_BIN on a free loopback
 // port with a temporary data directory, for the JavaScript SDK suites.
+// With KINESD_TEST_STORAGE=nats (run_on_nats.py sets it, and
+// KINESD_TEST_NATS_URL) records go to NATS JetStream instead of RocksDB.
 import { spawn } from 'node:child_process';
+import crypto from 'node:crypto';
 import fs from 'node:fs';
 import http from 'node:http';
 import net from 'node:net';
@@ -8,6 +11,17 @@ import os from 'node:os';
 import path from 'node:path';
 
 const binary = process.env.KINESD_BIN;
+
+// --storage options for the backend under test; the prefix is derived from
+// the data directory as in kinesd_server.py, and JetStream names allow
+// [A-Za-z0-9_-] only.
+function storageArgs(dataDir) {
+  if (process.env.KINESD_TEST_STORAGE !== 'nats') return [];
+  const url = process.env.KINESD_TEST_NATS_URL;
+  if (!url) throw new Error('KINESD_TEST_STORAGE=nats needs KINESD_TEST_NATS_URL: run the suite through run_on_nats.py');
+  const digest = crypto.createHash('sha1').update(fs.realpathSync(dataDir)).digest('hex').slice(0, 12);
+  return ['--storage', 'nats', '--nats-url', url, '--nats-replicas', '1', '--nats-prefix', `kt${digest}`];
+}
 
 export function freePort() {
   return new Promise((resolve, reject) => {
@@ -45,7 +59,7 @@ export class Server {
     this.port = await freePort();
     const log = fs.openSync(this.logPath, 'a');
     this.child = spawn(binary, ['--host', '127.0.0.1', '--port', String(this.port),
-      '--data-dir', this.dataDir, '--log-level', 'warn', ...extraArgs], { stdio: ['ignore', log, log] });
+      '--data-dir', this.dataDir, '--log-level', 'warn', ...storageArgs(this.dataDir), ...extraArgs], { stdio: ['ignore', log, log] });
     fs.closeSync(log);
     this.exit = new Promise((resolve) => this.child.once('exit', (code, signal) => resolve({ code, signal })));
     let exited = false;

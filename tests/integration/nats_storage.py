@@ -1,0 +1,237 @@
+"""Runs the integration suites on the NATS JetStream backend.
+
+With KINESD_TEST_STORAGE=nats, each test process gets one single-node
+`nats-server -js` on a free loopback port with a temporary store directory,
+started when the first kinesd needs it and killed when the process exits (or
+dies: the server gets SIGKILL with its parent). Every kinesd then runs with
+--storage nats against it.
+
+Each kinesd's --nats-prefix is derived from its data directory, so a test
+that starts kinesd again on the same directory (after a kill -9, say) finds
+its streams again, while two servers with their own directories share
+nothing.
+
+Binary: KINESD_NATS_SERVER, else nats-server on PATH (Debian's package). A
+process that cannot run on NATS (no nats-server, or kinesd built without the
+backend) exits with SKIPPED when kinesd_server is imported, which the ctest
+registration of the nats.* suites treats as a skip.
+"""
+import atexit
+import ctypes
+import hashlib
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import urllib.error
+import urllib.request
+
+SKIPPED = 77
+
+# What a kinesd built without the backend says when asked for it.
+NO_BACKEND_TEXT = "built without the NATS JetStream backend"
+
+_PR_SET_PDEATHSIG = 1
+
+
+def enabled():
+    return os.environ.get("KINESD_TEST_STORAGE", "rocksdb") == "nats"
+
+
+def _free_port():
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def die_with_parent():
+    # The store must not outlive a test runner killed by a ctest timeout.
+    try:
+        ctypes.CDLL(None, use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
+    except (OSError, AttributeError):
+        pass
+
+
+def nats_server_binary():
+    """(path, None), or (None, why there is none)."""
+    wanted = os.environ.get("KINESD_NATS_SERVER")
+    if wanted:
+        found = shutil.which(wanted)
+        return (found, None) if found else (None, "KINESD_NATS_SERVER=%r is not executable" % wanted)
+    found = shutil.which("nats-server") or shutil.which("/usr/sbin/nats-server")
+    return (found, None) if found else (
+        None, "no nats-server on PATH (Debian's package nats-server; scripts/deps/nats.sh installs it)")
+
+
+def kinesd_backend_missing(binary):
+    """Why `binary` cannot run on NATS, or None.
+
+    Whether the backend is compiled in shows only when kinesd is asked to
+    use it, so it is asked to, against a port where nothing listens: a kinesd
+    with the backend fails to connect, one without it says so.
+    """
+    try:
+        help_text = subprocess.run([binary, "--help"], capture_output=True, text=True, timeout=60)
+    except OSError as e:
+        return "cannot run %s: %s" % (binary, e)
+    if "--storage" not in help_text.stdout + help_text.stderr:
+        return "kinesd has no --storage option"
+    data_dir = tempfile.mkdtemp(prefix="kinesd-nats-probe-")
+    try:
+        probe = subprocess.run(
+            [binary, "--host", "127.0.0.1", "--port", str(_free_port()), "--data-dir", data_dir,
+             "--storage", "nats", "--nats-url", "nats://127.0.0.1:%d" % _free_port(),
+             "--nats-replicas", "1", "--log-level", "warn"],
+            stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=60,
+            preexec_fn=die_with_parent)
+    except subprocess.TimeoutExpired:
+        return None  # it got past opening the store, so the backend is there
+    finally:
+        shutil.rmtree(data_dir, ignore_errors=True)
+    if NO_BACKEND_TEXT in probe.stdout + probe.stderr:
+        return "kinesd was " + NO_BACKEND_TEXT
+    return None
+
+
+def unavailable():
+    """Why the suites cannot run on NATS here, or None."""
+    _, why = nats_server_binary()
+    if why:
+        return why
+    binary = os.environ.get("KINESD_BIN")
+    if not binary or not os.access(binary, os.X_OK):
+        return None  # KinesdServer reports this as the error it is
+    return kinesd_backend_missing(binary)
+
+
+def exit_if_unavailable():
+    if not enabled():
+        return
+    why = unavailable()
+    if why:
+        sys.stderr.write("SKIPPED: cannot run on NATS JetStream: %s\n" % why)
+        sys.stderr.flush()
+        sys.exit(SKIPPED)
+
+
+class NatsServer:
+    """One single-node JetStream server for this process."""
+
+    def __init__(self, binary, ready_timeout=60.0):
+        self.binary = binary
+        self.work_dir = tempfile.mkdtemp(prefix="kinesd-itest-nats-")
+        self.store_dir = os.path.join(self.work_dir, "store")
+        self.log_path = os.path.join(self.work_dir, "nats-server.log")
+        self.ready_timeout = ready_timeout
+        self.process = None
+        self.port = None
+
+    @property
+    def url(self):
+        return "nats://127.0.0.1:%d" % self.port
+
+    def start(self):
+        for _ in range(3):
+            self.port, self.monitor_port = _free_port(), _free_port()
+            command = [self.binary, "-a", "127.0.0.1", "-p", str(self.port), "-m", str(self.monitor_port),
+                       "-js", "-sd", self.store_dir]
+            with open(self.log_path, "ab") as log:
+                log.write(("=== %s\n" % " ".join(command)).encode())
+                log.flush()
+                self.process = subprocess.Popen(command, stdin=subprocess.DEVNULL, stdout=log,
+                                                stderr=subprocess.STDOUT, preexec_fn=die_with_parent,
+                                                start_new_session=True)
+            if self._wait_ready():
+                return self
+            self.kill()  # most likely a port was taken meanwhile: try others
+        raise RuntimeError("nats-server did not start\n%s" % self.log_tail())
+
+    def _wait_ready(self):
+        deadline = time.monotonic() + self.ready_timeout
+        url = "http://127.0.0.1:%d/healthz?js-enabled-only=true" % self.monitor_port
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                return False
+            try:
+                with urllib.request.urlopen(url, timeout=5) as answer:
+                    if json.loads(answer.read()).get("status") == "ok":
+                        return True
+            except (OSError, ValueError, urllib.error.HTTPError):
+                pass
+            time.sleep(0.05)
+        return False
+
+    def kill(self):
+        if self.process is not None and self.process.poll() is None:
+            self.process.kill()
+            self.process.wait()
+
+    def close(self):
+        if self.process is not None and self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                pass
+        self.kill()
+        shutil.rmtree(self.work_dir, ignore_errors=True)
+
+    def log_tail(self, max_chars=6000):
+        try:
+            with open(self.log_path, "rb") as log:
+                return log.read().decode("utf-8", "replace")[-max_chars:]
+        except FileNotFoundError:
+            return ""
+
+
+_server = None
+_lock = threading.Lock()
+
+
+def server():
+    """This process's nats-server, started on first use."""
+    global _server
+    with _lock:
+        if _server is None:
+            binary, why = nats_server_binary()
+            if why:
+                raise RuntimeError(why)
+            started = NatsServer(binary)
+            atexit.register(started.close)
+            _server = started.start()
+        return _server
+
+
+def prefix_for(data_dir):
+    # JetStream names allow [A-Za-z0-9_-] only; a digest of the path is short
+    # and the same on every start on that directory.
+    digest = hashlib.sha1(os.path.realpath(data_dir).encode()).hexdigest()[:12]
+    return "kt" + digest
+
+
+def storage_args(data_dir):
+    """Extra kinesd options for the storage under test: none for RocksDB."""
+    if not enabled():
+        return []
+    return ["--storage", "nats", "--nats-url", server().url, "--nats-replicas", "1",
+            "--nats-prefix", prefix_for(data_dir)]
+
+
+def skip_on_nats(bug):
+    """Skips a test under KINESD_TEST_STORAGE=nats because kinesd on NATS
+    has `bug` (not because the test's expectation is wrong)."""
+    import unittest
+    return unittest.skipIf(enabled(), "kinesd on NATS JetStream: " + bug)
+
+
+# Known faults of kinesd on NATS that some tests run into.
+BUG_LARGE_RECORD = (
+    "a record whose JetStream message exceeds nats-server's max_payload (1 MiB by default) cannot be "
+    "stored, so a 1 MiB record, or a larger one under MaxRecordSizeInKiB, fails with "
+    "ServiceUnavailableException")

@@ -36,6 +36,7 @@ if _INTEGRATION not in sys.path:
     sys.path.insert(0, _INTEGRATION)
 
 from kinesd_server import KinesdServer, ServerError, free_port  # noqa: E402
+from nats_storage import nats_config  # noqa: E402
 
 
 def _built_current():
@@ -160,7 +161,8 @@ class NatsNode:
         return self.process is not None and self.process.poll() is None
 
     def command(self):
-        return [self.binary, "-a", "127.0.0.1", "-p", str(self.client_port), "-m", str(self.monitor_port),
+        return [self.binary, "-c", nats_config(os.path.dirname(self.store_dir)),
+                "-a", "127.0.0.1", "-p", str(self.client_port), "-m", str(self.monitor_port),
                 "-n", self.name, "-js", "-sd", self.store_dir,
                 "--cluster_name", self.cluster_name,
                 "--cluster", "nats://127.0.0.1:%d" % self.route_port,

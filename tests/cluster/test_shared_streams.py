@@ -5,10 +5,17 @@ serving, with the same sequence numbers.
   test_shared_streams.py [--nats debian|current]
 """
 import base64
+import os
+import socket
+import subprocess
+import tempfile
+import unittest
 
 import cluster_helpers
 from cluster_helpers import ClusterTestCase, read_stream
 from kinesis_helpers import wait_until
+from kinesd_server import KinesdServer, ServerError, free_port
+from nats_cluster import find_nats_server, kinesd_nats_support
 
 
 class SharedStreams(ClusterTestCase):
@@ -103,6 +110,43 @@ class SharedStreams(ClusterTestCase):
         for stream in streams[1:]:
             self.assertEqual("ACTIVE", b.describe_stream_summary(StreamName=stream)
                              ["StreamDescriptionSummary"]["StreamStatus"])
+
+
+class TooSmallMessages(unittest.TestCase):
+    """A nats-server left at its 1 MiB max_payload cannot hold a 1 MiB Kinesis
+    record with its key: kinesd refuses to start on it, saying what to set,
+    instead of failing such puts later."""
+
+    def test_kinesd_refuses_a_server_with_the_default_max_payload(self):
+        why = kinesd_nats_support()
+        if why:
+            self.skipTest(why)
+        binary, why = find_nats_server(ClusterTestCase.flavour)
+        if not binary:
+            self.skipTest(why)
+        work = tempfile.mkdtemp(prefix="kinesd-nats-default-")
+        port = free_port()
+        nats = subprocess.Popen([binary, "-a", "127.0.0.1", "-p", str(port), "-js", "-sd", os.path.join(work, "js")],
+                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        wait_until(lambda: self._listening(port), "nats-server listening", timeout=30)
+        server = KinesdServer(start=False, extra_args=["--storage", "nats", "--nats-url", "nats://127.0.0.1:%d" % port,
+                                                       "--nats-replicas", "1"])
+        try:
+            with self.assertRaises(ServerError):
+                server.start()
+            self.assertIn("max_payload: 12MB", server.log_text())
+        finally:
+            server.close()
+            nats.kill()
+            nats.wait()
+
+    @staticmethod
+    def _listening(port):
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=1).close()
+            return True
+        except OSError:
+            return False
 
 
 if __name__ == "__main__":

@@ -10,7 +10,6 @@ import unittest
 
 from kinesis_helpers import (ACCOUNT, JSON_TYPE, MIB, KinesdTestCase, RawResponse, b64,
                              create_stream, not_found_message, raw_request, unique_name)
-from nats_storage import BUG_LARGE_RECORD, skip_on_nats
 
 DEFAULT_BODY_LIMIT = 16 * MIB
 UUID_PATTERN = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
@@ -374,7 +373,6 @@ class SemanticErrorTest(BadInputTestCase):
 
 class SizeLimitTest(BadInputTestCase):
 
-    @skip_on_nats(BUG_LARGE_RECORD)
     def test_record_one_byte_over_one_mib(self):
         response = self.bad("PutRecord", {"StreamName": self.stream, "PartitionKey": "p",
                                           "Data": b64(b"\x07" * (MIB + 1))})

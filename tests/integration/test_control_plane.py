@@ -13,7 +13,6 @@ import unittest
 from kinesis_helpers import (ACCOUNT, MAX_HASH_KEY, MIB, REGION, KinesdTestCase, create_stream,
                              list_all_shards, make_client, not_found_message, raw_request, read_shard, stream_arn,
                              unique_name, wait_active, wait_gone, wait_until)
-from nats_storage import BUG_LARGE_RECORD, skip_on_nats
 
 SEVEN_METRICS = ["IncomingBytes", "IncomingRecords", "OutgoingBytes", "OutgoingRecords",
                  "WriteProvisionedThroughputExceeded", "ReadProvisionedThroughputExceeded",
@@ -336,7 +335,6 @@ class ShardLimitTest(ControlPlaneTestCase):
 
 class MaxRecordSizeTest(ControlPlaneTestCase):
 
-    @skip_on_nats(BUG_LARGE_RECORD)
     def test_two_mib_records(self):
         self.require("update_max_record_size")
         name = create_stream(self.client, shards=1)
@@ -377,7 +375,6 @@ class MaxRecordSizeTest(ControlPlaneTestCase):
                     "Value '%d' at 'maxRecordSizeInKiB' failed to satisfy constraint: %s" % (size, constraint)])
         self.assertEqual(self.summary(name)["MaxRecordSizeInKiB"], 1024)
 
-    @skip_on_nats(BUG_LARGE_RECORD)
     def test_at_creation(self):
         name = unique_name("big")
         self.client.create_stream(StreamName=name, ShardCount=1, MaxRecordSizeInKiB=4096)

@@ -12,7 +12,6 @@ import unittest
 
 from kinesis_helpers import (MAX_HASH_KEY, MIB, KinesdTestCase, create_stream, make_client, md5_hash_key,
                              not_found_message, read_shard, shard_for_hash_key, unique_name)
-from nats_storage import BUG_LARGE_RECORD, skip_on_nats
 
 
 def seq(value):
@@ -173,7 +172,6 @@ class PutTest(RecordsTestCase):
 
 class RecordSizeTest(RecordsTestCase):
 
-    @skip_on_nats(BUG_LARGE_RECORD)
     def test_one_mib_record_with_key_is_accepted(self):
         name, shards = self.new_stream()
         key = "k" * 16
@@ -203,7 +201,6 @@ class RecordSizeTest(RecordsTestCase):
         # Nothing was stored.
         self.assertEqual(read_shard(self.client, name, shards[0]["ShardId"]), [])
 
-    @skip_on_nats(BUG_LARGE_RECORD)
     def test_put_records_with_one_mib_entries(self):
         name, shards = self.new_stream()
         entries = [{"Data": bytes([i]) * (MIB - 1), "PartitionKey": "p"} for i in range(3)]
@@ -413,7 +410,6 @@ class GetRecordsTest(RecordsTestCase):
             # One record may end a page past the limit, as in AWS.
             self.assertLessEqual(largest_page, 10 * MIB + 512 * 1024)
 
-    @skip_on_nats(BUG_LARGE_RECORD)
     def test_an_answer_not_yet_read_keeps_its_share_of_the_read_budget(self):
         # A large answer that its client does not read holds its share of the
         # read budget (about 14 of 16 MB of answer text) until it is written,

@@ -176,6 +176,7 @@ void jetstream_store::connect() {
         throw std::runtime_error("cannot connect to NATS at " + all + ": " + nats_error(s));
     }
     connected_ = true;
+    check_max_payload();
     jsOptions jo;
     jsOptions_Init(&jo);
     jo.Wait = options_.publish_timeout.count();
@@ -192,6 +193,25 @@ void jetstream_store::connect() {
     }
     if (s == NATS_OK) s = natsSubscription_SetPendingLimits(read_sub_, -1, -1);
     if (s != NATS_OK) throw std::runtime_error("NATS reply subscription: " + nats_error(s));
+}
+
+// A record is one message, so nats-server's max_payload (1 MiB unless
+// configured) bounds it. Kinesis takes records of 1 MiB with their key, and
+// up to 10 MiB on streams with a larger MaxRecordSizeInKiB: a cluster that
+// cannot hold the first would refuse puts AWS accepts, so kinesd does not
+// start on it.
+void jetstream_store::check_max_payload() {
+    max_payload_ = natsConnection_GetMaxPayload(connection_);
+    constexpr std::int64_t one_mib_record = (1 << 20) + message_overhead;
+    constexpr std::int64_t largest_record = (10 << 20) + message_overhead;
+    if (max_payload_ < one_mib_record)
+        throw std::runtime_error("nats-server's max_payload is " + std::to_string(max_payload_) +
+                                 " bytes, too small for a 1 MiB Kinesis record (" + std::to_string(one_mib_record) +
+                                 " bytes with its key and framing): set max_payload: 12MB in its configuration");
+    if (max_payload_ < largest_record)
+        spdlog::warn("storage: nats-server's max_payload is {} bytes: records above {} bytes (streams with a "
+                     "MaxRecordSizeInKiB beyond that) will be refused; 12MB allows every Kinesis record",
+                     max_payload_, max_payload_ - message_overhead);
 }
 
 void jetstream_store::on_connection_change(bool connected, const char* what) {

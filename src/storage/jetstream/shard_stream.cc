@@ -155,10 +155,19 @@ void jetstream_store::publish_append(const std::shared_ptr<pending_append>& p) {
         e.arrival_ms = arrival;
         frame.clear();
         encode_record_frame(frame, arrival, e.partition_key, e.data, e.encrypted);
+        shard.in_flight.fetch_add(1, std::memory_order_acq_rel);
+        if (std::int64_t(frame.size()) + 128 > max_payload_) {
+            // Only on a cluster whose max_payload is below 10 MiB (see
+            // check_max_payload): the server would refuse the message.
+            entry_done(p, i, 0,
+                       status::other("a record of " + std::to_string(e.data.size()) +
+                                     " bytes does not fit the NATS cluster's max_payload of " +
+                                     std::to_string(max_payload_)));
+            continue;
+        }
         natsMsg* msg = nullptr;
         natsStatus s = natsMsg_Create(&msg, shard.subject.c_str(), nullptr, frame.data(), int(frame.size()));
         if (s == NATS_OK) s = natsMsgHeader_Set(msg, "Nats-Msg-Id", msg_id(p->id, i).c_str());
-        shard.in_flight.fetch_add(1, std::memory_order_acq_rel);
         if (s == NATS_OK) s = js_PublishMsgAsync(js_, &msg, &po);
         if (s != NATS_OK) {
             natsMsg_Destroy(msg);

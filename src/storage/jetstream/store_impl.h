@@ -149,6 +149,12 @@ private:
 
     natsOptions* nats_options_ = nullptr;
     natsConnection* connection_ = nullptr;
+    // The cluster's largest message, and what a record adds to its data:
+    // the partition key (up to 256 characters of UTF-8), the record frame
+    // and the message id header.
+    std::int64_t max_payload_ = 0;
+    static constexpr std::int64_t message_overhead = 2048;
+    void check_max_payload();
     jsCtx* js_ = nullptr;
     kvStore* kv_ = nullptr;
     std::string bucket_;

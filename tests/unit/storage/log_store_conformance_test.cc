@@ -16,6 +16,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
+#include <fstream>
 #include <functional>
 #include <future>
 #include <map>
@@ -136,8 +137,12 @@ public:
     nats_server(const std::string& binary, const fs::path& dir, const std::string& name, int port,
                 const std::vector<std::string>& cluster_args)
         : port_(port), log_((dir / (name + ".log")).string()) {
-        args_ = {binary, "-js", "-a", "127.0.0.1", "-p", std::to_string(port), "-sd", (dir / "store").string(),
-                 "-n", name};
+        // Messages large enough for every Kinesis record (kinesd refuses the
+        // 1 MiB default).
+        const auto config = dir / "nats.conf";
+        std::ofstream(config) << "max_payload: 12MB\n";
+        args_ = {binary, "-c", config.string(), "-js", "-a", "127.0.0.1", "-p", std::to_string(port), "-sd",
+                 (dir / "store").string(), "-n", name};
         args_.insert(args_.end(), cluster_args.begin(), cluster_args.end());
         start();
     }

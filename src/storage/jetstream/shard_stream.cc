@@ -182,20 +182,28 @@ void jetstream_store::republish(publish_task& task) {
     if (task.check_closed) {
         // No responder: the stream may have moved to its closed subject (a
         // reshard on another front end), been deleted, or lost its leader.
-        bool closed = false;
-        if (!load_tip(shard, &closed)) {
+        // One look (and one pause) per shard and round of retries, not per
+        // entry: thousands of entries in flight come back together.
+        constexpr auto round = std::chrono::milliseconds(250);
+        if (std::chrono::steady_clock::now() - shard.responder_checked >= round) {
+            shard.stream_exists = load_tip(shard);
+            if (shard.stream_exists && !shard.closed) {
+                // A leader election takes a moment; publishing at once
+                // would only find no responder again.
+                std::this_thread::sleep_for(round);
+            }
+            shard.responder_checked = std::chrono::steady_clock::now();
+        }
+        if (!shard.stream_exists) {
             natsMsg_Destroy(task.retry);
             entry_done(p, task.index, 0, status::not_found("shard stream deleted"));
             return;
         }
-        if (closed || shard.closed) {
+        if (shard.closed) {
             natsMsg_Destroy(task.retry);
             entry_done(p, task.index, 0, status::aborted("shard closed by a reshard"));
             return;
         }
-        // A leader election takes a moment; publishing at once would only
-        // find no responder again.
-        std::this_thread::sleep_for(std::chrono::milliseconds(250));
     }
     jsPubOptions po;
     jsPubOptions_Init(&po);

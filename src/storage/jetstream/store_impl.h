@@ -5,6 +5,7 @@
 #include <nats/nats.h>
 
 #include <atomic>
+#include <chrono>
 #include <condition_variable>
 #include <deque>
 #include <map>
@@ -28,6 +29,12 @@ struct js_shard : shard_log {
     std::atomic<std::uint32_t> in_flight{0};
     // Bytes stored, from the last stream info (for live_data_bytes).
     std::atomic<std::uint64_t> stored_bytes{0};
+    // The last look at the stream after a publish found no responder, and
+    // whether it still existed (publisher thread only): every entry in flight
+    // to a shard whose leader died comes back at once, and one look serves
+    // them all.
+    std::chrono::steady_clock::time_point responder_checked{};
+    bool stream_exists = true;
 };
 
 // One append while its entries are being acknowledged.

@@ -129,7 +129,7 @@ public:
     // The same for several shards at once, creating those that are missing.
     virtual std::vector<shard_ref> open_shards(const std::vector<std::string>& names) = 0;
     // Deletes the shard's records and positions after every append queued
-    // before this call.
+    // before this call, and returns once it has (the shard is `dropped`).
     virtual void drop_shard(const shard_ref& shard) = 0;
     // Drops every shard whose name is not in `keep` (leftovers of a stream
     // deleted just before a crash).

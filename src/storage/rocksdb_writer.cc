@@ -20,6 +20,8 @@ void rocksdb_store::drop_shard(const shard_ref& shard) {
         queued_.store(queue_.size(), std::memory_order_release);
     }
     queue_cv_.notify_one();
+    // The writer takes tasks in order: past the fence, the drop is done.
+    fence();
 }
 
 void rocksdb_store::close_shard(shard_log& shard) {

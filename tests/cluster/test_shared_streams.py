@@ -9,12 +9,14 @@ import os
 import socket
 import subprocess
 import tempfile
+import time
 import unittest
 
 import cluster_helpers
 from cluster_helpers import ClusterTestCase, read_stream
 from kinesis_helpers import wait_until
 from kinesd_server import KinesdServer, ServerError, free_port
+from subscribe_helpers import Subscription, register_consumer
 from nats_cluster import find_nats_server, kinesd_nats_support
 
 
@@ -110,6 +112,36 @@ class SharedStreams(ClusterTestCase):
         for stream in streams[1:]:
             self.assertEqual("ACTIVE", b.describe_stream_summary(StreamName=stream)
                              ["StreamDescriptionSummary"]["StreamStatus"])
+
+
+class FanOutAcrossFrontEnds(ClusterTestCase):
+    """Enhanced fan-out is served by whichever front end the client reached:
+    a consumer registered through A, subscribed through B, gets the records
+    put through A as they come."""
+
+    def test_subscribe_through_b_to_records_put_through_a(self):
+        a, b = self.clients
+        stream = self.create_shared(shards=1)
+        shard = a.list_shards(StreamName=stream)["Shards"][0]["ShardId"]
+        consumer = register_consumer(a, stream)
+        wait_until(lambda: b.describe_stream_consumer(ConsumerARN=consumer)["ConsumerDescription"]
+                   ["ConsumerStatus"] == "ACTIVE", "the consumer ACTIVE through B", timeout=30)
+        sub = Subscription(b, consumer, shard, {"Type": "LATEST"})
+        try:
+            sent = []
+            for i in range(20):
+                data = b"fan-%d" % i
+                a.put_record(StreamName=stream, Data=data, PartitionKey="k")
+                sent.append(data)
+            got = []
+            deadline = time.monotonic() + 30
+            while len(got) < len(sent) and time.monotonic() < deadline:
+                kind, event = sub.next(timeout=max(1.0, deadline - time.monotonic()))
+                self.assertEqual("event", kind, event)
+                got += [r["Data"] for r in event["Records"]]
+            self.assertEqual(sent, got)
+        finally:
+            sub.close()
 
 
 class TooSmallMessages(unittest.TestCase):

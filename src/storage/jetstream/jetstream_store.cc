@@ -22,6 +22,11 @@ std::unique_ptr<log_store> open_jetstream_store(const jetstream_options& options
 
 namespace kinesd::storage::jetstream {
 
+std::string nats_error(natsStatus s) {
+    const char* last = nats_GetLastError(nullptr);
+    return std::string(natsStatus_GetText(s)) + (last && *last ? std::string(" (") + last + ")" : "");
+}
+
 namespace {
 
 // The client library calls back from its own threads, also after a
@@ -64,11 +69,6 @@ void reconnected(natsConnection*, void* closure) {
 }
 void closed(natsConnection*, void* closure) {
     with_store(closure, [](jetstream_store& s) { s.on_connection_change(false, "NATS connection closed"); });
-}
-
-std::string nats_error(natsStatus s) {
-    const char* last = nats_GetLastError(nullptr);
-    return std::string(natsStatus_GetText(s)) + (last && *last ? std::string(" (") + last + ")" : "");
 }
 
 // How often the follower looks at the shards with watchers: appends made

@@ -13,11 +13,6 @@ namespace kinesd::storage::jetstream {
 
 namespace {
 
-std::string nats_error(natsStatus s) {
-    const char* last = nats_GetLastError(nullptr);
-    return std::string(natsStatus_GetText(s)) + (last && *last ? std::string(" (") + last + ")" : "");
-}
-
 struct entry_guard {
     kvEntry* e = nullptr;
     ~entry_guard() { kvEntry_Destroy(e); }

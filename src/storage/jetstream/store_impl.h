@@ -37,6 +37,18 @@ struct js_shard : shard_log {
     bool stream_exists = true;
 };
 
+// The client library's text for a status, with its last error's detail.
+std::string nats_error(natsStatus s);
+
+// Raises an atomic position to `to` if it is below it (several threads
+// learn of new records at once).
+template <typename T>
+void raise(std::atomic<T>& value, T to) {
+    auto seen = value.load(std::memory_order_relaxed);
+    while (seen < to && !value.compare_exchange_weak(seen, to, std::memory_order_release)) {
+    }
+}
+
 // One append while its entries are being acknowledged.
 struct pending_append {
     std::shared_ptr<append_request> request;

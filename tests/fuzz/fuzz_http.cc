@@ -38,7 +38,7 @@
 #include "delivery/firehose_registry.h"
 #include "http/router.h"
 #include "http/server.h"
-#include "storage/store.h"
+#include "storage/rocksdb_store.h"
 #include "streams/stream_registry.h"
 
 namespace {
@@ -63,7 +63,7 @@ constexpr auto liveness_deadline = 8s;
 struct server_under_test {
     fs::path dir;
     kinesd::clock clock;
-    std::unique_ptr<kinesd::storage::store> store;
+    std::unique_ptr<kinesd::storage::rocksdb_store> store;
     std::unique_ptr<kinesd::streams::stream_registry> streams;
     std::unique_ptr<kinesd::delivery::firehose_registry> firehose;
     std::unique_ptr<kinesd::actions::service> service;
@@ -83,7 +83,7 @@ struct server_under_test {
         }
         dir = pattern;
 
-        kinesd::storage::store_options so;
+        kinesd::storage::rocksdb_options so;
         so.path = (dir / "data").string();
         so.mode = kinesd::storage::durability::none;
         so.write_buffer_total_bytes = 4u << 20;
@@ -91,7 +91,7 @@ struct server_under_test {
         so.block_cache_bytes = 1u << 20;
         so.max_batch_bytes = 1u << 20;
         so.max_open_files = 64;
-        store = std::make_unique<kinesd::storage::store>(so, clock);
+        store = std::make_unique<kinesd::storage::rocksdb_store>(so, clock);
         streams = std::make_unique<kinesd::streams::stream_registry>(*store, clock,
                                                                       kinesd::streams::registry_options{});
         auto referenced = streams->load();

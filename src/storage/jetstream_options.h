@@ -20,9 +20,9 @@ struct jetstream_options {
     std::chrono::milliseconds publish_timeout{3000};
     // Window within which JetStream drops a republished message id.
     std::chrono::seconds duplicate_window{120};
-    // Retention of records, as the stream's MaxAge; 0 keeps them until
-    // trimmed (kinesd's expiry worker trims by the stream's own retention).
-    std::chrono::seconds max_age{0};
+    // No MaxAge on shard streams: retention differs per Kinesis stream and
+    // changes with IncreaseStreamRetentionPeriod, so kinesd's expiry worker
+    // trims records, as on RocksDB.
 };
 
 }  // namespace kinesd::storage

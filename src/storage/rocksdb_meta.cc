@@ -74,16 +74,22 @@ status rocksdb_store::get_meta_revision(std::string_view key, std::string* value
     return status::success();
 }
 
+status rocksdb_store::compare_locked(std::string_view key, std::uint64_t expected, std::uint64_t* current) const {
+    std::string found;
+    auto s = db_->Get(rocksdb::ReadOptions(), meta_, key, &found);
+    if (!s.ok() && !s.IsNotFound()) return to_status(s);
+    *current = revision_locked(key, s.ok());
+    if (*current != expected) return status::conflict("metadata " + std::string(key) + " changed");
+    return status::success();
+}
+
 status rocksdb_store::put_meta_if(std::string_view key, std::string_view value, std::uint64_t expected,
                                   std::uint64_t* revision) {
     std::uint64_t next = 0;
     {
         std::lock_guard lock(meta_lock(key));
-        std::string found;
-        auto s = db_->Get(rocksdb::ReadOptions(), meta_, key, &found);
-        if (!s.ok() && !s.IsNotFound()) return to_status(s);
-        const std::uint64_t current = revision_locked(key, s.ok());
-        if (current != expected) return status::conflict("metadata " + std::string(key) + " changed");
+        std::uint64_t current = 0;
+        if (auto c = compare_locked(key, expected, &current); !c.ok()) return c;
         if (auto w = write_meta(key, &value); !w.ok()) return to_status(w);
         next = next_revision_locked(key);
     }
@@ -97,11 +103,8 @@ status rocksdb_store::delete_meta_if(std::string_view key, std::uint64_t expecte
     std::uint64_t next = 0;
     {
         std::lock_guard lock(meta_lock(key));
-        std::string found;
-        auto s = db_->Get(rocksdb::ReadOptions(), meta_, key, &found);
-        if (!s.ok() && !s.IsNotFound()) return to_status(s);
-        const std::uint64_t current = revision_locked(key, s.ok());
-        if (current != expected) return status::conflict("metadata " + std::string(key) + " changed");
+        std::uint64_t current = 0;
+        if (auto c = compare_locked(key, expected, &current); !c.ok()) return c;
         if (current == 0) return status::success();
         if (auto w = write_meta(key, nullptr); !w.ok()) return to_status(w);
         next = next_revision_locked(key);

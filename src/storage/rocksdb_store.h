@@ -245,6 +245,8 @@ private:
     // its own, so a late notice of an older change is recognised.
     std::uint64_t revision_locked(std::string_view key, bool present) const;  // under meta_lock(key)
     std::uint64_t next_revision_locked(std::string_view key);                  // under meta_lock(key)
+    // Conflict unless the key is at `expected` (under meta_lock(key)).
+    status compare_locked(std::string_view key, std::uint64_t expected, std::uint64_t* current) const;
     mutable std::mutex revisions_mutex_;
     mutable std::uint64_t last_revision_ = 0;                                        // under revisions_mutex_
     mutable std::unordered_map<std::string, std::uint64_t> revisions_;               // under revisions_mutex_

@@ -300,7 +300,6 @@ shard_ref jetstream_store::open_shard(const std::string& name, bool create) {
         config.Replicas = options_.replicas;
         config.AllowDirect = true;
         config.Duplicates = std::chrono::duration_cast<std::chrono::nanoseconds>(options_.duplicate_window).count();
-        config.MaxAge = std::chrono::duration_cast<std::chrono::nanoseconds>(options_.max_age).count();
         config.Retention = js_LimitsPolicy;
         config.Discard = js_DiscardOld;
         s = js_AddStream(&info, js_, &config, nullptr, &code);

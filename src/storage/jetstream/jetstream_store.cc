@@ -4,6 +4,7 @@
 
 #include <chrono>
 #include <stdexcept>
+#include <thread>
 #include <unordered_map>
 
 #include "common/clock.h"
@@ -302,10 +303,23 @@ shard_ref jetstream_store::open_shard(const std::string& name, bool create) {
         config.Duplicates = std::chrono::duration_cast<std::chrono::nanoseconds>(options_.duplicate_window).count();
         config.Retention = js_LimitsPolicy;
         config.Discard = js_DiscardOld;
-        s = js_AddStream(&info, js_, &config, nullptr, &code);
-        if (s != NATS_OK) {
+        // A cluster that has just formed or lost its meta leader refuses
+        // placement for a few seconds: those refusals are waited out.
+        const auto deadline = std::chrono::steady_clock::now() + options_.publish_timeout * 4;
+        for (auto pause = std::chrono::milliseconds(100);; pause = std::min(pause * 2, std::chrono::milliseconds(1000))) {
+            jsErrCode add_code = jsErrCode(0);
+            s = js_AddStream(&info, js_, &config, nullptr, &add_code);
+            if (s == NATS_OK) break;
             // Another front end may have created it meanwhile.
             s = js_GetStreamInfo(&info, js_, stream.c_str(), nullptr, &code);
+            if (s == NATS_OK) break;
+            const bool transient = add_code == JSClusterNoPeersErr || add_code == JSClusterNotAvailErr ||
+                                   add_code == JSClusterNotLeaderErr || add_code == JSClusterIncompleteErr ||
+                                   add_code == JSInsufficientResourcesErr || add_code == jsErrCode(0);
+            if (!transient || std::chrono::steady_clock::now() + pause > deadline) break;
+            spdlog::warn("storage: shard stream {} not created yet (JetStream error {}), trying again", stream,
+                         int(add_code));
+            std::this_thread::sleep_for(pause);
         }
     }
     if (s != NATS_OK) {

@@ -64,6 +64,7 @@ void jetstream_store::append(std::shared_ptr<append_request> request) {
     p->request = std::move(request);
     p->remaining = p->request->entries.size();
     p->attempts.assign(p->remaining, 0);
+    p->rounds.assign(p->remaining, 0);
     p->acked.assign(p->remaining, false);
     appends_pending_.fetch_add(1, std::memory_order_acq_rel);
     {
@@ -162,6 +163,11 @@ void jetstream_store::publish_append(const std::shared_ptr<pending_append>& p) {
     }
 }
 
+int jetstream_store::no_responder_rounds() const {
+    const auto per_timeout = std::max<std::int64_t>(1, options_.publish_timeout / responder_pause);
+    return int(std::max<std::int64_t>(1, tuning_.publish_retries) * per_timeout);
+}
+
 void jetstream_store::republish(publish_task& task) {
     auto& p = task.append;
     auto& shard = static_cast<js_shard&>(*p->request->entries[task.index].shard);
@@ -170,16 +176,19 @@ void jetstream_store::republish(publish_task& task) {
         // reshard on another front end), been deleted, or lost its leader.
         // One look (and one pause) per shard and round of retries, not per
         // entry: thousands of entries in flight come back together.
-        constexpr auto round = std::chrono::milliseconds(250);
-        if (std::chrono::steady_clock::now() - shard.responder_checked >= round) {
+        // An entry republished after the last look goes out at once; one
+        // that failed again since starts the next look, a pause after the
+        // last: a leader election, or a new stream's interest reaching this
+        // server, takes a moment.
+        auto& round = p->rounds[task.index];
+        if (round == shard.responder_round) {
+            const auto since = std::chrono::steady_clock::now() - shard.responder_checked;
+            if (since < responder_pause) std::this_thread::sleep_for(responder_pause - since);
             shard.stream_exists = load_tip(shard);
-            if (shard.stream_exists && !shard.closed) {
-                // A leader election takes a moment; publishing at once
-                // would only find no responder again.
-                std::this_thread::sleep_for(round);
-            }
             shard.responder_checked = std::chrono::steady_clock::now();
+            ++shard.responder_round;
         }
+        round = shard.responder_round;
         if (!shard.stream_exists) {
             natsMsg_Destroy(task.retry);
             entry_done(p, task.index, 0, status::not_found("shard stream deleted"));
@@ -233,7 +242,11 @@ void jetstream_store::on_ack(natsMsg* msg, jsPubAck* ack, jsPubAckErr* error) {
         bool again = false;
         {
             std::lock_guard lock(pending_mutex_);
-            again = p->attempts[index]++ < tuning_.publish_retries;
+            // A missing responder is answered at once, not after a
+            // timeout: its retries are paced by republish and get the
+            // budget that timeouts would have taken.
+            const int budget = err == NATS_NO_RESPONDERS ? no_responder_rounds() : tuning_.publish_retries;
+            again = p->attempts[index]++ < budget;
         }
         if (again) {
             std::lock_guard lock(queue_mutex_);

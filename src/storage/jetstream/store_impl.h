@@ -34,8 +34,12 @@ struct js_shard : shard_log {
     // to a shard whose leader died comes back at once, and one look serves
     // them all.
     std::chrono::steady_clock::time_point responder_checked{};
+    std::uint32_t responder_round = 0;  // counts those looks
     bool stream_exists = true;
 };
+
+// How far apart the looks at a stream without responders are.
+inline constexpr auto responder_pause = std::chrono::milliseconds(250);
 
 // The client library's text for a status, with its last error's detail.
 std::string nats_error(natsStatus s);
@@ -55,6 +59,9 @@ struct pending_append {
     std::uint64_t id = 0;
     std::size_t remaining = 0;     // under the store's pending mutex
     std::vector<int> attempts;     // per entry
+    // Per entry: the shard's responder_round when it was last republished
+    // (publisher thread only).
+    std::vector<std::uint32_t> rounds;
     std::vector<bool> acked;       // per entry
     status result;                 // the first failure
 };
@@ -137,6 +144,9 @@ private:
     void publisher_loop();
     void publish_append(const std::shared_ptr<pending_append>& append);
     void republish(publish_task& task);
+    // Republishes of one entry that found no responder: as many looks as
+    // the timeouts' budget lasts.
+    int no_responder_rounds() const;
     void entry_done(const std::shared_ptr<pending_append>& append, std::size_t index, std::uint64_t counter,
                     const status& failure);
     void finish(const std::shared_ptr<pending_append>& append);

@@ -395,6 +395,7 @@ int run(const kinesd::config::settings& cfg) {
 
     boost::asio::thread_pool workers(cfg.worker_threads > 0 ? cfg.worker_threads : int(cores * 4));
     service.set_post([&workers](std::function<void()> work) { boost::asio::post(workers, std::move(work)); });
+    service.set_catch_up([&follower] { follower.catch_up(std::chrono::seconds(1)); });
     // Declared before the io_context: the subscriptions its connections hold
     // leave the hub when they go, and their timers run on the workers.
     kinesd::streams::commit_notifier notifier(store);

@@ -48,6 +48,13 @@ public:
         if (post_) post_(std::move(work));
     }
     void set_post(std::function<void(std::function<void()>)> post) { post_ = std::move(post); }
+    // Before an action that names resources: catches up with the changes
+    // other front ends on the same store made, so that a client's next call
+    // sees what its last one did wherever each landed. Worker threads only.
+    void catch_up() const {
+        if (catch_up_) catch_up_();
+    }
+    void set_catch_up(std::function<void()> fn) { catch_up_ = std::move(fn); }
     // Per-shard throughput limits; null (the default) enforces none.
     streams::throughput_limiter* limiter() const { return limiter_; }
     void set_limiter(streams::throughput_limiter* limiter) { limiter_ = limiter; }
@@ -96,6 +103,7 @@ private:
     streams::throughput_limiter* limiter_ = nullptr;
     subscription_hub* subscriptions_ = nullptr;
     std::function<void(std::function<void()>)> post_;
+    std::function<void()> catch_up_;
 };
 
 }  // namespace kinesd::actions

@@ -76,6 +76,12 @@ bool router::is_data_plane(std::string_view target) {
            op == "SubscribeToShard";
 }
 
+bool router::needs_catch_up(std::string_view target) {
+    if (!is_data_plane(target)) return true;
+    const auto op = target.substr(target.find('.') + 1);
+    return op == "GetShardIterator" || op == "SubscribeToShard";
+}
+
 reply router::too_large_reply() const {
     request none;
     return error_reply(none, wire_format::json,
@@ -196,6 +202,9 @@ void router::process(request& req, reply_handler done, bool io_thread) {
                                 std::move(caller_arn)};
     if (action) ctx.operation = action->target.substr(action->target.find('.') + 1);
     try {
+        // Not for the record calls: they name a stream a client has already
+        // described or created, and are too many to pay a round trip each.
+        if (action && !io_thread && needs_catch_up(req.amz_target)) svc_.catch_up();
         // The hot actions read their bodies themselves; when unsure they leave
         // the body to the general path below, which words every error.
         if (const auto fast = action ? action->fast_for(*format) : nullptr; fast && fast(ctx, req.body)) return;

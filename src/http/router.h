@@ -45,6 +45,9 @@ public:
     void set_audit_log(auth::audit_log* log) { audit_ = log; }
     // Data-plane calls (puts and reads) are not audited.
     static bool is_data_plane(std::string_view target);
+    // Whether the action first catches up with other front ends' changes
+    // (service::catch_up).
+    static bool needs_catch_up(std::string_view target);
     // GET/HEAD /metrics and /health (null: answered like any other GET), and
     // the per-action request counters (null: not counted). Set before serving.
     void set_operations(const ops_endpoints* ops, metrics::request_counters* requests) {

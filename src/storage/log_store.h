@@ -120,6 +120,12 @@ public:
         std::function<void(std::string_view key, const std::string* value, std::uint64_t revision)>;
     virtual std::uint64_t watch_meta(std::string_view prefix, meta_watcher fn) = 0;
     virtual void unwatch_meta(std::uint64_t id) = 0;
+    // A revision such that a watcher handed every change up to it has seen
+    // every change committed anywhere before the call, so a front end can
+    // catch up with what a client just did through another one. 0 when
+    // watchers are called as part of each write (RocksDB): nothing to wait
+    // for. Does I/O on a shared backend.
+    virtual std::uint64_t meta_sync_point() const { return 0; }
 
     // ---- shards
     // Opens the shard, creating it when `create` is set. Returns null when

@@ -2,6 +2,8 @@
 
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
+
 namespace kinesd::storage {
 
 meta_follower::meta_follower(log_store& store) : store_(store) {}
@@ -12,21 +14,24 @@ void meta_follower::follow(std::string prefix, handler fn) { handlers_.emplace_b
 
 void meta_follower::start() {
     thread_ = std::thread([this] { loop(); });
-    for (std::size_t i = 0; i < handlers_.size(); ++i)
-        watches_.push_back(store_.watch_meta(
-            handlers_[i].first, [this, i](std::string_view key, const std::string* value, std::uint64_t revision) {
-                change c{i, std::string(key), value ? std::optional<std::string>(*value) : std::nullopt, revision};
-                {
-                    std::lock_guard lock(mutex_);
-                    queue_.push_back(std::move(c));
-                }
-                cv_.notify_one();
-            }));
+    watch_ = store_.watch_meta("", [this](std::string_view key, const std::string* value, std::uint64_t revision) {
+        change c{std::string(key), value ? std::optional<std::string>(*value) : std::nullopt, revision};
+        {
+            std::lock_guard lock(mutex_);
+            queue_.push_back(std::move(c));
+        }
+        cv_.notify_one();
+    });
+    // The watch hands on changes from its start: what came before is in the
+    // registries' loaded state, so the follower starts caught up to here.
+    const auto point = store_.meta_sync_point();
+    std::lock_guard lock(mutex_);
+    handled_ = std::max(handled_, point);
 }
 
 void meta_follower::stop() {
-    for (auto id : watches_) store_.unwatch_meta(id);
-    watches_.clear();
+    if (watch_) store_.unwatch_meta(watch_);
+    watch_ = 0;
     {
         std::lock_guard lock(mutex_);
         stop_ = true;
@@ -40,6 +45,13 @@ void meta_follower::drain() {
     idle_cv_.wait(lock, [this] { return stop_ || (queue_.empty() && !busy_); });
 }
 
+bool meta_follower::catch_up(std::chrono::milliseconds limit) {
+    const auto point = store_.meta_sync_point();
+    if (point == 0) return true;
+    std::unique_lock lock(mutex_);
+    return idle_cv_.wait_for(lock, limit, [&] { return stop_ || handled_ >= point; });
+}
+
 void meta_follower::loop() {
     std::unique_lock lock(mutex_);
     for (;;) {
@@ -49,14 +61,18 @@ void meta_follower::loop() {
         queue_.pop_front();
         busy_ = true;
         lock.unlock();
-        try {
-            handlers_[c.handler].second(c.key, c.value, c.revision);
-        } catch (const std::exception& e) {
-            spdlog::error("following metadata {}: {}", c.key, e.what());
+        for (auto& [prefix, fn] : handlers_) {
+            if (!c.key.starts_with(prefix)) continue;
+            try {
+                fn(c.key, c.value, c.revision);
+            } catch (const std::exception& e) {
+                spdlog::error("following metadata {}: {}", c.key, e.what());
+            }
         }
         lock.lock();
         busy_ = false;
-        if (queue_.empty()) idle_cv_.notify_all();
+        handled_ = std::max(handled_, c.revision);
+        idle_cv_.notify_all();
     }
     idle_cv_.notify_all();
 }

@@ -5,9 +5,13 @@
 // own: the backend's watch thread only queues, so a handler may read the
 // store (open shards, reload a value) without holding that thread up.
 //
+// One watch covers the whole store, so that the revisions handled tell how
+// far this front end has caught up (catch_up).
+//
 // Handlers see this process's own writes too (the store cannot tell them
 // apart); registries recognise those by the revision they wrote and skip
 // them.
+#include <chrono>
 #include <condition_variable>
 #include <cstdint>
 #include <deque>
@@ -39,10 +43,14 @@ public:
     // Returns once every change queued before the call has been handled
     // (tests, and a clean stop).
     void drain();
+    // Waits (up to `limit`) until every change committed anywhere before the
+    // call has been handled: a front end behind a load balancer answers a
+    // client's next call with what the client just did through another one.
+    // Does I/O: worker threads only. False when it gave up waiting.
+    bool catch_up(std::chrono::milliseconds limit);
 
 private:
     struct change {
-        std::size_t handler = 0;
         std::string key;
         std::optional<std::string> value;
         std::uint64_t revision = 0;
@@ -51,7 +59,10 @@ private:
 
     log_store& store_;
     std::vector<std::pair<std::string, handler>> handlers_;
-    std::vector<std::uint64_t> watches_;
+    std::uint64_t watch_ = 0;
+    // The newest revision handled (changes of keys no handler follows count
+    // too: they come through the same watch, in the store's order).
+    std::uint64_t handled_ = 0;
     std::mutex mutex_;
     std::condition_variable cv_;
     std::condition_variable idle_cv_;

@@ -16,7 +16,6 @@ package) and KINESD_NATS_SERVER_CURRENT (default: the newest release
 scripts/deps/nats.sh --test built into the user's cache directory).
 """
 import ctypes
-import glob
 import json
 import os
 import shutil
@@ -36,21 +35,8 @@ if _INTEGRATION not in sys.path:
     sys.path.insert(0, _INTEGRATION)
 
 from kinesd_server import KinesdServer, ServerError, free_port  # noqa: E402
-from nats_storage import nats_config  # noqa: E402
+from nats_storage import built_current as _built_current, nats_config  # noqa: E402
 
-
-def _built_current():
-    """The newest nats-server scripts/deps/nats.sh built into the user's
-    cache (<cache>/kinesd/nats-server-<version>/nats-server), or None."""
-    cache = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
-    found = []
-    for path in glob.glob(os.path.join(cache, "kinesd", "nats-server-*", "nats-server")):
-        version = os.path.basename(os.path.dirname(path))[len("nats-server-"):]
-        try:
-            found.append((tuple(int(p) for p in version.split(".")), path))
-        except ValueError:
-            continue
-    return max(found)[1] if found else None
 
 # What a kinesd built without the backend answers to --storage nats.
 NO_BACKEND_TEXT = "built without the NATS JetStream backend"

@@ -9,6 +9,12 @@ With KINESD_TEST_STORAGE=nats every server keeps its records in NATS
 JetStream instead of RocksDB (see nats_storage.py): the same suites then
 check the protocol on the other backend. A suite whose prerequisites for
 that are missing exits with SKIPPED at import.
+
+With KINESD_TEST_FRONT_ENDS=2 as well, a KinesdServer is two kinesd
+processes on one JetStream prefix (each with its own data directory, so its
+own node id), behind one address that hands each new connection to the next
+of them (round_robin_proxy.py): `port` and `endpoint` are the proxy's, and
+start, stop, kill9 and restart act on both. `process` is the first.
 """
 import ctypes
 import http.client
@@ -22,6 +28,7 @@ import tempfile
 import time
 
 import nats_storage
+from round_robin_proxy import RoundRobinProxy
 
 nats_storage.exit_if_unavailable()
 
@@ -62,7 +69,7 @@ class KinesdServer:
     """
 
     def __init__(self, data_dir=None, extra_args=(), binary=None, start=True,
-                 startup_timeout=60.0):
+                 startup_timeout=60.0, _shared_prefix_dir=None):
         self.binary = binary or os.environ.get("KINESD_BIN")
         if not self.binary:
             raise ServerError("KINESD_BIN is not set: point it at the kinesd binary")
@@ -80,6 +87,11 @@ class KinesdServer:
         self.port = None
         self.process = None
         self._closed = False
+        # Front ends besides this one, and the address in front of all.
+        self._prefix_dir = _shared_prefix_dir or self.data_dir
+        self._partners = []
+        self._proxy = None
+        self._own_port = None
         if start:
             self.start()
 
@@ -110,13 +122,35 @@ class KinesdServer:
             raise ServerError("the server is already running")
         if extra_args is not None:
             self.extra_args = list(extra_args)
-        ports = [self.port] if self.port else []
+        self._start_own()
+        # A partner is one of the front ends, never the address of several.
+        wanted = 1 if self._prefix_dir != self.data_dir else nats_storage.front_ends()
+        if wanted <= 1:
+            self.port = self._own_port
+            return self
+        while len(self._partners) < wanted - 1:
+            self._partners.append(KinesdServer(binary=self.binary, extra_args=self.extra_args, start=False,
+                                               startup_timeout=self.startup_timeout,
+                                               _shared_prefix_dir=self._prefix_dir))
+        for partner in self._partners:
+            if not partner.running():
+                partner.start(self.extra_args)
+        backends = [self._own_port] + [p.port for p in self._partners]
+        if self._proxy is None:
+            self._proxy = RoundRobinProxy(backends, host=self.host)
+        else:
+            self._proxy.set_backends(backends)
+        self.port = self._proxy.port
+        return self
+
+    def _start_own(self):
+        ports = [self._own_port] if self._own_port else []
         ports += [free_port() for _ in range(3)]
         for port in ports:
             self._launch(port)
             if self._wait_ready():
-                self.port = port
-                return self
+                self._own_port = port
+                return
             if self.running():
                 self.kill9()
                 raise ServerError(
@@ -130,7 +164,7 @@ class KinesdServer:
     def _command(self, port):
         return [self.binary, "--host", self.host, "--port", str(port),
                 "--data-dir", self.data_dir, "--log-level", "warn"] + \
-            nats_storage.storage_args(self.data_dir) + self.extra_args
+            nats_storage.storage_args(self._prefix_dir) + self.extra_args
 
     def _launch(self, port):
         command = self._command(port)
@@ -172,6 +206,8 @@ class KinesdServer:
         With `check`, an exit status other than 0 (or a server that has to be
         killed) raises ServerError carrying the log.
         """
+        for partner in self._partners:
+            partner.stop(timeout, check)
         if self.process is None or self.process.poll() is not None:
             return self._checked_exit(check)
         self.process.send_signal(signal.SIGTERM)
@@ -193,6 +229,8 @@ class KinesdServer:
 
     def kill9(self):
         """Kills the server with SIGKILL: nothing gets a chance to flush."""
+        for partner in self._partners:
+            partner.kill9()
         if self.process is not None and self.process.poll() is None:
             # The whole process group, so that no helper process keeps the
             # port or the data directory open.
@@ -218,6 +256,11 @@ class KinesdServer:
                 self.stop(check=False)
         finally:
             self.kill9()
+            for partner in self._partners:
+                partner.close()
+            if self._proxy is not None:
+                self._proxy.close()
+                sys.stderr.write("front ends served %s connections\n" % " and ".join(map(str, self._proxy.connections)))
             shutil.rmtree(self._work_dir, ignore_errors=True)
 
     def __enter__(self):
@@ -228,18 +271,25 @@ class KinesdServer:
 
     # -- logs ------------------------------------------------------------------
 
-    def log_text(self):
+    def _own_log_text(self):
         try:
             with open(self.log_path, "rb") as log:
                 return log.read().decode("utf-8", "replace")
         except FileNotFoundError:
             return ""
 
+    def log_text(self):
+        """What every front end behind this address logged."""
+        return self._own_log_text() + "".join(p.log_text() for p in self._partners)
+
     def log_tail(self, max_chars=20000):
-        text = self.log_text()
-        if len(text) > max_chars:
-            text = "...\n" + text[-max_chars:]
-        return "--- kinesd log (%s) ---\n%s--- end of kinesd log ---" % (self.log_path, text)
+        tails = []
+        for server in [self] + self._partners:
+            text = server._own_log_text()
+            if len(text) > max_chars:
+                text = "...\n" + text[-max_chars:]
+            tails.append("--- kinesd log (%s) ---\n%s--- end of kinesd log ---" % (server.log_path, text))
+        return "\n".join(tails)
 
     def dump_log(self, stream=None):
         stream = stream or sys.stderr

@@ -14,6 +14,7 @@ import boto3
 import botocore.config
 import botocore.exceptions
 
+import nats_storage
 from kinesd_server import KinesdServer
 
 REGION = "us-east-1"
@@ -46,9 +47,19 @@ def make_client(endpoint, service="kinesis"):
     config = botocore.config.Config(
         retries={"mode": "standard", "total_max_attempts": 1},
         connect_timeout=10, read_timeout=120)
-    return boto3.session.Session().client(
+    client = boto3.session.Session().client(
         service, endpoint_url=endpoint, region_name=REGION,
         aws_access_key_id="test", aws_secret_access_key="test", config=config)
+    if nats_storage.front_ends() > 1:
+        # Each call on a connection of its own, so that the address in front
+        # of several front ends (kinesd_server.py) hands consecutive calls to
+        # different ones, as a load balancer without affinity would.
+        client.meta.events.register("before-send", _close_after_answer)
+    return client
+
+
+def _close_after_answer(request, **kwargs):
+    request.headers["Connection"] = "close"
 
 
 def md5_hash_key(partition_key):

@@ -1,23 +1,28 @@
 """Runs the integration suites on the NATS JetStream backend.
 
-With KINESD_TEST_STORAGE=nats, each test process gets one single-node
-`nats-server -js` on a free loopback port with a temporary store directory,
-started when the first kinesd needs it and killed when the process exits (or
-dies: the server gets SIGKILL with its parent). Every kinesd then runs with
---storage nats against it.
+With KINESD_TEST_STORAGE=nats, each test process gets its JetStream: one
+single-node `nats-server -js`, or with KINESD_TEST_NATS_NODES=3 a cluster of
+three (tests/cluster/nats_cluster.py) and streams replicated three times, on
+free loopback ports with temporary store directories, started when the first
+kinesd needs it and stopped when the process exits (or dies: the servers get
+SIGKILL with their parent). Every kinesd then runs with --storage nats
+against it; KINESD_TEST_FRONT_ENDS=2 makes kinesd_server.py put two of them
+behind each test server's address.
 
 Each kinesd's --nats-prefix is derived from its data directory, so a test
 that starts kinesd again on the same directory (after a kill -9, say) finds
 its streams again, while two servers with their own directories share
 nothing.
 
-Binary: KINESD_NATS_SERVER, else nats-server on PATH (Debian's package). A
-process that cannot run on NATS (no nats-server, or kinesd built without the
+Binary: KINESD_NATS_SERVER, else nats-server on PATH (Debian's package);
+with KINESD_TEST_NATS_FLAVOUR=current a current release instead. A process
+that cannot run on NATS (no nats-server, or kinesd built without the
 backend) exits with SKIPPED when kinesd_server is imported, which the ctest
 registration of the nats.* suites treats as a skip.
 """
 import atexit
 import ctypes
+import glob
 import hashlib
 import json
 import os
@@ -44,6 +49,18 @@ def enabled():
     return os.environ.get("KINESD_TEST_STORAGE", "rocksdb") == "nats"
 
 
+def cluster_nodes():
+    """nats-server processes per test process: 1, or a cluster of 3 with
+    KINESD_TEST_NATS_NODES=3."""
+    return int(os.environ.get("KINESD_TEST_NATS_NODES", "1"))
+
+
+def front_ends():
+    """kinesd processes behind each test server's address (KINESD_TEST_FRONT_ENDS,
+    default 1; see kinesd_server.py)."""
+    return int(os.environ.get("KINESD_TEST_FRONT_ENDS", "1")) if enabled() else 1
+
+
 def _free_port():
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
         sock.bind(("127.0.0.1", 0))
@@ -58,8 +75,29 @@ def die_with_parent():
         pass
 
 
+def built_current():
+    """The newest nats-server scripts/deps/nats.sh built into the user's
+    cache (<cache>/kinesd/nats-server-<version>/nats-server), or None."""
+    cache = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+    found = []
+    for path in glob.glob(os.path.join(cache, "kinesd", "nats-server-*", "nats-server")):
+        version = os.path.basename(os.path.dirname(path))[len("nats-server-"):]
+        try:
+            found.append((tuple(int(p) for p in version.split(".")), path))
+        except ValueError:
+            continue
+    return max(found)[1] if found else None
+
+
 def nats_server_binary():
-    """(path, None), or (None, why there is none)."""
+    """(path, None), or (None, why there is none). KINESD_TEST_NATS_FLAVOUR=current
+    asks for a current release (KINESD_NATS_SERVER_CURRENT, else the one
+    scripts/deps/nats.sh --test built)."""
+    if os.environ.get("KINESD_TEST_NATS_FLAVOUR") == "current":
+        found = os.environ.get("KINESD_NATS_SERVER_CURRENT") or built_current()
+        if found and os.access(found, os.X_OK):
+            return found, None
+        return None, "no current nats-server (scripts/deps/nats.sh --test builds one)"
     wanted = os.environ.get("KINESD_NATS_SERVER")
     if wanted:
         found = shutil.which(wanted)
@@ -204,17 +242,41 @@ _server = None
 _lock = threading.Lock()
 
 
+class _Cluster:
+    """Several nodes forming one JetStream cluster (tests/cluster/nats_cluster.py)."""
+
+    def __init__(self, binary, size):
+        cluster_dir = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "cluster")
+        if cluster_dir not in sys.path:
+            sys.path.insert(0, cluster_dir)
+        import nats_cluster  # imported late: it imports kinesd_server, which imports this module
+        self._cluster = nats_cluster.NatsCluster(binary, size=size)
+        sys.stderr.write("JetStream: nats-server %s, %d nodes\n" % (self._cluster.version, size))
+
+    @property
+    def url(self):
+        return self._cluster.urls
+
+    def close(self):
+        self._cluster.close()
+
+
 def server():
-    """This process's nats-server, started on first use."""
+    """This process's nats-server (or cluster), started on first use."""
     global _server
     with _lock:
         if _server is None:
             binary, why = nats_server_binary()
             if why:
                 raise RuntimeError(why)
-            started = NatsServer(binary)
-            atexit.register(started.close)
-            _server = started.start()
+            if cluster_nodes() > 1:
+                started = _Cluster(binary, cluster_nodes())
+                atexit.register(started.close)
+                _server = started
+            else:
+                started = NatsServer(binary)
+                atexit.register(started.close)
+                _server = started.start()
         return _server
 
 
@@ -229,5 +291,6 @@ def storage_args(data_dir):
     """Extra kinesd options for the storage under test: none for RocksDB."""
     if not enabled():
         return []
-    return ["--storage", "nats", "--nats-url", server().url, "--nats-replicas", "1",
+    replicas = min(3, cluster_nodes())
+    return ["--storage", "nats", "--nats-url", server().url, "--nats-replicas", str(replicas),
             "--nats-prefix", prefix_for(data_dir)]

@@ -1,6 +1,9 @@
-# The Kinesis and Firehose suites once more with records in NATS JetStream
-# (--storage nats): KINESD_TEST_STORAGE=nats makes kinesd_server.py run one
-# single-node nats-server per suite and point every kinesd at it. Only suites
+# The Kinesis and Firehose suites once more as a scaled-out deployment runs:
+# KINESD_TEST_STORAGE=nats with three nodes and two front ends makes each
+# suite start a three-node JetStream cluster (a current nats-server release)
+# and turns every server a test starts into two kinesd on that cluster behind
+# one address, which hands each call to the next of them (kinesd_server.py,
+# round_robin_proxy.py). Only suites
 # about the protocol and the data path run twice; those about the RocksDB
 # data directory, full disks, limits, throughput limits and scale do not,
 # nor, to keep the run short, the AWS CLI and the JavaScript SubscribeToShard
@@ -15,6 +18,9 @@ set(_kinesd_nats_suites
   firehose 900 firehose_delivery 900
   subscribe 900 subscribe_faults 900)
 
+set(_kinesd_nats_env
+  "KINESD_TEST_STORAGE=nats;KINESD_TEST_NATS_NODES=3;KINESD_TEST_FRONT_ENDS=2;KINESD_TEST_NATS_FLAVOUR=current")
+
 list(LENGTH _kinesd_nats_suites _count)
 math(EXPR _last "${_count} - 1")
 foreach(index RANGE 0 ${_last} 2)
@@ -25,7 +31,7 @@ foreach(index RANGE 0 ${_last} 2)
            COMMAND "${KINESD_TEST_PYTHON}" "${CMAKE_CURRENT_SOURCE_DIR}/test_${suite}.py"
            WORKING_DIRECTORY "${CMAKE_CURRENT_BINARY_DIR}")
   set_tests_properties(nats.${suite} PROPERTIES
-    ENVIRONMENT "${_kinesd_test_env};KINESD_TEST_STORAGE=nats"
+    ENVIRONMENT "${_kinesd_test_env};${_kinesd_nats_env}"
     TIMEOUT ${timeout}
     SKIP_RETURN_CODE 77
     LABELS "integration;nats")
@@ -43,7 +49,7 @@ if(KINESD_NODE)
                      "${KINESD_NODE}" --test ${file}.test.mjs
              WORKING_DIRECTORY "${_kinesd_js_dir}")
     set_tests_properties(nats.${suite} PROPERTIES
-      ENVIRONMENT "${_kinesd_test_env}"
+      ENVIRONMENT "${_kinesd_test_env};KINESD_TEST_NATS_NODES=3;KINESD_TEST_NATS_FLAVOUR=current"
       TIMEOUT 300
       SKIP_RETURN_CODE 77
       LABELS "integration;nats")

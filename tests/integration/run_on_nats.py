@@ -19,7 +19,8 @@ def main(argv):
         sys.exit("usage: run_on_nats.py COMMAND [ARG...]")
     os.environ["KINESD_TEST_STORAGE"] = "nats"
     nats_storage.exit_if_unavailable()
-    env = dict(os.environ, KINESD_TEST_NATS_URL=nats_storage.server().url)
+    env = dict(os.environ, KINESD_TEST_NATS_URL=nats_storage.server().url,
+               KINESD_TEST_NATS_REPLICAS=str(min(3, nats_storage.cluster_nodes())))
     # Both the command and the JetStream server get SIGKILL if this process
     # is killed (a ctest timeout), so neither outlives the run.
     return subprocess.run(argv[1:], env=env, preexec_fn=nats_storage.die_with_parent).returncode

@@ -423,6 +423,10 @@ void jetstream_store::close_shard(shard_log& base) {
     if (s != NATS_OK) spdlog::error("storage: closing shard stream {} failed: {}", shard.stream, nats_error(s));
     fence();
     wait_idle(shard);
+    // The stream takes nothing more: its last sequence now is its end. Other
+    // front ends' records up to it must be readable here before the shard
+    // shows closed, or a reader would reach "the end" short of them.
+    load_tip(shard);
 }
 
 void jetstream_store::follower_loop() {

@@ -248,6 +248,19 @@ void jetstream_store::unwatch_meta(std::uint64_t id) {
     natsSubscription_Unsubscribe(w->sub);
 }
 
+std::uint64_t jetstream_store::meta_sync_point() const {
+    // The bucket's last sequence: every watch is an ordered consumer of the
+    // bucket's stream, so one that delivered it delivered all before it.
+    jsStreamInfo* info = nullptr;
+    jsErrCode code = jsErrCode(0);
+    const std::string stream = "KV_" + bucket_;
+    natsStatus s = js_GetStreamInfo(&info, js_, stream.c_str(), nullptr, &code);
+    if (s != NATS_OK) return 0;  // unreachable: no better answer than not waiting
+    const std::uint64_t last = info->State.LastSeq;
+    jsStreamInfo_Destroy(info);
+    return last;
+}
+
 void jetstream_store::stop_watches() {
     std::vector<std::uint64_t> ids;
     {

@@ -92,6 +92,7 @@ public:
     status delete_meta_if(std::string_view key, std::uint64_t expected) override;
     std::uint64_t watch_meta(std::string_view prefix, meta_watcher fn) override;
     void unwatch_meta(std::uint64_t id) override;
+    std::uint64_t meta_sync_point() const override;
 
     shard_ref open_shard(const std::string& name, bool create) override;
     std::vector<shard_ref> open_shards(const std::vector<std::string>& names) override;

@@ -20,7 +20,7 @@ function storageArgs(dataDir) {
   const url = process.env.KINESD_TEST_NATS_URL;
   if (!url) throw new Error('KINESD_TEST_STORAGE=nats needs KINESD_TEST_NATS_URL: run the suite through run_on_nats.py');
   const digest = crypto.createHash('sha1').update(fs.realpathSync(dataDir)).digest('hex').slice(0, 12);
-  return ['--storage', 'nats', '--nats-url', url, '--nats-replicas', '1', '--nats-prefix', `kt${digest}`];
+  return ['--storage', 'nats', '--nats-url', url, '--nats-replicas', process.env.KINESD_TEST_NATS_REPLICAS || '1', '--nats-prefix', `kt${digest}`];
 }
 
 export function freePort() {

@@ -531,6 +531,23 @@ TEST_P(log_store_conformance, a_closed_shard_refuses_appends_and_keeps_its_recor
     }
 }
 
+// A reader that sees a shard closed reads it to its end: close_shard must
+// leave this front end knowing every record any front end stored in it.
+TEST_P(log_store_conformance, closing_a_shard_learns_its_end_from_every_front_end) {
+    auto peer = second_front_end();
+    if (!peer) GTEST_SKIP() << "one front end only";
+    auto mine = store_->open_shard(shard_name(1), true);
+    auto theirs = peer->open_shard(shard_name(1), false);
+    ASSERT_TRUE(theirs);
+    append_and_wait(*store_, {{mine.get(), "k", "here"}});
+    append_and_wait(*peer, {{theirs.get(), "k", "there 1"}, {theirs.get(), "k", "there 2"}});
+    store_->close_shard(*mine);
+    EXPECT_EQ(mine->committed.load(), 3u);
+    auto records = read_all(*store_, *mine);
+    ASSERT_EQ(records.size(), 3u);
+    EXPECT_EQ(records[2].data, "there 2");
+}
+
 TEST_P(log_store_conformance, partition_keys_data_and_encryption_round_trip) {
     auto s = store_->open_shard(shard_name(1), true);
     const std::string binary("\0\x01\xff\n\r\0", 6);
@@ -745,6 +762,37 @@ TEST_P(log_store_conformance, watches_see_changes_under_their_prefix) {
     std::this_thread::sleep_for(200ms);
     std::lock_guard lock(m);
     EXPECT_EQ(events.size(), 4u);
+}
+
+// What catching up rests on: a change another front end committed is at or
+// below the sync point taken after it, and a watch hands it on by then.
+TEST_P(log_store_conformance, a_watch_reaches_the_sync_point_past_changes_made_elsewhere) {
+    auto other = second_front_end();
+    log_store& writer = other ? *other : *store_;
+    std::mutex m;
+    std::condition_variable cv;
+    std::uint64_t newest = 0;
+    std::vector<std::string> keys;
+    auto id = store_->watch_meta("", [&](std::string_view key, const std::string*, std::uint64_t revision) {
+        std::lock_guard lock(m);
+        newest = std::max(newest, revision);
+        keys.emplace_back(key);
+        cv.notify_all();
+    });
+    for (int i = 0; i < 20; ++i) {
+        const std::string key = "sync/" + std::to_string(i);
+        ASSERT_TRUE(writer.put_meta(key, "v").ok());
+        const auto point = store_->meta_sync_point();
+        std::unique_lock lock(m);
+        if (point != 0) {
+            ASSERT_TRUE(cv.wait_for(lock, 5s, [&] { return newest >= point; })) << "sync point " << point;
+        } else {
+            // Watchers run as part of the write: already handed on.
+            ASSERT_FALSE(other) << "a shared backend must give a sync point";
+        }
+        EXPECT_NE(std::find(keys.begin(), keys.end(), key), keys.end()) << key << " not seen by the sync point";
+    }
+    store_->unwatch_meta(id);
 }
 
 #ifdef KINESD_WITH_JETSTREAM

@@ -201,6 +201,11 @@ api_error not_found(const action_context& ctx, const std::string& key) {
 
 delivery::delivery_snapshot require(const action_context& ctx, const std::string& name) {
     auto s = registry(ctx).find(name);
+    if (!s && !ctx.io_thread) {
+        // Perhaps created through another front end a moment ago.
+        ctx.svc.catch_up();
+        s = registry(ctx).find(name);
+    }
     if (!s) throw not_found(ctx, name);
     return s;
 }

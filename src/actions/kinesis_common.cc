@@ -91,7 +91,7 @@ api_error stream_not_found(const action_context& ctx, const std::string& key) {
 }
 
 streams::stream_snapshot require_stream(const action_context& ctx, const std::string& name) {
-    auto s = ctx.svc.streams().find(name);
+    auto s = ctx.io_thread ? ctx.svc.streams().find(name) : ctx.svc.find_stream_caught_up(name);
     if (!s) throw stream_not_found(ctx, name);
     return s;
 }

@@ -167,6 +167,13 @@ void get_records(action_context& ctx) {
     // An iterator names its stream; another account's stream is not found.
     auto s = ctx.owns(it->stream_name) ? ctx.svc.streams().find(it->stream_name) : nullptr;
     const streams::shard_state* shard = s && s->uid == it->stream_uid ? s->find_shard(it->shard_index) : nullptr;
+    if (!shard && ctx.owns(it->stream_name)) {
+        // The iterator may come from another front end that knows a newer
+        // stream or shard than this one yet.
+        ctx.svc.catch_up();
+        s = ctx.svc.streams().find(it->stream_name);
+        shard = s && s->uid == it->stream_uid ? s->find_shard(it->shard_index) : nullptr;
+    }
     if (!shard)
         throw api_error::resource_not_found("Shard " + encoding::shard_id(it->shard_index) + " in stream " +
                                             ctx.shown(it->stream_name) + " under account " + account(ctx) + " does not exist");

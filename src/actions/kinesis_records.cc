@@ -90,13 +90,15 @@ using put_continuation =
 // a worker, which answers any error itself.
 void with_writable_stream(action_context& ctx, std::string name, put_continuation then) {
     if (!ctx.io_thread) {
-        auto s = ctx.svc.streams().find(name);
+        auto s = ctx.svc.find_stream_caught_up(name);
         require_writable(ctx, s, name);
         return then(ctx, name, s);
     }
+    // A stream not known here may be one another front end just created:
+    // catching up waits, so that too moves to a worker.
     bool busy = false;
     auto s = ctx.svc.streams().try_find(name, busy);
-    if (!busy) {
+    if (!busy && s) {
         require_writable(ctx, s, name);
         return then(ctx, name, s);
     }
@@ -104,7 +106,7 @@ void with_writable_stream(action_context& ctx, std::string name, put_continuatio
                   account = ctx.account_id, then = std::move(then)]() mutable {
         action_context worker{svc, format, {}, reply, now_ms, false, std::move(account)};
         try {
-            auto s = svc.streams().find(name);
+            auto s = svc.find_stream_caught_up(name);
             require_writable(worker, s, name);
             then(worker, name, s);
         } catch (const api_error& e) {
@@ -347,7 +349,7 @@ void submit(std::shared_ptr<pending_put> put) {
     // Again after a shard refused the records as closed: on a store shared
     // with other front ends, the reshard may have been made by one of them
     // and not reached this registry yet. This runs on a worker.
-    auto s = put->attempt == 0 ? put->svc.streams().find(put->stream) : reroute_snapshot(*put);
+    auto s = put->attempt == 0 ? put->svc.find_stream_caught_up(put->stream) : reroute_snapshot(*put);
     if (!s)
         return put->reply->fail(api_error::resource_not_found(
             "Stream " + std::string(service::name_of_key(put->stream)) + " under account " +

@@ -55,6 +55,17 @@ public:
         if (catch_up_) catch_up_();
     }
     void set_catch_up(std::function<void()> fn) { catch_up_ = std::move(fn); }
+    // The stream kept under `key`; when it is not known here, after catching
+    // up once (it may have been created through another front end a moment
+    // ago). Worker threads only.
+    streams::stream_snapshot find_stream_caught_up(std::string_view key) const {
+        auto s = streams_.find(key);
+        if (!s && catch_up_) {
+            catch_up_();
+            s = streams_.find(key);
+        }
+        return s;
+    }
     // Per-shard throughput limits; null (the default) enforces none.
     streams::throughput_limiter* limiter() const { return limiter_; }
     void set_limiter(streams::throughput_limiter* limiter) { limiter_ = limiter; }

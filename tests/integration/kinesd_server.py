@@ -206,8 +206,13 @@ class KinesdServer:
         With `check`, an exit status other than 0 (or a server that has to be
         killed) raises ServerError carrying the log.
         """
-        for partner in self._partners:
-            partner.stop(timeout, check)
+        # Front ends behind one address: the first status that is not 0
+        # (the one that could not flush, say) is the answer.
+        others = [partner.stop(timeout, check) for partner in self._partners]
+        own = self._stop_own(timeout, check)
+        return own or next((s for s in others if s), own)
+
+    def _stop_own(self, timeout, check):
         if self.process is None or self.process.poll() is not None:
             return self._checked_exit(check)
         self.process.send_signal(signal.SIGTERM)

@@ -227,7 +227,7 @@ void delivery_worker::refresh_lanes() {
         if (it != lanes_.end()) {
             l = std::move(*it);
             // Read by another front end: where it has got to.
-            if (!l.held) l.next = l.saved = stored_checkpoint(l);
+            if (!l.held && !l.done) l.next = l.saved = stored_checkpoint(l);
         } else {
             l.id = encoding::shard_id(shard.index);
             l.cf = shard.log->name;
@@ -240,6 +240,7 @@ void delivery_worker::refresh_lanes() {
         l.adjacent_parent = shard.adjacent_parent;
         l.closed_ms = shard.closed_ms;
         l.created_s = shard.created_s;
+        if (claims_ && !l.done && lane_done(l, now)) l.done = true;
         fresh.push_back(std::move(l));
     }
     lanes_ = std::move(fresh);
@@ -255,6 +256,16 @@ bool delivery_worker::lane_finished(const lane& l, std::int64_t now) const {
     // front end appended beyond it.
     ctx_.store.refresh_tip(*l.log);
     return drained();
+}
+
+bool delivery_worker::lane_done(const lane& l, std::int64_t now) const {
+    // Like lane_finished, by the checkpoint rather than the read position:
+    // its lease may go only once nothing of it waits for the destination.
+    if (!l.closed_ms || *l.closed_ms + 1000 > now) return false;
+    const auto done = [&] { return std::max(l.saved, l.log->trimmed_below.load()) > l.log->committed.load(); };
+    if (!done()) return false;
+    ctx_.store.refresh_tip(*l.log);
+    return done();
 }
 
 bool delivery_worker::lane_eligible(const lane& l, std::int64_t now) const {

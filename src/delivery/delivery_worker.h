@@ -140,6 +140,9 @@ private:
         // elsewhere follows its stored checkpoint, so that its children
         // know when it is finished.
         bool held = true;
+        // Closed and checkpointed to its end: nobody needs to read it or
+        // hold its lease any more.
+        bool done = false;
     };
     struct batch;
 
@@ -153,6 +156,7 @@ private:
     void claim_lanes();
     std::uint64_t stored_checkpoint(const lane& l) const;
     bool lane_finished(const lane& l, std::int64_t now) const;
+    bool lane_done(const lane& l, std::int64_t now) const;
     bool lane_eligible(const lane& l, std::int64_t now) const;
     void read_lanes(bool flushing);
     bool room_for_batch(bool flushing) const;

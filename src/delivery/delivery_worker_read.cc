@@ -22,12 +22,21 @@ std::uint64_t delivery_worker::stored_checkpoint(const lane& l) const {
 
 void delivery_worker::claim_lanes() {
     if (!claims_) return;
+    // Lanes done are left out: their leases are given up and they count
+    // for no front end's share.
+    std::vector<lane*> open;
     std::vector<std::string> ids;
-    ids.reserve(lanes_.size());
-    for (const auto& l : lanes_) ids.push_back(l.id);
+    for (auto& l : lanes_) {
+        if (l.done) {
+            l.held = false;
+            continue;
+        }
+        open.push_back(&l);
+        ids.push_back(l.id);
+    }
     auto granted = claims_->claim(ids);
-    for (std::size_t i = 0; i < lanes_.size() && i < granted.size(); ++i) {
-        auto& l = lanes_[i];
+    for (std::size_t i = 0; i < open.size() && i < granted.size(); ++i) {
+        auto& l = *open[i];
         if (granted[i] == l.held) continue;
         l.held = granted[i];
         if (l.held) {

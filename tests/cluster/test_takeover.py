@@ -9,7 +9,7 @@ ends consistent:
   per shard: both front ends take some. The one holding some of them is
   killed with SIGKILL while records are put through the other; the other
   takes the dead one's shard leases over and every acknowledged record
-  reaches S3.
+  reaches S3, also of a split's children, read under leases of their own.
 - A front end dies (SIGKILL, at a crash point) after it wrote a split to the
   shared metadata and before it closed the parent shard in storage. The
   other one finishes the split: it shows the parent closed, puts keep
@@ -186,6 +186,19 @@ class Takeover(unittest.TestCase):
         self.assertFalse(got - set(sent), "records in S3 that nobody put")
         wait_until(lambda: held_a <= shards_taken(server_b, mark), "B taking A's shard leases", timeout=30)
 
+        # A split's children get leases of their own, read once the parent is.
+        parent = kin_b.describe_stream(StreamName=source)["StreamDescription"]["Shards"][0]
+        lo, hi = int(parent["HashKeyRange"]["StartingHashKey"]), int(parent["HashKeyRange"]["EndingHashKey"])
+        kin_b.split_shard(StreamName=source, ShardToSplit=parent["ShardId"], NewStartingHashKey=str((lo + hi) // 2))
+        wait_until(lambda: self._active(kin_b, source), "the split done", timeout=30)
+        for _ in range(3):
+            put(100)
+        wait_until(delivered, "all %d records in S3 after a split" % len(sent), timeout=60, interval=1.0)
+        children = {s["ShardId"] for s in kin_b.describe_stream(StreamName=source)["StreamDescription"]["Shards"]
+                    if s.get("ParentShardId") == parent["ShardId"]}
+        self.assertEqual(2, len(children))
+        self.assertTrue(children <= shards_taken(server_b, mark), shards_taken(server_b, mark))
+
     def _lines_in(self, bucket):
         """Every newline-ended line of every object in `bucket`."""
         got = set()
@@ -219,6 +232,7 @@ class Takeover(unittest.TestCase):
         finally:
             del os.environ["KINESD_TEST_CRASH_AT"]
         a, b = make_client(server_a.endpoint), make_client(server_b.endpoint)
+        closed_before = len(self._closed_subjects())  # earlier tests' splits
         stream = unique_name("cl")
         b.create_stream(StreamName=stream, ShardCount=2)
         for client in (b, a):
@@ -260,7 +274,7 @@ class Takeover(unittest.TestCase):
         assert_all_acked_readable(self, [("B", b)], stream, list(ledger.acks), t0=killed_at)
         # B closed the parent in storage itself: its JetStream stream has moved
         # to the closed subject, so no front end can append to it any more.
-        self.assertEqual(1, len(self._closed_subjects()), self._closed_subjects())
+        self.assertEqual(closed_before + 1, len(self._closed_subjects()), self._closed_subjects())
         # The stream still takes a reshard, of a child.
         child = sorted(open_shards)[0]
         rng = self._shard(b, stream, child)["HashKeyRange"]

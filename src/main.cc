@@ -488,7 +488,7 @@ int run(const kinesd::config::settings& cfg) {
     delivery_options.http_timeout_ms = cfg.firehose_http_timeout_ms;
     delivery_options.http_ca_file = cfg.firehose_http_ca_file;
     kinesd::delivery::delivery_manager delivery(firehose, registry, store, clock, delivery_options);
-    delivery.use_leases(leases);
+    delivery.use_leases(leases, cfg.storage != "rocksdb");
     esm_poller.use_leases(leases);
     delivery.start();
     esm_poller.start();

@@ -51,38 +51,42 @@ void delivery_manager::reconcile() {
     auto streams = registry_.list();
     worker_context ctx{registry_, streams_, store_, clock_, *s3_, *pool_, *http_pool_, options_};
 
-    std::vector<std::shared_ptr<delivery_worker>> retired;
+    std::vector<running> retired;
     {
         std::lock_guard lock(workers_mutex_);
         for (auto it = workers_.begin(); it != workers_.end();) {
             auto found = std::find_if(streams.begin(), streams.end(), [&](auto& s) { return s->name == it->first; });
             bool keep = found != streams.end() && (*found)->uid == it->second.stream->uid &&
-                        (*found)->status(now) == delivery_status::active &&
-                        (!leases_ || leases_->hold(lease_name(**found)));
+                        (*found)->status(now) == delivery_status::active;
             if (keep) {
                 ++it;
                 continue;
             }
             // A deleted stream's buffered data is dropped, as AWS does.
             it->second.worker->request_stop(false);
-            retired.push_back(it->second.worker);
+            retired.push_back(std::move(it->second));
             it = workers_.erase(it);
         }
         for (auto& s : streams) {
             if (s->status(now) != delivery_status::active) continue;
             auto it = workers_.find(s->name);
             if (it == workers_.end()) {
-                if (leases_ && !leases_->hold(lease_name(*s))) continue;  // another front end delivers it
-                auto worker = std::make_shared<delivery_worker>(ctx, s);
+                std::shared_ptr<lane_leases> lanes;
+                if (leases_) lanes = std::make_shared<lane_leases>(*leases_, clock_, lease_name(*s),
+                                                                lane_lease_options{.shared = shared_store_});
+                auto worker = std::make_shared<delivery_worker>(ctx, s, lanes);
                 worker->start();
-                workers_.emplace(s->name, running{worker, s});
+                workers_.emplace(s->name, running{worker, s, lanes});
             } else if (it->second.stream != s) {
                 it->second.worker->update(s);
                 it->second.stream = s;
             }
         }
     }
-    for (auto& w : retired) w->join();
+    for (auto& r : retired) {
+        r.worker->join();
+        if (r.lanes) r.lanes->release_all();
+    }
 }
 
 delivery_manager::stop_report delivery_manager::stop(std::chrono::steady_clock::time_point until) {
@@ -111,7 +115,7 @@ delivery_manager::stop_report delivery_manager::stop(std::chrono::steady_clock::
     for (auto& [name, r] : workers) {
         r.worker->join();
         // What was flushed is checkpointed: another front end may go on now.
-        if (leases_ && r.worker->flushed().complete) leases_->release(lease_name(*r.stream));
+        if (r.lanes && r.worker->flushed().complete) r.lanes->release_all();
         const auto& f = r.worker->flushed();
         ++report.streams;
         if (f.complete) continue;

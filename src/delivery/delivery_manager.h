@@ -7,8 +7,10 @@
 //
 // stop() flushes: every worker reads what is left in its logs, seals it and
 // waits (until a deadline) for its objects to be written, so a SIGTERM leaves
-// nothing undelivered when S3 answers. What misses the deadline stays in the
-// store, checkpoints unmoved, and is delivered after the next start.
+// nothing undelivered when S3 answers, then gives up the lane leases of the
+// streams it flushed, so another front end goes on at once. What misses the
+// deadline stays in the store, checkpoints unmoved, and is delivered after
+// the next start (or by the front end that takes its leases once they expire).
 #include <boost/asio/thread_pool.hpp>
 
 #include <chrono>
@@ -22,6 +24,7 @@
 #include "common/clock.h"
 #include "delivery/delivery_worker.h"
 #include "delivery/firehose_registry.h"
+#include "delivery/lane_leases.h"
 #include "delivery/s3_client.h"
 #include "storage/lease_keeper.h"
 #include "storage/log_store.h"
@@ -54,16 +57,24 @@ public:
     // Runs one reconciliation pass now (tests; the control thread does it
     // every 100 ms).
     void reconcile();
-    // With several front ends on one store, a delivery stream is delivered
-    // by the one holding its lease ("firehose/<name>/<uid>"); the others
-    // keep no worker for it and take over once the lease expires. Set
-    // before start().
-    void use_leases(storage::lease_keeper& leases) { leases_ = &leases; }
+    // With several front ends on one store, each lane of a delivery stream
+    // (a DirectPut stream's log, each shard of a Kinesis source) is read by
+    // the front end holding its lease ("firehose/<name>/<uid>", plus
+    // "/<shard id>" for a Kinesis source: lane_leases.h). Every front end
+    // runs a worker per stream; it reads and checkpoints only the lanes it
+    // holds and takes the others over once their leases expire. Set before
+    // start(). `shared`: whether other front ends may use the store (else
+    // this one takes every lane at once).
+    void use_leases(storage::lease_keeper& leases, bool shared) {
+        leases_ = &leases;
+        shared_store_ = shared;
+    }
 
 private:
     struct running {
         std::shared_ptr<delivery_worker> worker;
         delivery_snapshot stream;
+        std::shared_ptr<lane_leases> lanes;  // with leases
     };
     void loop();
 
@@ -80,6 +91,7 @@ private:
     std::unique_ptr<boost::asio::thread_pool> http_pool_;
 
     storage::lease_keeper* leases_ = nullptr;
+    bool shared_store_ = true;
 
     std::mutex workers_mutex_;
     std::map<std::string, running> workers_;

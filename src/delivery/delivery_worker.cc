@@ -11,6 +11,7 @@
 #include "common/random.h"
 #include "delivery/compression.h"
 #include "delivery/object_key.h"
+#include "streams/encoding.h"
 
 namespace kinesd::delivery {
 
@@ -27,12 +28,13 @@ processing_settings processing_of(const delivery_stream& s) {
 
 }  // namespace
 
-delivery_worker::delivery_worker(worker_context ctx, delivery_snapshot stream)
+delivery_worker::delivery_worker(worker_context ctx, delivery_snapshot stream, std::shared_ptr<lane_claims> claims)
     : ctx_(ctx),
       stream_(std::move(stream)),
       s3_(stream_->s3()),
       processing_(processing_of(*stream_)),
-      destination_(make_destination_for(*stream_)) {}
+      destination_(make_destination_for(*stream_)),
+      claims_(std::move(claims)) {}
 
 delivery_worker::~delivery_worker() {
     if (!thread_.joinable()) return;
@@ -140,6 +142,7 @@ void delivery_worker::step(bool flushing) {
     settle();
     auto now = ctx_.clock.now_ms();
     if (stream_->is_kinesis_source() && now - lanes_refreshed_ms_ >= 1000) refresh_lanes();
+    claim_lanes();
     read_lanes(flushing);
     now = ctx_.clock.now_ms();
     std::vector<std::string> due;
@@ -196,7 +199,8 @@ void delivery_worker::refresh_lanes() {
             lane l;
             l.cf = stream_->log->name;
             l.log = stream_->log;
-            l.next = l.saved = ctx_.registry.checkpoint(*stream_, l.cf).value_or(0);
+            l.next = l.saved = stored_checkpoint(l);
+            l.held = !claims_;
             lanes_.push_back(std::move(l));
         }
         return;
@@ -222,17 +226,21 @@ void delivery_worker::refresh_lanes() {
         lane l;
         if (it != lanes_.end()) {
             l = std::move(*it);
+            // Read by another front end: where it has got to.
+            if (!l.held && !l.done) l.next = l.saved = stored_checkpoint(l);
         } else {
+            l.id = encoding::shard_id(shard.index);
             l.cf = shard.log->name;
             l.log = shard.log;
-            // No checkpoint: start at the oldest record (TRIM_HORIZON).
-            l.next = l.saved = ctx_.registry.checkpoint(*stream_, l.cf).value_or(0);
+            l.next = l.saved = stored_checkpoint(l);
+            l.held = !claims_;
         }
         l.index = shard.index;
         l.parent = shard.parent;
         l.adjacent_parent = shard.adjacent_parent;
         l.closed_ms = shard.closed_ms;
         l.created_s = shard.created_s;
+        if (claims_ && !l.done && lane_done(l, now)) l.done = true;
         fresh.push_back(std::move(l));
     }
     lanes_ = std::move(fresh);
@@ -248,6 +256,16 @@ bool delivery_worker::lane_finished(const lane& l, std::int64_t now) const {
     // front end appended beyond it.
     ctx_.store.refresh_tip(*l.log);
     return drained();
+}
+
+bool delivery_worker::lane_done(const lane& l, std::int64_t now) const {
+    // Like lane_finished, by the checkpoint rather than the read position:
+    // its lease may go only once nothing of it waits for the destination.
+    if (!l.closed_ms || *l.closed_ms + 1000 > now) return false;
+    const auto done = [&] { return std::max(l.saved, l.log->trimmed_below.load()) > l.log->committed.load(); };
+    if (!done()) return false;
+    ctx_.store.refresh_tip(*l.log);
+    return done();
 }
 
 bool delivery_worker::lane_eligible(const lane& l, std::int64_t now) const {
@@ -329,7 +347,8 @@ void delivery_worker::checkpoint(const batch& b) {
     for (const auto& end : b.ends) {
         const auto& cf = end.first;
         auto it = std::find_if(lanes_.begin(), lanes_.end(), [&](const lane& l) { return l.cf == cf; });
-        if (it == lanes_.end()) continue;
+        // A lane whose lease went elsewhere is checkpointed by its new owner.
+        if (it == lanes_.end() || !it->held) continue;
         std::uint64_t next = it->next;
         open_.bound_checkpoint(cf, next);
         for (const auto& other : in_flight_)

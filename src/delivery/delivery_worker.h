@@ -39,6 +39,7 @@
 #include "delivery/destination.h"
 #include "delivery/firehose_registry.h"
 #include "delivery/lambda_processor.h"
+#include "delivery/lane_leases.h"
 #include "delivery/partition_buffers.h"
 #include "delivery/record_processing.h"
 #include "delivery/s3_client.h"
@@ -101,7 +102,9 @@ struct worker_context {
 
 class delivery_worker : public std::enable_shared_from_this<delivery_worker> {
 public:
-    delivery_worker(worker_context ctx, delivery_snapshot stream);
+    // With `claims`, it reads and checkpoints only the lanes they grant
+    // (several front ends share the store: lane_leases.h); without, every lane.
+    delivery_worker(worker_context ctx, delivery_snapshot stream, std::shared_ptr<lane_claims> claims = nullptr);
     ~delivery_worker();
     delivery_worker(const delivery_worker&) = delete;
     delivery_worker& operator=(const delivery_worker&) = delete;
@@ -124,6 +127,7 @@ public:
 
 private:
     struct lane {
+        std::string id;  // its shard id; "" for a DirectPut log
         std::string cf;
         storage::shard_ref log;
         std::uint64_t next = 0;   // first counter not yet read
@@ -132,6 +136,13 @@ private:
         std::optional<std::uint32_t> parent, adjacent_parent;
         std::optional<std::int64_t> closed_ms;
         std::uint64_t created_s = 0;  // of the source shard, for sequence numbers
+        // Whether this front end reads it (holds its lease). A lane read
+        // elsewhere follows its stored checkpoint, so that its children
+        // know when it is finished.
+        bool held = true;
+        // Closed and checkpointed to its end: nobody needs to read it or
+        // hold its lease any more.
+        bool done = false;
     };
     struct batch;
 
@@ -142,7 +153,10 @@ private:
     void switch_to(delivery_snapshot next);
     void check_version(std::int64_t arrival_ms);
     void refresh_lanes();
+    void claim_lanes();
+    std::uint64_t stored_checkpoint(const lane& l) const;
     bool lane_finished(const lane& l, std::int64_t now) const;
+    bool lane_done(const lane& l, std::int64_t now) const;
     bool lane_eligible(const lane& l, std::int64_t now) const;
     void read_lanes(bool flushing);
     bool room_for_batch(bool flushing) const;
@@ -170,6 +184,7 @@ private:
     std::vector<delivery_record> processed_;
     std::vector<failed_record> failed_;
     std::shared_ptr<destination> destination_;
+    std::shared_ptr<lane_claims> claims_;
     std::vector<lane> lanes_;
     std::int64_t lanes_refreshed_ms_ = 0;
     partition_buffers open_;

@@ -15,12 +15,48 @@ bool delivery_worker::room_for_batch(bool flushing) const {
     return flushing || in_flight_.size() < limit;
 }
 
+std::uint64_t delivery_worker::stored_checkpoint(const lane& l) const {
+    // No checkpoint: start at the oldest record (TRIM_HORIZON).
+    return ctx_.registry.checkpoint(*stream_, l.cf).value_or(0);
+}
+
+void delivery_worker::claim_lanes() {
+    if (!claims_) return;
+    // Lanes done are left out: their leases are given up and they count
+    // for no front end's share.
+    std::vector<lane*> open;
+    std::vector<std::string> ids;
+    for (auto& l : lanes_) {
+        if (l.done) {
+            l.held = false;
+            continue;
+        }
+        open.push_back(&l);
+        ids.push_back(l.id);
+    }
+    auto granted = claims_->claim(ids);
+    for (std::size_t i = 0; i < open.size() && i < granted.size(); ++i) {
+        auto& l = *open[i];
+        if (granted[i] == l.held) continue;
+        l.held = granted[i];
+        if (l.held) {
+            // Taken over (or back): go on from the last acknowledged record;
+            // what another front end read past it comes again (at least once).
+            l.next = l.saved = stored_checkpoint(l);
+            spdlog::info("delivery stream {}: reading {} from {}", stream_->name, l.cf, l.next);
+        } else {
+            // Its records already buffered still go out; it is read no more.
+            spdlog::info("delivery stream {}: {} is read by another front end now", stream_->name, l.cf);
+        }
+    }
+}
+
 void delivery_worker::read_lanes(bool flushing) {
     auto now = ctx_.clock.now_ms();
     for (bool progress = true; progress;) {
         progress = false;
         for (auto& l : lanes_) {
-            if (!lane_eligible(l, now)) continue;
+            if (!l.held || !lane_eligible(l, now)) continue;
             bool blocked = false;
             ctx_.store.read(*l.log, l.next, 1000, SIZE_MAX, [&](const storage::record_view& r) {
                 check_version(r.arrival_ms);

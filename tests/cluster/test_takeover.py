@@ -5,6 +5,11 @@ ends consistent:
   lease. That front end is killed with SIGKILL while records are put through
   the other one; the other takes the lease over and every acknowledged
   record reaches S3.
+- A delivery stream reading a Kinesis stream of four shards holds one lease
+  per shard: both front ends take some. The one holding some of them is
+  killed with SIGKILL while records are put through the other; the other
+  takes the dead one's shard leases over and every acknowledged record
+  reaches S3, also of a split's children, read under leases of their own.
 - A front end dies (SIGKILL, at a crash point) after it wrote a split to the
   shared metadata and before it closed the parent shard in storage. The
   other one finishes the split: it shows the parent closed, puts keep
@@ -22,7 +27,7 @@ import unittest
 import cluster_helpers
 from cluster_helpers import Ledger, assert_all_acked_readable, run_producers, stop_producers
 from firehose_helpers import ROLE_ARN, S3_KEY, S3Server, bucket_arn
-from kinesis_helpers import make_client, unique_name, wait_until
+from kinesis_helpers import make_client, stream_arn, unique_name, wait_until
 from nats_cluster import NatsCluster, NoBackend, find_nats_server, kinesd_nats_support, start_frontends, unique_prefix
 
 
@@ -116,19 +121,7 @@ class Takeover(unittest.TestCase):
             put(100)
 
         def delivered():
-            got = set()
-            token = None
-            while True:
-                kwargs = {"Bucket": bucket}
-                if token:
-                    kwargs["ContinuationToken"] = token
-                page = self.s3.list_objects_v2(**kwargs)
-                for o in page.get("Contents", []):
-                    body = self.s3.get_object(Bucket=bucket, Key=o["Key"])["Body"].read()
-                    got.update(line + b"\n" for line in body.split(b"\n") if line)
-                if not page.get("IsTruncated"):
-                    break
-                token = page["NextContinuationToken"]
+            got = self._lines_in(bucket)
             return got if all(p in got for p in sent) else None
         got = wait_until(delivered, "all %d records in S3 after the lease holder died" % len(sent), timeout=90,
                          interval=1.0)
@@ -136,6 +129,92 @@ class Takeover(unittest.TestCase):
                          % (len(sent), time.monotonic() - killed_at))
         self.assertFalse(got - set(sent), "records in S3 that nobody put")
         self.assertTrue(taken.search(survivor.log_text()), "the survivor never took the lease")
+
+    def test_1b_shard_leases_move_to_the_survivor(self):
+        for server in self.servers:
+            if not server.running():
+                server.restart()
+        (server_a, kin_a, fh_a), (server_b, kin_b, _) = self.live()
+        source = unique_name("src")
+        kin_a.create_stream(StreamName=source, ShardCount=4)
+        for client in (kin_a, kin_b):
+            wait_until(lambda: self._active(client, source), "the source stream ACTIVE through both", timeout=30)
+        bucket = unique_name("b")
+        self.s3_server.create_bucket(bucket)
+        name = unique_name("fhk")
+        fh_a.create_delivery_stream(
+            DeliveryStreamName=name, DeliveryStreamType="KinesisStreamAsSource",
+            KinesisStreamSourceConfiguration={"KinesisStreamARN": stream_arn(source), "RoleARN": ROLE_ARN},
+            ExtendedS3DestinationConfiguration={"RoleARN": ROLE_ARN, "BucketARN": bucket_arn(bucket),
+                                                "BufferingHints": {"SizeInMBs": 1, "IntervalInSeconds": 0}})
+
+        taken = re.compile(r"lease firehose/%s/\d+/(shardId-\d+) taken by" % re.escape(name))
+
+        def shards_taken(server, since=0):
+            return set(taken.findall(server.log_text()[since:]))
+
+        def split():
+            a, b = shards_taken(server_a), shards_taken(server_b)
+            return (a, b) if len(a | b) == 4 and a and b else None
+        held_a, held_b = wait_until(split, "the four shard leases taken, some by each front end", timeout=30)
+        sys.stderr.write("shard leases: A %s, B %s\n" % (sorted(held_a), sorted(held_b)))
+        self.assertFalse(held_a & held_b, "a shard lease taken by both front ends")
+
+        sent = []
+
+        def put(count):
+            payloads = [b"%s-%05d\n" % (name.encode(), len(sent) + i) for i in range(count)]
+            answer = kin_b.put_records(StreamName=source, Records=[
+                {"Data": p, "PartitionKey": "k-%d" % (len(sent) + i)} for i, p in enumerate(payloads)])
+            self.assertEqual(0, answer.get("FailedRecordCount", 0), answer)
+            sent.extend(payloads)
+
+        for _ in range(3):
+            put(100)
+        mark = len(server_b.log_text())
+        server_a.kill9()
+        killed_at = time.monotonic()
+        for _ in range(3):
+            put(100)
+
+        def delivered():
+            got = self._lines_in(bucket)
+            return got if all(p in got for p in sent) else None
+        got = wait_until(delivered, "all %d records in S3 after A died" % len(sent), timeout=90, interval=1.0)
+        sys.stderr.write("all %d acknowledged records in S3 %.1f s after the kill\n"
+                         % (len(sent), time.monotonic() - killed_at))
+        self.assertFalse(got - set(sent), "records in S3 that nobody put")
+        wait_until(lambda: held_a <= shards_taken(server_b, mark), "B taking A's shard leases", timeout=30)
+
+        # A split's children get leases of their own, read once the parent is.
+        parent = kin_b.describe_stream(StreamName=source)["StreamDescription"]["Shards"][0]
+        lo, hi = int(parent["HashKeyRange"]["StartingHashKey"]), int(parent["HashKeyRange"]["EndingHashKey"])
+        kin_b.split_shard(StreamName=source, ShardToSplit=parent["ShardId"], NewStartingHashKey=str((lo + hi) // 2))
+        wait_until(lambda: self._active(kin_b, source), "the split done", timeout=30)
+        for _ in range(3):
+            put(100)
+        wait_until(delivered, "all %d records in S3 after a split" % len(sent), timeout=60, interval=1.0)
+        children = {s["ShardId"] for s in kin_b.describe_stream(StreamName=source)["StreamDescription"]["Shards"]
+                    if s.get("ParentShardId") == parent["ShardId"]}
+        self.assertEqual(2, len(children))
+        self.assertTrue(children <= shards_taken(server_b, mark), shards_taken(server_b, mark))
+
+    def _lines_in(self, bucket):
+        """Every newline-ended line of every object in `bucket`."""
+        got = set()
+        token = None
+        while True:
+            kwargs = {"Bucket": bucket}
+            if token:
+                kwargs["ContinuationToken"] = token
+            page = self.s3.list_objects_v2(**kwargs)
+            for o in page.get("Contents", []):
+                body = self.s3.get_object(Bucket=bucket, Key=o["Key"])["Body"].read()
+                got.update(line + b"\n" for line in body.split(b"\n") if line)
+            if not page.get("IsTruncated"):
+                break
+            token = page["NextContinuationToken"]
+        return got
 
     def test_2_a_split_cut_short_ends_consistent(self):
         # A dies (SIGKILL, from inside) right after it wrote the split to the
@@ -153,6 +232,7 @@ class Takeover(unittest.TestCase):
         finally:
             del os.environ["KINESD_TEST_CRASH_AT"]
         a, b = make_client(server_a.endpoint), make_client(server_b.endpoint)
+        closed_before = len(self._closed_subjects())  # earlier tests' splits
         stream = unique_name("cl")
         b.create_stream(StreamName=stream, ShardCount=2)
         for client in (b, a):
@@ -194,7 +274,7 @@ class Takeover(unittest.TestCase):
         assert_all_acked_readable(self, [("B", b)], stream, list(ledger.acks), t0=killed_at)
         # B closed the parent in storage itself: its JetStream stream has moved
         # to the closed subject, so no front end can append to it any more.
-        self.assertEqual(1, len(self._closed_subjects()), self._closed_subjects())
+        self.assertEqual(closed_before + 1, len(self._closed_subjects()), self._closed_subjects())
         # The stream still takes a reshard, of a child.
         child = sorted(open_shards)[0]
         rng = self._shard(b, stream, child)["HashKeyRange"]

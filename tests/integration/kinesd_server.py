@@ -144,7 +144,10 @@ class KinesdServer:
         return self
 
     def _start_own(self):
-        ports = [self._own_port] if self._own_port else []
+        # A port set before the first start (a test that must know it early)
+        # is tried first, as a restart tries the last one.
+        wanted = self._own_port or self.port
+        ports = [wanted] if wanted else []
         ports += [free_port() for _ in range(3)]
         for port in ports:
             self._launch(port)

@@ -64,6 +64,7 @@
 #include "common/node_id.h"
 #include "storage/lease_keeper.h"
 #include "storage/meta_follower.h"
+#include "server/shared_store.h"
 #include "storage/open_store.h"
 #include "streams/commit_notifier.h"
 #include "streams/expiry_worker.h"
@@ -284,42 +285,6 @@ std::vector<std::string> split_list(const std::string& text) {
     return out;
 }
 
-void follow_registries(kinesd::storage::meta_follower& follower, kinesd::streams::stream_registry& streams,
-                       kinesd::delivery::firehose_registry& firehose, kinesd::lambda::mapping_registry& mappings) {
-    using value_type = std::optional<std::string>;
-    follower.follow(std::string(kinesd::storage::keys::stream_meta_prefix),
-                    [&streams](const std::string& key, const value_type& value, std::uint64_t revision) {
-                        streams.apply_stored(key, value ? &*value : nullptr, revision);
-                    });
-    follower.follow(std::string(kinesd::storage::keys::firehose_meta_prefix),
-                    [&firehose](const std::string& key, const value_type& value, std::uint64_t revision) {
-                        firehose.apply_stored(key, value ? &*value : nullptr, revision);
-                    });
-    follower.follow(std::string(kinesd::lambda::mapping_registry::meta_prefix),
-                    [&mappings](const std::string& key, const value_type& value, std::uint64_t revision) {
-                        mappings.apply_stored(key, value ? &*value : nullptr, revision);
-                    });
-}
-
-// The HMAC key of shard iterators and paging tokens, created once per store
-// so that iterators survive restarts.
-std::string load_secret(kinesd::storage::log_store& store) {
-    std::string secret;
-    if (store.get_meta(kinesd::storage::keys::iterator_secret_key, &secret) && secret.size() == 32) return secret;
-    // Only if absent: front ends sharing a backend that start together must
-    // agree on one secret, so the loser takes the winner's.
-    secret = kinesd::random_bytes(32);
-    std::uint64_t revision = 0;
-    auto s = store.put_meta_if(kinesd::storage::keys::iterator_secret_key, secret, 0, &revision);
-    if (s.is_conflict()) {
-        std::string theirs;
-        if (store.get_meta(kinesd::storage::keys::iterator_secret_key, &theirs) && theirs.size() == 32) return theirs;
-        s = store.put_meta(kinesd::storage::keys::iterator_secret_key, secret);  // an unusable one is replaced
-    }
-    if (!s.ok()) throw std::runtime_error("cannot write the iterator secret to storage: " + s.to_string());
-    return secret;
-}
-
 int run(const kinesd::config::settings& cfg) {
     unsigned cores = std::max(1u, std::thread::hardware_concurrency());
     kinesd::clock clock(cfg.clock_offset_ms);
@@ -368,7 +333,8 @@ int run(const kinesd::config::settings& cfg) {
     // Other front ends on the same store change what the registries hold;
     // watching starts before loading so that no change falls in between.
     kinesd::storage::meta_follower follower(store);
-    follow_registries(follower, registry, firehose, mappings);
+    std::atomic<kinesd::actions::subscription_hub*> claims_hub{nullptr};
+    kinesd::server::follow_shared_store(follower, registry, firehose, mappings, claims_hub);
     follower.start();
     // Column families that nobody references are leftovers of a deletion cut
     // short by a crash.
@@ -377,6 +343,8 @@ int run(const kinesd::config::settings& cfg) {
     store.drop_unreferenced(referenced);
     mappings.load();
     // Delivery streams and mappings run where their lease is held.
+    // Other front ends may share every backend but the embedded one.
+    const bool shares_store = cfg.storage != "rocksdb";
     kinesd::storage::lease_keeper leases(store, clock, kinesd::load_node_id(cfg.data_dir));
     spdlog::info("node id {}", leases.owner());
 
@@ -385,7 +353,7 @@ int run(const kinesd::config::settings& cfg) {
     service_settings.account_id = cfg.account_id;
     service_settings.shard_limit = cfg.shard_limit;
     service_settings.on_demand_shard_count = cfg.on_demand_shard_count;
-    kinesd::actions::service service(service_settings, store, registry, clock, load_secret(store));
+    kinesd::actions::service service(service_settings, store, registry, clock, kinesd::server::load_secret(store));
     service.set_firehose(&firehose);
     kinesd::streams::throughput_limiter limiter(clock, {.enabled = cfg.enforce_limits});
     service.set_limiter(&limiter);
@@ -403,6 +371,14 @@ int run(const kinesd::config::settings& cfg) {
         notifier, workers.get_executor(),
         {.heartbeat_ms = cfg.subscribe_heartbeat_ms, .lifetime_ms = cfg.subscription_lifetime_ms}, cfg.account_id);
     service.set_subscriptions(&subscriptions);
+    // With front ends sharing the store, the one-subscription rule holds
+    // across them (subscription_claims.h).
+    std::optional<kinesd::actions::subscription_claims> claims;
+    if (shares_store) {
+        claims.emplace(store, leases.owner());
+        subscriptions.use_claims(&*claims);
+        claims_hub = &subscriptions;
+    }
     registry.set_change_listener([&subscriptions](std::uint64_t uid) { subscriptions.stream_changed(uid); });
     kinesd::http::router router(service, workers, cfg.max_body_bytes);
     router.set_verifier(verifier.get());
@@ -488,7 +464,7 @@ int run(const kinesd::config::settings& cfg) {
     delivery_options.http_timeout_ms = cfg.firehose_http_timeout_ms;
     delivery_options.http_ca_file = cfg.firehose_http_ca_file;
     kinesd::delivery::delivery_manager delivery(firehose, registry, store, clock, delivery_options);
-    delivery.use_leases(leases, cfg.storage != "rocksdb");
+    delivery.use_leases(leases, shares_store);
     esm_poller.use_leases(leases);
     delivery.start();
     esm_poller.start();

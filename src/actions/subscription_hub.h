@@ -4,7 +4,9 @@
 // heartbeat and lifetime settings. It applies AWS's rule for a second
 // subscription to the same consumer and shard (refused within five seconds
 // of the first, a takeover after that) and tells subscriptions when their
-// consumer, stream or shard changed so they end or move on at once.
+// consumer, stream or shard changed so they end or move on at once. With
+// front ends sharing a store the rule also holds across them
+// (subscription_claims.h).
 #include <boost/asio/any_io_executor.hpp>
 
 #include <cstdint>
@@ -15,6 +17,7 @@
 #include <tuple>
 #include <vector>
 
+#include "actions/subscription_claims.h"
 #include "streams/commit_notifier.h"
 
 namespace kinesd::actions {
@@ -42,10 +45,16 @@ public:
     const boost::asio::any_io_executor& timers() const { return timers_; }
     const subscription_settings& settings() const { return settings_; }
 
-    // Registers a new subscription. Throws ResourceInUseException when a
-    // running one for the same consumer and shard started less than
-    // takeover_after_ms ago; an older one is superseded.
+    // Before any subscription: keep the rule in the shared store too.
+    void use_claims(subscription_claims* claims) { claims_ = claims; }
+    // Registers a new subscription (a worker thread: with claims it writes
+    // to the store). Throws ResourceInUseException when a running one for
+    // the same consumer and shard started less than takeover_after_ms ago,
+    // here or, with claims, on another front end; an older one is superseded.
     void admit(const std::shared_ptr<subscription>& sub, std::int64_t now_ms);
+    // A claim changed in the store (the metadata follower's thread): a
+    // subscription here whose claim another took is superseded.
+    void claim_changed(const std::string& key, const std::string* value);
     void remove(const subscription& sub);
 
     // The consumer was deregistered, the stream deleted or resharded: its
@@ -60,6 +69,10 @@ public:
 
 private:
     using key = std::tuple<std::uint64_t, std::string, std::uint32_t>;  // stream uid, consumer, shard
+    struct entry {
+        std::weak_ptr<subscription> sub;
+        std::string claim_key, claim_id;  // with claims
+    };
     std::vector<std::shared_ptr<subscription>> of_stream(std::uint64_t stream_uid) const;
 
     streams::commit_notifier& notifier_;
@@ -67,7 +80,8 @@ private:
     subscription_settings settings_;
     std::string account_id_;
     mutable std::mutex mutex_;
-    std::map<key, std::weak_ptr<subscription>> live_;
+    std::map<key, entry> live_;
+    subscription_claims* claims_ = nullptr;
     bool stopped_ = false;
 };
 

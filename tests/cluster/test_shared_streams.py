@@ -12,6 +12,8 @@ import tempfile
 import time
 import unittest
 
+import botocore.exceptions
+
 import cluster_helpers
 from cluster_helpers import ClusterTestCase, read_stream
 from kinesis_helpers import wait_until
@@ -142,6 +144,49 @@ class FanOutAcrossFrontEnds(ClusterTestCase):
             self.assertEqual(sent, got)
         finally:
             sub.close()
+
+
+    def test_one_subscription_per_consumer_and_shard_across_front_ends(self):
+        """AWS's rule holds whichever front end each call reaches: a second
+        subscription through B within five seconds of A's is refused, and
+        one after that takes over, ending A's with ResourceInUseException."""
+        a, b = self.clients
+        stream = self.create_shared(shards=1)
+        shard = a.list_shards(StreamName=stream)["Shards"][0]["ShardId"]
+        consumer = register_consumer(a, stream)
+        wait_until(lambda: b.describe_stream_consumer(ConsumerARN=consumer)["ConsumerDescription"]
+                   ["ConsumerStatus"] == "ACTIVE", "the consumer ACTIVE through B", timeout=30)
+        first = Subscription(a, consumer, shard, {"Type": "LATEST"})
+        second = None
+        try:
+            first.next(timeout=10)
+            started = time.monotonic()
+            with self.assertRaises(botocore.exceptions.ClientError) as caught:
+                Subscription(b, consumer, shard, {"Type": "LATEST"})
+            self.assertEqual("ResourceInUseException", caught.exception.response["Error"]["Code"])
+            while time.monotonic() < started + 5.5:
+                time.sleep(0.1)
+            second = Subscription(b, consumer, shard, {"Type": "LATEST"})
+            # A's subscription ends with the exception event, B's goes on.
+            deadline = time.monotonic() + 30
+            while True:
+                kind, event = first.next(timeout=max(1.0, deadline - time.monotonic()))
+                if kind != "event":
+                    break
+                self.assertLess(time.monotonic(), deadline, "A's subscription was never taken over")
+            self.assertEqual("error", kind, event)
+            self.assertIn("ResourceInUseException", repr(event))
+            a.put_record(StreamName=stream, Data=b"to-b", PartitionKey="k")
+            got = []
+            while not got and time.monotonic() < deadline:
+                kind, event = second.next(timeout=max(1.0, deadline - time.monotonic()))
+                self.assertEqual("event", kind, event)
+                got += [r["Data"] for r in event["Records"]]
+            self.assertEqual([b"to-b"], got)
+        finally:
+            first.close()
+            if second:
+                second.close()
 
 
 class TooSmallMessages(unittest.TestCase):

@@ -33,6 +33,7 @@ foreach(index RANGE 0 ${_last} 2)
   set_tests_properties(nats.${suite} PROPERTIES
     ENVIRONMENT "${_kinesd_test_env};${_kinesd_nats_env}"
     TIMEOUT ${timeout}
+    COST 30
     SKIP_RETURN_CODE 77
     LABELS "integration;nats")
 endforeach()

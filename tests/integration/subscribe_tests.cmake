@@ -8,6 +8,7 @@ foreach(suite IN ITEMS subscribe subscribe_faults)
   set_tests_properties(integration.${suite} PROPERTIES
     ENVIRONMENT "${_kinesd_test_env}"
     TIMEOUT 900
+    COST 40
     LABELS integration)
 endforeach()
 

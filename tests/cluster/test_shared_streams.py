@@ -121,13 +121,19 @@ class FanOutAcrossFrontEnds(ClusterTestCase):
     a consumer registered through A, subscribed through B, gets the records
     put through A as they come."""
 
+    def consumer_active_on_both(self, stream):
+        """A consumer registered through A, once B describes it ACTIVE."""
+        a, b = self.clients
+        consumer = register_consumer(a, stream)
+        wait_until(lambda: b.describe_stream_consumer(ConsumerARN=consumer)["ConsumerDescription"]
+                   ["ConsumerStatus"] == "ACTIVE", "the consumer ACTIVE through B", timeout=30)
+        return consumer
+
     def test_subscribe_through_b_to_records_put_through_a(self):
         a, b = self.clients
         stream = self.create_shared(shards=1)
         shard = a.list_shards(StreamName=stream)["Shards"][0]["ShardId"]
-        consumer = register_consumer(a, stream)
-        wait_until(lambda: b.describe_stream_consumer(ConsumerARN=consumer)["ConsumerDescription"]
-                   ["ConsumerStatus"] == "ACTIVE", "the consumer ACTIVE through B", timeout=30)
+        consumer = self.consumer_active_on_both(stream)
         sub = Subscription(b, consumer, shard, {"Type": "LATEST"})
         try:
             sent = []
@@ -153,9 +159,7 @@ class FanOutAcrossFrontEnds(ClusterTestCase):
         a, b = self.clients
         stream = self.create_shared(shards=1)
         shard = a.list_shards(StreamName=stream)["Shards"][0]["ShardId"]
-        consumer = register_consumer(a, stream)
-        wait_until(lambda: b.describe_stream_consumer(ConsumerARN=consumer)["ConsumerDescription"]
-                   ["ConsumerStatus"] == "ACTIVE", "the consumer ACTIVE through B", timeout=30)
+        consumer = self.consumer_active_on_both(stream)
         first = Subscription(a, consumer, shard, {"Type": "LATEST"})
         second = None
         try:

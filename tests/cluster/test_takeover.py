@@ -120,14 +120,7 @@ class Takeover(unittest.TestCase):
         for _ in range(3):
             put(100)
 
-        def delivered():
-            got = self._lines_in(bucket)
-            return got if all(p in got for p in sent) else None
-        got = wait_until(delivered, "all %d records in S3 after the lease holder died" % len(sent), timeout=90,
-                         interval=1.0)
-        sys.stderr.write("all %d acknowledged records in S3 %.1f s after the kill\n"
-                         % (len(sent), time.monotonic() - killed_at))
-        self.assertFalse(got - set(sent), "records in S3 that nobody put")
+        self._all_delivered_after_kill(bucket, sent, killed_at)
         self.assertTrue(taken.search(survivor.log_text()), "the survivor never took the lease")
 
     def test_1b_shard_leases_move_to_the_survivor(self):
@@ -177,13 +170,7 @@ class Takeover(unittest.TestCase):
         for _ in range(3):
             put(100)
 
-        def delivered():
-            got = self._lines_in(bucket)
-            return got if all(p in got for p in sent) else None
-        got = wait_until(delivered, "all %d records in S3 after A died" % len(sent), timeout=90, interval=1.0)
-        sys.stderr.write("all %d acknowledged records in S3 %.1f s after the kill\n"
-                         % (len(sent), time.monotonic() - killed_at))
-        self.assertFalse(got - set(sent), "records in S3 that nobody put")
+        delivered = self._all_delivered_after_kill(bucket, sent, killed_at)
         wait_until(lambda: held_a <= shards_taken(server_b, mark), "B taking A's shard leases", timeout=30)
 
         # A split's children get leases of their own, read once the parent is.
@@ -198,6 +185,18 @@ class Takeover(unittest.TestCase):
                     if s.get("ParentShardId") == parent["ShardId"]}
         self.assertEqual(2, len(children))
         self.assertTrue(children <= shards_taken(server_b, mark), shards_taken(server_b, mark))
+
+    def _all_delivered_after_kill(self, bucket, sent, killed_at):
+        """Waits until every acknowledged record is in S3 and nothing else is;
+        returns the check, for waiting again after more puts."""
+        def delivered():
+            got = self._lines_in(bucket)
+            return got if all(p in got for p in sent) else None
+        got = wait_until(delivered, "all %d records in S3 after the kill" % len(sent), timeout=90, interval=1.0)
+        sys.stderr.write("all %d acknowledged records in S3 %.1f s after the kill\n"
+                         % (len(sent), time.monotonic() - killed_at))
+        self.assertFalse(got - set(sent), "records in S3 that nobody put")
+        return delivered
 
     def _lines_in(self, bucket):
         """Every newline-ended line of every object in `bucket`."""

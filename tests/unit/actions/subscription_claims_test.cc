@@ -2,48 +2,29 @@
 // of SubscribeToShard hold across them.
 #include "actions/subscription_claims.h"
 
-#include <filesystem>
 #include <memory>
 #include <string>
 
 #include <gtest/gtest.h>
-#include <unistd.h>
 
 #include "common/clock.h"
-#include "storage/rocksdb_store.h"
+#include "temp_rocksdb.h"
 
 namespace kinesd::actions {
 namespace {
 
-namespace fs = std::filesystem;
-
 class subscription_claims_test : public ::testing::Test {
 protected:
-    void SetUp() override {
-        dir_ = fs::temp_directory_path() / ("kinesd-claims-" + std::to_string(::getpid()) + "-" +
-                                            ::testing::UnitTest::GetInstance()->current_test_info()->name());
-        fs::remove_all(dir_);
-        storage::rocksdb_options o;
-        o.path = dir_.string();
-        store_ = std::make_unique<storage::rocksdb_store>(o, clock_);
-        a_ = std::make_unique<subscription_claims>(*store_, "node-a");
-        b_ = std::make_unique<subscription_claims>(*store_, "node-b");
-    }
-    void TearDown() override {
-        a_.reset();
-        b_.reset();
-        store_.reset();
-        fs::remove_all(dir_);
-    }
     std::string holder(const std::string& key) {
         std::string value;
         return store_->get_meta(key, &value) ? std::string(subscription_claims::id_of(value)) : "";
     }
 
-    fs::path dir_;
     kinesd::clock clock_;
-    std::unique_ptr<storage::rocksdb_store> store_;
-    std::unique_ptr<subscription_claims> a_, b_;
+    testing_support::temp_rocksdb db_{clock_, "claims"};
+    storage::log_store* store_ = &db_.store();
+    std::unique_ptr<subscription_claims> a_ = std::make_unique<subscription_claims>(*store_, "node-a");
+    std::unique_ptr<subscription_claims> b_ = std::make_unique<subscription_claims>(*store_, "node-b");
     const std::string key_ = subscription_claims::key(7, 0, "consumer-1");
 };
 

@@ -3,22 +3,18 @@
 #include "delivery/lane_leases.h"
 
 #include <algorithm>
-#include <filesystem>
 #include <memory>
 #include <string>
 #include <vector>
 
 #include <gtest/gtest.h>
-#include <unistd.h>
 
 #include "common/clock.h"
 #include "storage/lease_keeper.h"
-#include "storage/rocksdb_store.h"
+#include "temp_rocksdb.h"
 
 namespace kinesd::delivery {
 namespace {
-
-namespace fs = std::filesystem;
 
 const std::vector<std::string> four = {"shardId-000000000000", "shardId-000000000001", "shardId-000000000002",
                                        "shardId-000000000003"};
@@ -27,35 +23,18 @@ std::size_t count(const std::vector<bool>& v) { return static_cast<std::size_t>(
 
 class lane_leases_test : public ::testing::Test {
 protected:
-    void SetUp() override {
-        dir_ = fs::temp_directory_path() / ("kinesd-lanes-" + std::to_string(::getpid()) + "-" +
-                                            ::testing::UnitTest::GetInstance()->current_test_info()->name());
-        fs::remove_all(dir_);
-        storage::rocksdb_options o;
-        o.path = dir_.string();
-        store_ = std::make_unique<storage::rocksdb_store>(o, clock_);
-        keeper_a_ = std::make_unique<storage::lease_keeper>(*store_, clock_, "node-a", lease_options_);
-        keeper_b_ = std::make_unique<storage::lease_keeper>(*store_, clock_, "node-b", lease_options_);
-        a_ = std::make_unique<lane_leases>(*keeper_a_, clock_, "firehose/s/1", options_);
-        b_ = std::make_unique<lane_leases>(*keeper_b_, clock_, "firehose/s/1", options_);
-    }
-    void TearDown() override {
-        a_.reset();
-        b_.reset();
-        keeper_a_.reset();
-        keeper_b_.reset();
-        store_.reset();
-        fs::remove_all(dir_);
-    }
     void advance(std::int64_t ms) { clock_.set_offset_ms(clock_.offset_ms() + ms); }
 
-    fs::path dir_;
     kinesd::clock clock_;
-    std::unique_ptr<storage::rocksdb_store> store_;
+    testing_support::temp_rocksdb db_{clock_, "lanes"};
     storage::lease_options lease_options_{.ttl_ms = 10000, .renew_ms = 2000};
     lane_lease_options options_{.look_ms = 500, .grace_ms = 3000};
-    std::unique_ptr<storage::lease_keeper> keeper_a_, keeper_b_;
-    std::unique_ptr<lane_leases> a_, b_;
+    std::unique_ptr<storage::lease_keeper> keeper_a_ =
+        std::make_unique<storage::lease_keeper>(db_.store(), clock_, "node-a", lease_options_);
+    std::unique_ptr<storage::lease_keeper> keeper_b_ =
+        std::make_unique<storage::lease_keeper>(db_.store(), clock_, "node-b", lease_options_);
+    std::unique_ptr<lane_leases> a_ = std::make_unique<lane_leases>(*keeper_a_, clock_, "firehose/s/1", options_);
+    std::unique_ptr<lane_leases> b_ = std::make_unique<lane_leases>(*keeper_b_, clock_, "firehose/s/1", options_);
 };
 
 TEST_F(lane_leases_test, leases_are_per_lane_and_named_after_the_shard) {

@@ -3,42 +3,26 @@
 #include "storage/lease_keeper.h"
 
 #include <atomic>
-#include <filesystem>
 #include <memory>
 #include <thread>
 #include <vector>
 
 #include <gtest/gtest.h>
-#include <unistd.h>
 
 #include "common/clock.h"
-#include "storage/rocksdb_store.h"
+#include "temp_rocksdb.h"
 
 namespace kinesd::storage {
 namespace {
 
-namespace fs = std::filesystem;
-
 class lease_keeper_test : public ::testing::Test {
 protected:
-    void SetUp() override {
-        dir_ = fs::temp_directory_path() / ("kinesd-lease-" + std::to_string(::getpid()) + "-" +
-                                            ::testing::UnitTest::GetInstance()->current_test_info()->name());
-        fs::remove_all(dir_);
-        rocksdb_options o;
-        o.path = dir_.string();
-        store_ = std::make_unique<rocksdb_store>(o, clock_);
-    }
-    void TearDown() override {
-        store_.reset();
-        fs::remove_all(dir_);
-    }
     // Moves both front ends' clock on, as time passing would.
     void advance(std::int64_t ms) { clock_.set_offset_ms(clock_.offset_ms() + ms); }
 
-    fs::path dir_;
     kinesd::clock clock_;
-    std::unique_ptr<rocksdb_store> store_;
+    testing_support::temp_rocksdb db_{clock_, "lease"};
+    log_store* store_ = &db_.store();
     lease_options options_{.ttl_ms = 10000, .renew_ms = 2000};
 };
 

@@ -246,27 +246,23 @@ void delivery_worker::refresh_lanes() {
     lanes_ = std::move(fresh);
 }
 
-bool delivery_worker::lane_finished(const lane& l, std::int64_t now) const {
+bool delivery_worker::read_to_end(const lane& l, std::uint64_t position, std::int64_t now) const {
     // A short grace after closing lets appends routed just before the
     // reshard land before the shard counts as read to its end.
     if (!l.closed_ms || *l.closed_ms + 1000 > now) return false;
-    const auto drained = [&] { return std::max(l.next, l.log->trimmed_below.load()) > l.log->committed.load(); };
-    if (!drained()) return false;
-    // Read to the end this front end knows of: drained only if no other
+    const auto past_end = [&] { return std::max(position, l.log->trimmed_below.load()) > l.log->committed.load(); };
+    if (!past_end()) return false;
+    // Past the end this front end knows of: past the end only if no other
     // front end appended beyond it.
     ctx_.store.refresh_tip(*l.log);
-    return drained();
+    return past_end();
 }
 
-bool delivery_worker::lane_done(const lane& l, std::int64_t now) const {
-    // Like lane_finished, by the checkpoint rather than the read position:
-    // its lease may go only once nothing of it waits for the destination.
-    if (!l.closed_ms || *l.closed_ms + 1000 > now) return false;
-    const auto done = [&] { return std::max(l.saved, l.log->trimmed_below.load()) > l.log->committed.load(); };
-    if (!done()) return false;
-    ctx_.store.refresh_tip(*l.log);
-    return done();
-}
+bool delivery_worker::lane_finished(const lane& l, std::int64_t now) const { return read_to_end(l, l.next, now); }
+
+// By the checkpoint rather than the read position: the lane's lease may go
+// only once nothing of it waits for the destination.
+bool delivery_worker::lane_done(const lane& l, std::int64_t now) const { return read_to_end(l, l.saved, now); }
 
 bool delivery_worker::lane_eligible(const lane& l, std::int64_t now) const {
     for (auto parent : {l.parent, l.adjacent_parent}) {

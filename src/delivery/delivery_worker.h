@@ -155,6 +155,9 @@ private:
     void refresh_lanes();
     void claim_lanes();
     std::uint64_t stored_checkpoint(const lane& l) const;
+    // Whether a closed lane's `position` (its read position or its
+    // checkpoint) is past its last record, on any front end.
+    bool read_to_end(const lane& l, std::uint64_t position, std::int64_t now) const;
     bool lane_finished(const lane& l, std::int64_t now) const;
     bool lane_done(const lane& l, std::int64_t now) const;
     bool lane_eligible(const lane& l, std::int64_t now) const;

@@ -129,11 +129,14 @@ class NatsNode:
         self.store_dir = os.path.join(work_dir, name, "store")
         self.log_path = os.path.join(work_dir, name, "nats-server.log")
         os.makedirs(self.store_dir)
+        self.new_ports()
+        self.routes = []
+        self.process = None
+
+    def new_ports(self):
         self.client_port = free_port()
         self.route_port = free_port()
         self.monitor_port = free_port()
-        self.routes = []
-        self.process = None
 
     @property
     def url(self):
@@ -214,9 +217,7 @@ class NatsCluster:
         self.work_dir = tempfile.mkdtemp(prefix="kinesd-nats-")
         self.cluster_name = "c" + uuid.uuid4().hex[:8]
         self.nodes = [NatsNode(binary, "n%d" % (i + 1), self.cluster_name, self.work_dir) for i in range(size)]
-        routes = ["nats://127.0.0.1:%d" % n.route_port for n in self.nodes]
-        for node in self.nodes:
-            node.routes = routes
+        self._route_all()
         self.ready_timeout = ready_timeout
         if start:
             self.start()
@@ -228,10 +229,39 @@ class NatsCluster:
     def node(self, name):
         return next(n for n in self.nodes if n.name == name)
 
+    def _route_all(self):
+        routes = ["nats://127.0.0.1:%d" % n.route_port for n in self.nodes]
+        for node in self.nodes:
+            node.routes = routes
+
+    def _all_listening(self, timeout=15.0):
+        """True once every node answers on its monitoring port; False as soon
+        as one has exited (most likely a port another process took between
+        choosing it and binding it)."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if not all(n.running() for n in self.nodes):
+                return False
+            if all(n.monitor("/varz", timeout=1.0) is not None for n in self.nodes):
+                return True
+            time.sleep(0.05)
+        return all(n.running() for n in self.nodes)
+
     def start(self):
         try:
-            for node in self.nodes:
-                node.start()
+            for attempt in range(3):
+                for node in self.nodes:
+                    node.start()
+                if self._all_listening():
+                    break
+                # Every node on new ports: each knows the others' routes.
+                for node in self.nodes:
+                    node.kill9()
+                    node.new_ports()
+                    # A cluster that half formed leaves peers in the stores.
+                    shutil.rmtree(node.store_dir, ignore_errors=True)
+                    os.makedirs(node.store_dir)
+                self._route_all()
             self.wait_ready()
         except Exception:
             self.close()
